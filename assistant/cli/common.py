@@ -1,0 +1,45 @@
+"""Helpers shared by CLI commands: settings with flag overrides, clear failures, JSON output."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, NoReturn
+
+import typer
+
+from assistant.engine.settings import Settings
+
+
+def build_settings(**overrides: Any) -> Settings:
+    """Settings from env/.env, with CLI flags (dotted keys like 'engine.backend') layered on top."""
+    nested: dict[str, Any] = {}
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        parts = key.split(".")
+        node = nested
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+    base = Settings()
+    if not nested:
+        return base
+    merged = base.model_dump()
+    for section, values in nested.items():
+        if isinstance(values, dict):
+            merged[section] = {**merged.get(section, {}), **values}
+        else:
+            merged[section] = values
+    return Settings.model_validate(merged)
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def print_json_last(obj: Any) -> None:
+    """Emit one JSON object as the last line of stdout (the contract of every `--json` flag)."""
+    sys.stdout.flush()
+    print(json.dumps(obj, default=str))

@@ -1,0 +1,83 @@
+"""The backend protocol every generation engine implements (transformers, vllm, openai, fake).
+
+A backend takes chat messages (already grounded by the prompt builder), renders them with
+its own chat template, and streams text deltas. Cancellation: closing the async iterator
+(or cancelling the task consuming it) must stop generation and free its slot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+
+class BackendError(RuntimeError):
+    """An engine could not start or serve a request; the message is shown to operators."""
+
+
+class AdapterNotFound(BackendError):
+    """A request named a LoRA adapter that this backend has not loaded."""
+
+
+@dataclass
+class SamplingParams:
+    temperature: float = 0.0
+    top_p: float = 1.0
+    max_tokens: int = 200
+    stop: list[str] = field(default_factory=list)
+    seed: int | None = None
+
+    def validate(self) -> None:
+        if not 0.0 <= self.temperature <= 2.0:
+            raise ValueError("temperature must be within [0, 2]")
+        if not 0.0 < self.top_p <= 1.0:
+            raise ValueError("top_p must be within (0, 1]")
+        if self.max_tokens < 1:
+            raise ValueError("max_tokens must be at least 1")
+
+
+@dataclass
+class GenerationRequest:
+    messages: list[dict[str, str]]
+    sampling: SamplingParams = field(default_factory=SamplingParams)
+    adapter: str | None = None
+    request_id: str = ""
+
+
+@dataclass
+class Generation:
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    finish_reason: str = "stop"
+
+
+@runtime_checkable
+class Backend(Protocol):
+    name: str
+    model_id: str
+    max_context_tokens: int
+
+    async def start(self) -> None:
+        """Load weights and warm up. Raise BackendError with a clear message if unusable."""
+
+    async def close(self) -> None: ...
+
+    def stream(self, request: GenerationRequest) -> AsyncIterator[str]:
+        """Yield text deltas. Joined, they equal `generate(request).text`."""
+        ...
+
+    async def generate(self, request: GenerationRequest) -> Generation: ...
+
+    def count_tokens(self, messages: list[dict[str, str]]) -> int:
+        """Prompt length in tokens after the chat template, for context budgeting."""
+        ...
+
+    def adapters(self) -> list[str]:
+        """Names of the LoRA adapters this backend can serve."""
+        ...
+
+    def queue_depth(self) -> int:
+        """Requests waiting for a slot (for 503 back-pressure and metrics)."""
+        ...

@@ -1,0 +1,82 @@
+"""Deterministic fake backend for fast tests: replies are queued with `enqueue`, else echo a rule.
+
+    backend = FakeBackend(settings); backend.enqueue("Refunds take 5 days [1].")
+
+Without queued replies it answers from the first source in the prompt, so tests can
+assert grounding without a model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import Any
+
+from assistant.engine.backends.base import AdapterNotFound, Generation, GenerationRequest
+
+
+class FakeBackend:
+    name = "fake"
+
+    def __init__(self, settings: Any = None, *, delay: float = 0.0, adapters: list[str] | None = None) -> None:
+        self.model_id = "fake-model"
+        self.max_context_tokens = 4096
+        self.delay = delay
+        self._queue: deque[str] = deque()
+        self._adapters = list(adapters or [])
+        self.requests: list[GenerationRequest] = []
+        self._active = 0
+
+    def enqueue(self, *replies: str) -> None:
+        self._queue.extend(replies)
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    def adapters(self) -> list[str]:
+        return list(self._adapters)
+
+    def queue_depth(self) -> int:
+        return 0
+
+    def count_tokens(self, messages: list[dict[str, str]]) -> int:
+        return sum(len(m["content"].split()) for m in messages)
+
+    def _answer(self, request: GenerationRequest) -> str:
+        if self._queue:
+            return self._queue.popleft()
+        system = request.messages[0]["content"] if request.messages else ""
+        match = re.search(r"\[1\][^\n]*\n(.+?)(?:\n\[2\]|\n</sources>|$)", system, re.S)
+        if match:
+            first = match.group(1).strip().split(". ")[0].strip().rstrip(".")
+            return f"{first}. [1]"
+        return "I'm sorry, I don't know."
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[str]:
+        if request.adapter and request.adapter not in self._adapters:
+            raise AdapterNotFound(f"adapter {request.adapter!r} is not loaded")
+        self.requests.append(request)
+        text = self._answer(request)
+        words = re.findall(r"\S+\s*", text)
+        if request.sampling.max_tokens < len(words):
+            words = words[: request.sampling.max_tokens]
+        self._active += 1
+        try:
+            for piece in words:
+                if self.delay:
+                    await asyncio.sleep(self.delay)
+                else:
+                    await asyncio.sleep(0)
+                yield piece
+        finally:
+            self._active -= 1
+
+    async def generate(self, request: GenerationRequest) -> Generation:
+        parts = [piece async for piece in self.stream(request)]
+        return Generation(text="".join(parts), prompt_tokens=self.count_tokens(request.messages),
+                          completion_tokens=len(parts))

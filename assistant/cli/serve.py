@@ -1,0 +1,30 @@
+"""`assistant serve [--host H] [--port P]`: the API, chat page (/ui) and console on one port."""
+
+from __future__ import annotations
+
+import typer
+
+from assistant.cli.common import build_settings
+
+
+def register(app: typer.Typer, eval_app: typer.Typer) -> None:
+    @app.command()
+    def serve(
+        host: str = typer.Option(None, help="Interface to bind (default from settings: 127.0.0.1)."),
+        port: int = typer.Option(None, help="Port (default from settings: 8000)."),
+        backend: str = typer.Option(None, help="auto | transformers | vllm | openai | fake"),
+        model: str = typer.Option(None, help="Chat model: HF folder, GGUF file or hub id."),
+        embedding_model: str = typer.Option(None, help="Embedding model folder or hub id."),
+    ) -> None:
+        """Start the server; models load in the background (watch /readyz)."""
+        import uvicorn
+
+        from assistant.main import build_app
+
+        settings = build_settings(**{
+            "server.host": host, "server.port": port, "engine.backend": backend,
+            "engine.chat_model": model, "retrieval.embedding_model": embedding_model,
+        })
+        typer.echo(f"Serving on http://{settings.server.host}:{settings.server.port}  (chat page: /ui)")
+        uvicorn.run(build_app(settings), host=settings.server.host, port=settings.server.port,
+                    log_level="info", timeout_graceful_shutdown=30)

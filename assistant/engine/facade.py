@@ -1,0 +1,233 @@
+"""The `Assistant` facade: one turn = understand -> (template | retrieve -> generate | abstain | hand off).
+
+Server routes, CLI, console and SDK-backed tools all call this and nothing below it.
+
+    assistant = Assistant.from_settings(Settings())
+    await assistant.start()
+    reply = await assistant.chat("How long do refunds take?")
+    async for event in assistant.stream("Where is my parcel?", conversation_id=reply.conversation_id): ...
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from assistant.engine.backends import Backend, BackendError, GenerationRequest, SamplingParams, create_backend
+from assistant.engine.events import (
+    Classification,
+    ClassificationEvent,
+    DoneEvent,
+    Handoff,
+    HandoffEvent,
+    Reply,
+    Source,
+    SourcesEvent,
+    Timings,
+    TokenEvent,
+)
+from assistant.engine.prompt import PromptBuilder, Turn
+from assistant.engine.settings import Settings
+from assistant.engine.store import ConversationNotFound, Store, new_id
+
+log = logging.getLogger(__name__)
+
+PAUSED_MESSAGE = "A member of our support team has this conversation and will reply here shortly."
+
+
+class InvalidMessage(ValueError):
+    """The customer message is empty or too long; nothing is stored."""
+
+
+class Assistant:
+    def __init__(self, settings: Settings, *, backend: Backend, retriever: Any, understanding: Any,
+                 policy: Any, store: Store) -> None:
+        self.settings = settings
+        self.backend = backend
+        self.retriever = retriever
+        self.understanding = understanding
+        self.policy = policy
+        self.store = store
+        self.prompt = PromptBuilder(settings.system_prompt, settings.company)
+        self.on_handoff: list[Any] = []  # callbacks(reply, transcript); the webhook is one of them
+
+    # -- construction ------------------------------------------------------------------------
+    @classmethod
+    def from_settings(cls, settings: Settings, *, backend: Backend | None = None, progress: bool = True) -> Assistant:
+        """Build every component once: index (ingesting the sample KB on first start), intent model, store."""
+        from assistant.engine.knowledge import open_retriever
+        from assistant.engine.understanding import AnswerPolicy, Understanding
+
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        retriever = open_retriever(settings, progress=progress)
+        understanding = Understanding.from_settings(settings)
+        policy = AnswerPolicy(settings.understanding, understanding.templates)
+        store = Store(settings.resolved_database_url)
+        return cls(settings, backend=backend or create_backend(settings), retriever=retriever,
+                   understanding=understanding, policy=policy, store=store)
+
+    async def start(self) -> None:
+        await self.backend.start()
+
+    async def close(self) -> None:
+        await self.backend.close()
+        self.store.close()
+
+    # -- public API --------------------------------------------------------------------------
+    def classify(self, text: str) -> Classification:
+        return self.understanding.classify(text)
+
+    def validate(self, message: str) -> str:
+        text = (message or "").strip()
+        if not text:
+            raise InvalidMessage("message must not be empty")
+        if len(text) > self.settings.server.max_message_chars:
+            raise InvalidMessage(
+                f"message is {len(text)} characters; the limit is {self.settings.server.max_message_chars}"
+            )
+        return text
+
+    async def chat(self, message: str, conversation_id: str | None = None, **kwargs: Any) -> Reply:
+        reply: Reply | None = None
+        async for event in self.stream(message, conversation_id, **kwargs):
+            if isinstance(event, DoneEvent):
+                reply = event.reply
+        assert reply is not None  # stream always ends with done or raises
+        return reply
+
+    async def stream(self, message: str, conversation_id: str | None = None, *, site_id: str = "default",
+                     namespace: str | None = None, adapter: str | None = None,
+                     sampling: SamplingParams | None = None) -> AsyncIterator[Any]:
+        """Run one turn, yielding typed events; persists the turn atomically once it completes.
+
+        Raises InvalidMessage / ConversationNotFound before anything is yielded or stored.
+        """
+        text = self.validate(message)
+        t0 = time.perf_counter()
+        history = []
+        status = "active"
+        if conversation_id is not None:
+            conv = self.store.get_conversation(conversation_id, site_id)
+            status = conv.status
+            history = conv.messages[-20:]
+        conv_id = conversation_id or new_id()
+        message_id = new_id()
+
+        cls = await asyncio.to_thread(self.understanding.classify, text)
+        t_cls = time.perf_counter()
+        yield ClassificationEvent(conversation_id=conv_id, classification=cls)
+        reply = Reply(conversation_id=conv_id, message_id=message_id, answer="", intent=cls.intent,
+                      confidence=cls.confidence, intents=cls.intents, sentiment=cls.sentiment,
+                      model=self.backend.model_id)
+        timings = Timings(understanding_ms=(t_cls - t0) * 1000)
+        state = self._state(history)
+
+        if status == "handoff":
+            reply.route, reply.answer = "paused", PAUSED_MESSAGE
+            yield TokenEvent(text=reply.answer)
+        else:
+            decision = self.policy.before_retrieval(text, cls, state)
+            if decision is None:
+                t_r = time.perf_counter()
+                hits = await asyncio.to_thread(
+                    self.retriever.search, text, self.settings.retrieval.top_k, namespace or site_id
+                )
+                timings.retrieval_ms = (time.perf_counter() - t_r) * 1000
+                decision = self.policy.after_retrieval([h.score for h in hits], state)
+                if decision.route == "generate":
+                    reply.sources = [_source(i, h) for i, h in enumerate(hits, start=1)]
+                    yield SourcesEvent(sources=reply.sources)
+                    messages = self.prompt.build(text, hits, [Turn(m.role, m.content) for m in history])
+                    request = GenerationRequest(
+                        messages=messages, sampling=sampling or self._default_sampling(),
+                        adapter=adapter, request_id=message_id,
+                    )
+                    parts: list[str] = []
+                    t_gen = time.perf_counter()
+                    async for piece in self.backend.stream(request):
+                        if not parts:
+                            timings.ttft_ms = (time.perf_counter() - t0) * 1000
+                        parts.append(piece)
+                        yield TokenEvent(text=piece)
+                    reply.answer = "".join(parts).strip() or "I'm sorry, I couldn't produce an answer."
+                    timings.completion_tokens = len(parts)
+                    gen_s = time.perf_counter() - t_gen
+                    timings.tokens_per_second = len(parts) / gen_s if gen_s > 0 and parts else None
+                    reply.route = "generate"
+            if decision.route != "generate":
+                reply.route = decision.route
+                reply.answer = decision.text or ""
+                reply.template_id = getattr(decision, "template_id", None)
+                reply.abstained = decision.route == "abstain"
+                reply.handoff = decision.handoff
+                if decision.route == "template" and getattr(decision, "sources", None):
+                    reply.sources = [Source(index=i, doc_id=d, title=d, snippet="", score=1.0)
+                                     for i, d in enumerate(decision.sources, start=1)]
+                    yield SourcesEvent(sources=reply.sources)
+                timings.ttft_ms = (time.perf_counter() - t0) * 1000
+                yield TokenEvent(text=reply.answer)
+                if reply.handoff is not None:
+                    yield HandoffEvent(handoff=reply.handoff)
+
+        timings.total_ms = (time.perf_counter() - t0) * 1000
+        reply.timings = timings
+        stored_id, _ = await asyncio.to_thread(self._persist, conv_id, conversation_id is None, site_id, text, cls,
+                                               reply)
+        reply.message_id = stored_id
+        if reply.handoff is not None:
+            self._notify_handoff(reply, history, text)
+        yield DoneEvent(reply=reply)
+
+    # -- internals ---------------------------------------------------------------------------
+    def _default_sampling(self) -> SamplingParams:
+        e = self.settings.engine
+        return SamplingParams(temperature=e.temperature, top_p=e.top_p, max_tokens=e.max_new_tokens)
+
+    def _state(self, history: list[Any]) -> Any:
+        from assistant.engine.understanding import ConversationState
+
+        users = [m for m in history if m.role == "user"]
+        bots = [m for m in history if m.role == "assistant"]
+        return ConversationState(
+            sentiments=[m.sentiment or "neutral" for m in users],
+            abstentions=[bool(m.abstained) for m in bots],
+            handed_off=False,
+        )
+
+    def _persist(self, conv_id: str, is_new: bool, site_id: str, text: str, cls: Classification,
+                 reply: Reply) -> tuple[str, str]:
+        user = {
+            "content": text, "intent": cls.intent, "confidence": cls.confidence, "out_of_scope": cls.out_of_scope,
+            "sentiment": cls.sentiment.label, "sentiment_score": cls.sentiment.score,
+        }
+        bot = {
+            "id": reply.message_id, "content": reply.answer, "intent": reply.intent, "confidence": reply.confidence,
+            "route": reply.route, "template_id": reply.template_id, "abstained": reply.abstained,
+            "handoff_reason": reply.handoff.reason if reply.handoff else None,
+            "sources": [s.model_dump() for s in reply.sources], "timings": reply.timings.model_dump(),
+            "model": reply.model,
+        }
+        if not is_new and not self.store.exists(conv_id):
+            raise ConversationNotFound(conv_id)  # erased while this turn ran: don't resurrect it
+        _, msg_id = self.store.add_turn(conv_id, site_id, user, bot,
+                                        handoff_reason=reply.handoff.reason if reply.handoff else None)
+        return msg_id, msg_id
+
+    def _notify_handoff(self, reply: Reply, history: list[Any], text: str) -> None:
+        for callback in self.on_handoff:
+            try:
+                callback(reply, [*[(m.role, m.content) for m in history], ("user", text)])
+            except Exception:  # noqa: BLE001 - a broken webhook must not break the chat
+                log.exception("handoff callback failed")
+
+
+def _source(index: int, hit: Any) -> Source:
+    return Source(index=index, doc_id=hit.doc_id, chunk_id=getattr(hit, "chunk_id", ""), title=hit.title,
+                  snippet=hit.text[:300], score=float(hit.score), url=getattr(hit, "url", None),
+                  section=getattr(hit, "section", None))
+
+
+__all__ = ["Assistant", "BackendError", "ConversationNotFound", "Handoff", "InvalidMessage"]

@@ -1,0 +1,66 @@
+"""FastAPI app factory: state built once (in the background), routers included, errors unified.
+
+    uvicorn --factory assistant.server.app:create_app      (API only; `assistant serve` adds the UIs)
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from starlette.middleware.base import BaseHTTPMiddleware
+
+from assistant import __version__
+from assistant.engine.settings import Settings
+from assistant.server.errors import error_response, install_error_handlers
+from assistant.server.routes import chat, conversations, health
+from assistant.server.state import AppState
+
+
+class BodyLimit(BaseHTTPMiddleware):
+    """Reject oversize bodies by Content-Length before any parsing or storage (413)."""
+
+    def __init__(self, app: Any, limit: int, exempt: tuple[str, ...] = ()) -> None:
+        super().__init__(app)
+        self.limit, self.exempt = limit, exempt
+
+    async def dispatch(self, request: Request, call_next: Any) -> Any:
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > self.limit and not request.url.path.startswith(self.exempt):
+            return error_response(413, "payload_too_large", f"request body over {self.limit} bytes")
+        return await call_next(request)
+
+
+def _default_factory(settings: Settings) -> Any:
+    from assistant.engine.facade import Assistant
+
+    return Assistant.from_settings(settings, progress=False)
+
+
+def create_app(settings: Settings | None = None, *, assistant: Any = None,
+               factory: Callable[[Settings], Any] | None = None) -> FastAPI:
+    """Build the app. Pass `assistant` to serve a ready facade (tests), or a `factory` to build it at start-up."""
+    settings = settings or Settings()
+    state = AppState(settings=settings, assistant=assistant)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if state.assistant is None:
+            state.loader = asyncio.create_task(state.load(factory or _default_factory))
+        yield
+        if state.loader:
+            state.loader.cancel()
+        if state.assistant is not None:
+            await state.assistant.close()
+
+    app = FastAPI(title="Support Assistant API", version=__version__, lifespan=lifespan,
+                  description="Customer-service assistant: chat with grounded answers, conversations, knowledge base.")
+    app.state.app_state = state
+    app.add_middleware(BodyLimit, limit=settings.server.max_body_bytes, exempt=("/v1/kb/documents", "/console", "/ui"))
+    install_error_handlers(app)
+    for module in (health, chat, conversations):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,113 @@
+"""Test helpers: free ports, a real server subprocess, SSE parsing, and light fakes for unit tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from assistant.engine.events import Classification, IntentScore, Sentiment
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def parse_sse(text: str) -> list[tuple[str, Any]]:
+    """Parse an SSE body into (event, data) pairs; comments (keep-alives) are dropped."""
+    events = []
+    for block in text.split("\n\n"):
+        name, data = "message", []
+        for line in block.split("\n"):
+            if line.startswith("event: "):
+                name = line[7:]
+            elif line.startswith("data: "):
+                data.append(line[6:])
+        if data:
+            events.append((name, json.loads("\n".join(data))))
+    return events
+
+
+@contextmanager
+def running_server(env: dict[str, str], *, ready_timeout: float = 240.0, port: int | None = None
+                   ) -> Iterator[tuple[str, subprocess.Popen]]:
+    """Start `assistant serve` as a real process on a free port; yields (base_url, process)."""
+    port = port or free_port()
+    full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
+    log = open(Path(env.get("ASSISTANT_DATA_DIR", ".")) / f"server-{port}.log", "ab")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "assistant", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=full_env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + ready_timeout
+        while time.time() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited with {proc.returncode}; see {log.name}")
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        else:
+            raise TimeoutError(f"server not ready after {ready_timeout}s; see {log.name}")
+        yield base, proc
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        log.close()
+
+
+@dataclass
+class FakeHit:
+    doc_id: str
+    title: str
+    text: str
+    score: float
+    chunk_id: str = ""
+    url: str | None = None
+    section: str | None = None
+
+
+@dataclass
+class FakeRetriever:
+    hits: list[FakeHit] = field(default_factory=list)
+    queries: list[tuple[str, int, str]] = field(default_factory=list)
+
+    def search(self, query: str, k: int = 4, namespace: str = "default", mode: str | None = None) -> list[FakeHit]:
+        self.queries.append((query, k, namespace))
+        return self.hits[:k]
+
+
+class FakeClassifier:
+    """Stands in for Understanding in fast unit tests: fixed intent, keyword sentiment."""
+
+    def __init__(self, intent: str | None = "refund_status", confidence: float = 0.5, templates: Any = None) -> None:
+        self.intent, self.confidence, self.templates = intent, confidence, templates
+
+    def classify(self, text: str) -> Classification:
+        negative = any(w in text.lower() for w in ("terrible", "awful", "angry", "worst"))
+        sentiment = Sentiment(label="negative", score=-0.8) if negative else Sentiment(label="neutral", score=0.0)
+        return Classification(intent=self.intent, confidence=self.confidence, out_of_scope=self.intent is None,
+                              intents=[IntentScore(intent=self.intent or "oos", probability=self.confidence)],
+                              sentiment=sentiment)

@@ -32,6 +32,7 @@ from assistant.engine.events import (
 from assistant.engine.prompt import PromptBuilder, Turn
 from assistant.engine.settings import Settings
 from assistant.engine.store import ConversationNotFound, Store, new_id
+from assistant.engine.understanding.policy import ConversationState
 
 log = logging.getLogger(__name__)
 
@@ -59,15 +60,19 @@ class Assistant:
     def from_settings(cls, settings: Settings, *, backend: Backend | None = None, progress: bool = True) -> Assistant:
         """Build every component once: index (ingesting the sample KB on first start), intent model, store."""
         from assistant.engine.knowledge import open_retriever
-        from assistant.engine.understanding import AnswerPolicy, Understanding
+        from assistant.engine.understanding import Understanding
+        from assistant.engine.understanding.policy import AnswerPolicy
 
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         retriever = open_retriever(settings, progress=progress)
         understanding = Understanding.from_settings(settings)
         policy = AnswerPolicy(settings.understanding, understanding.templates)
         store = Store(settings.resolved_database_url)
-        return cls(settings, backend=backend or create_backend(settings), retriever=retriever,
-                   understanding=understanding, policy=policy, store=store)
+        assistant = cls(settings, backend=backend or create_backend(settings), retriever=retriever,
+                        understanding=understanding, policy=policy, store=store)
+        if settings.understanding.handoff_webhook_url:
+            assistant.on_handoff.append(_webhook(settings))
+        return assistant
 
     async def start(self) -> None:
         await self.backend.start()
@@ -187,8 +192,6 @@ class Assistant:
         return SamplingParams(temperature=e.temperature, top_p=e.top_p, max_tokens=e.max_new_tokens)
 
     def _state(self, history: list[Any]) -> Any:
-        from assistant.engine.understanding import ConversationState
-
         users = [m for m in history if m.role == "user"]
         bots = [m for m in history if m.role == "assistant"]
         return ConversationState(
@@ -199,12 +202,14 @@ class Assistant:
 
     def _persist(self, conv_id: str, is_new: bool, site_id: str, text: str, cls: Classification,
                  reply: Reply) -> tuple[str, str]:
+        from assistant.engine.privacy import redact
+
         user = {
-            "content": text, "intent": cls.intent, "confidence": cls.confidence, "out_of_scope": cls.out_of_scope,
+            "content": redact(text, self.settings.security), "intent": cls.intent, "confidence": cls.confidence, "out_of_scope": cls.out_of_scope,
             "sentiment": cls.sentiment.label, "sentiment_score": cls.sentiment.score,
         }
         bot = {
-            "id": reply.message_id, "content": reply.answer, "intent": reply.intent, "confidence": reply.confidence,
+            "id": reply.message_id, "content": redact(reply.answer, self.settings.security), "intent": reply.intent, "confidence": reply.confidence,
             "route": reply.route, "template_id": reply.template_id, "abstained": reply.abstained,
             "handoff_reason": reply.handoff.reason if reply.handoff else None,
             "sources": [s.model_dump() for s in reply.sources], "timings": reply.timings.model_dump(),
@@ -217,11 +222,36 @@ class Assistant:
         return msg_id, msg_id
 
     def _notify_handoff(self, reply: Reply, history: list[Any], text: str) -> None:
+        transcript = [{"role": m.role, "content": m.content, "intent": m.intent, "sentiment": m.sentiment}
+                      for m in history]
+        transcript.append({"role": "user", "content": text, "intent": reply.intent,
+                           "sentiment": reply.sentiment.label if reply.sentiment else None})
         for callback in self.on_handoff:
             try:
-                callback(reply, [*[(m.role, m.content) for m in history], ("user", text)])
+                callback(reply, transcript)
             except Exception:  # noqa: BLE001 - a broken webhook must not break the chat
                 log.exception("handoff callback failed")
+
+
+def _webhook(settings: Settings) -> Any:
+    """Handoff callback that POSTs a summary to the configured webhook without blocking the turn."""
+    import threading
+
+    from assistant.engine.understanding.handoff import post_handoff, summarize
+
+    cfg = settings.understanding
+
+    def notify(reply: Reply, transcript: list[dict[str, Any]]) -> None:
+        assert reply.handoff is not None
+        payload = {
+            "event": "handoff", "conversation_id": reply.conversation_id, "reason": reply.handoff.reason,
+            "detail": reply.handoff.detail, "summary": summarize(transcript, reply.handoff.reason),
+            "intent": reply.intent, "sentiment": reply.sentiment.label if reply.sentiment else None,
+        }
+        threading.Thread(target=post_handoff, args=(cfg.handoff_webhook_url, payload, cfg.handoff_webhook_timeout_s),
+                         daemon=True).start()
+
+    return notify
 
 
 def _source(index: int, hit: Any) -> Source:

@@ -7,10 +7,12 @@ ASSISTANT_RETRIEVAL__TOP_K=6, ASSISTANT_SERVER__PORT=9000.
 from __future__ import annotations
 
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from assistant.engine.security import SecurityConfig
 from assistant.engine.understanding.config import UnderstandingConfig
 from retrieval.config import RetrievalConfig
 
@@ -54,6 +56,41 @@ class ServerConfig(BaseModel):
     cors_origins: list[str] = Field(default_factory=list)
 
 
+class ConsoleConfig(BaseModel):
+    """Operator console (/console): login, display time zone, surge-alert rule, review loop."""
+
+    operator_username: str = Field("operator", min_length=1, description="Console login name.")
+    operator_password: SecretStr = Field(
+        SecretStr(""), description="Console password. Empty = a random one, generated at start-up and logged once."
+    )
+    timezone: str = Field("UTC", description="IANA time zone for hour/day buckets, e.g. Europe/Amsterdam.")
+    surge_window_minutes: int = Field(60, ge=1, description="Recent window whose negative share is watched.")
+    surge_baseline_hours: int = Field(24, ge=1, description="Baseline window just before the recent window.")
+    surge_ratio: float = Field(2.0, ge=1.0, description="Alert when the recent negative share >= ratio x baseline.")
+    surge_min_increase: float = Field(
+        0.15, ge=0.0, le=1.0, description="... and exceeds the baseline share by at least this much (absolute)."
+    )
+    surge_min_volume: int = Field(10, ge=1, description="... and the recent window has at least this many messages.")
+    surge_check_seconds: float = Field(60.0, gt=0, description="How often the server checks for a surge.")
+    alert_webhook_url: str = Field("", description="POSTed every surge alert as JSON; empty = console only.")
+    alert_webhook_timeout_s: float = Field(3.0, gt=0.0, le=60.0, description="Alert webhook request timeout.")
+    low_confidence: float = Field(
+        0.5, ge=0.0, le=1.0, description="Customer messages under this intent confidence join the review queue."
+    )
+    min_examples_per_intent: int = Field(
+        5, ge=2, description="Retraining from the console is refused while an intent has fewer examples."
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name like Europe/Amsterdam") from exc
+        return value
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="ASSISTANT_", env_nested_delimiter="__", env_file=".env", extra="ignore"
@@ -61,6 +98,9 @@ class Settings(BaseSettings):
 
     company: str = Field("Northwind Outfitters", description="Company name used in prompts and the UI.")
     data_dir: Path = Field(Path("var"), description="Where the index, database and caches live.")
+    model_cache_dir: Path | None = Field(
+        None, description="Where converted models are cached (shareable between data dirs). Empty = data_dir/cache."
+    )
     database_url: str = Field("", description="SQLAlchemy URL. Empty = SQLite file in data_dir.")
     kb_path: Path | None = Field(
         None, description="Documents ingested on first start. Empty = the bundled sample store's help centre."
@@ -71,6 +111,8 @@ class Settings(BaseSettings):
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
     understanding: UnderstandingConfig = Field(default_factory=UnderstandingConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
+    security: SecurityConfig = Field(default_factory=SecurityConfig)
+    console: ConsoleConfig = Field(default_factory=ConsoleConfig)
 
     @property
     def resolved_database_url(self) -> str:
@@ -82,4 +124,4 @@ class Settings(BaseSettings):
 
     @property
     def cache_dir(self) -> Path:
-        return self.data_dir / "cache"
+        return self.model_cache_dir or self.data_dir / "cache"

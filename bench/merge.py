@@ -1,0 +1,31 @@
+"""Merge the per-area benchmark sections (docs/bench/*.md) into docs/benchmarks.md.
+
+    python bench/merge.py
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ORDER = ["spine", "retrieval", "understanding", "engines", "finetune", "sites", "console", "deploy"]
+
+HEADER = """# Benchmarks
+
+Every number here was produced by a script in `bench/` on the project's build machine (2 CPU cores, 24 GiB, no GPU)
+unless the section says otherwise. Each section records its date and the exact command; rerun it to reproduce.
+Sections are written by the scripts into `docs/bench/<area>.md` and merged here by `python bench/merge.py`.
+Speeds on this shared 2-core machine are noisy: compare ratios measured in the same run, not across sections.
+"""
+
+
+def main() -> None:
+    parts = sorted((ROOT / "docs" / "bench").glob("*.md"),
+                   key=lambda p: (ORDER.index(p.stem) if p.stem in ORDER else len(ORDER), p.stem))
+    body = "\n\n".join(p.read_text().strip() for p in parts)
+    (ROOT / "docs" / "benchmarks.md").write_text(HEADER + "\n" + body + "\n")
+    print(f"docs/benchmarks.md: {len(parts)} sections")
+
+
+if __name__ == "__main__":
+    main()

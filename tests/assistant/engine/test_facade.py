@@ -1,0 +1,116 @@
+"""Facade unit tests with the deterministic fake backend and light fakes for retrieval and intent."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from assistant.engine.backends.fake import FakeBackend
+from assistant.engine.events import ClassificationEvent, DoneEvent, HandoffEvent, SourcesEvent, TokenEvent
+from assistant.engine.facade import Assistant, InvalidMessage
+from assistant.engine.settings import Settings
+from assistant.engine.store import ConversationNotFound, Store
+from assistant.engine.understanding.policy import AnswerPolicy
+from assistant.engine.understanding.templates import TemplateBook
+from tests.support import FakeClassifier, FakeHit, FakeRetriever
+
+HITS = [
+    FakeHit("refund-timing", "Refund timing", "Refunds are paid within 5 business days of receiving the return.", 0.9),
+    FakeHit("return-policy", "Return policy", "You can return items within 30 days.", 0.6),
+]
+
+
+def make(tmp_path: Path, *, hits=HITS, classifier=None, backend=None) -> Assistant:
+    settings = Settings(data_dir=tmp_path)
+    backend = backend or FakeBackend(settings)
+    classifier = classifier or FakeClassifier()
+    return Assistant(settings, backend=backend, retriever=FakeRetriever(list(hits)), understanding=classifier,
+                     policy=AnswerPolicy(settings.understanding, TemplateBook.empty()),
+                     store=Store(settings.resolved_database_url))
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+async def collect(assistant: Assistant, message: str, conversation_id: str | None = None) -> list:
+    return [e async for e in assistant.stream(message, conversation_id)]
+
+
+def test_grounded_turn_streams_typed_events_in_order(tmp_path: Path) -> None:
+    bot = make(tmp_path)
+    events = run(collect(bot, "How long does a refund take?"))
+    kinds = [type(e) for e in events]
+    assert kinds[0] is ClassificationEvent and kinds[1] is SourcesEvent and kinds[-1] is DoneEvent
+    assert all(k is TokenEvent for k in kinds[2:-1]) and len(kinds) > 3
+    reply = events[-1].reply
+    assert reply.answer == "".join(e.text for e in events if isinstance(e, TokenEvent)).strip()
+    assert "5 business days" in reply.answer and "[1]" in reply.answer
+    assert [s.doc_id for s in reply.sources] == ["refund-timing", "return-policy"]
+    assert reply.route == "generate" and not reply.abstained and reply.template_id is None
+    assert reply.timings.ttft_ms is not None and reply.timings.total_ms >= reply.timings.ttft_ms
+    # the sources reached the model as quoted data in the system message
+    system = bot.backend.requests[0].messages[0]["content"]
+    assert "<sources>" in system and "[1] Refund timing" in system
+
+
+def test_history_is_persisted_and_sent_back(tmp_path: Path) -> None:
+    bot = make(tmp_path)
+    bot.backend.enqueue("First answer.", "Second answer.")
+    first = run(bot.chat("How long does a refund take?"))
+    second = run(bot.chat("And for gift cards?", first.conversation_id))
+    assert second.conversation_id == first.conversation_id
+    messages = bot.backend.requests[1].messages
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
+    assert messages[2]["content"] == "First answer."
+    conv = bot.store.get_conversation(first.conversation_id)
+    assert [m.role for m in conv.messages] == ["user", "assistant", "user", "assistant"]
+    assert conv.messages[1].sources[0]["doc_id"] == "refund-timing"
+
+
+def test_low_retrieval_scores_abstain_without_generating(tmp_path: Path) -> None:
+    bot = make(tmp_path, hits=[FakeHit("x", "X", "unrelated", 0.05)])
+    reply = run(bot.chat("What is the airspeed of a swallow?"))
+    assert reply.abstained and reply.route == "abstain" and reply.sources == []
+    assert bot.backend.requests == []  # nothing generated from nothing
+
+
+def test_explicit_request_for_a_person_hands_off_and_pauses(tmp_path: Path) -> None:
+    bot = make(tmp_path)
+    seen = []
+    bot.on_handoff.append(lambda reply, transcript: seen.append((reply.handoff.reason, transcript[-1]["content"])))
+    events = run(collect(bot, "I want to talk to a real person please"))
+    assert any(isinstance(e, HandoffEvent) for e in events)
+    reply = events[-1].reply
+    assert reply.handoff is not None and reply.handoff.reason == "customer_request" and reply.route == "handoff"
+    assert seen == [("customer_request", "I want to talk to a real person please")]
+    assert bot.store.get_conversation(reply.conversation_id).status == "handoff"
+    later = run(bot.chat("Hello?", reply.conversation_id))
+    assert later.route == "paused" and bot.backend.requests == []
+
+
+def test_bad_input_is_rejected_and_nothing_is_stored(tmp_path: Path) -> None:
+    bot = make(tmp_path)
+    for bad in ("", "   ", "x" * 4001):
+        with pytest.raises(InvalidMessage):
+            run(bot.chat(bad))
+    with pytest.raises(ConversationNotFound):
+        run(bot.chat("hello", "no-such-conversation"))
+    assert bot.store.list_conversations() == []
+
+
+def test_cancelled_stream_stores_nothing(tmp_path: Path) -> None:
+    bot = make(tmp_path)
+    bot.backend.enqueue("one two three four five six")
+
+    async def partial() -> None:
+        stream = bot.stream("How long does a refund take?")
+        async for event in stream:
+            if isinstance(event, TokenEvent):
+                break
+        await stream.aclose()
+
+    run(partial())
+    assert bot.store.list_conversations() == []

@@ -1,0 +1,68 @@
+"""End to end: the real server process on a free port, the real default models, a real SQLite file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support import parse_sse, running_server
+
+pytestmark = pytest.mark.slow
+
+QUESTION = "How long does it take to get my money back after I return something?"
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("e2e")
+
+
+@pytest.fixture(scope="module")
+def env(data_dir: Path, model_cache_dir: Path) -> dict[str, str]:
+    return {
+        "ASSISTANT_DATA_DIR": str(data_dir),
+        "ASSISTANT_MODEL_CACHE_DIR": str(model_cache_dir),
+        "ASSISTANT_ENGINE__BACKEND": "transformers",
+        "ASSISTANT_ENGINE__MAX_NEW_TOKENS": "40",
+    }
+
+
+def test_streamed_answer_equals_json_answer_at_temperature_zero(env: dict[str, str]) -> None:
+    with running_server(env) as (base, _):
+        plain = httpx.post(f"{base}/v1/chat", json={"message": QUESTION}, timeout=120)
+        assert plain.status_code == 200, plain.text
+        reply = plain.json()
+        assert reply["route"] == "generate", reply
+        assert reply["sources"] and reply["sources"][0]["doc_id"] and reply["sources"][0]["snippet"]
+        assert reply["timings"]["ttft_ms"] > 0 and reply["timings"]["total_ms"] >= reply["timings"]["ttft_ms"]
+
+        with httpx.stream("POST", f"{base}/v1/chat", json={"message": QUESTION, "stream": True},
+                          timeout=120) as r:
+            assert r.status_code == 200
+            assert r.headers["x-accel-buffering"] == "no"
+            body = "".join(r.iter_text())
+        events = parse_sse(body)
+        names = [n for n, _ in events]
+        assert names[0] == "classification" and "sources" in names and names[-1] == "done"
+        joined = "".join(d["text"] for n, d in events if n == "token").strip()
+        assert joined == reply["answer"]
+        assert events[-1][1]["reply"]["answer"] == reply["answer"]
+        assert [s["doc_id"] for s in events[-1][1]["reply"]["sources"]] == [s["doc_id"] for s in reply["sources"]]
+
+
+def test_conversation_survives_a_restart(env: dict[str, str]) -> None:
+    with running_server(env) as (base, _):
+        first = httpx.post(f"{base}/v1/chat", json={"message": "Can I change the delivery address of my order?"},
+                           timeout=120).json()
+        conv_id = first["conversation_id"]
+    with running_server(env) as (base, _):
+        transcript = httpx.get(f"{base}/v1/conversations/{conv_id}", timeout=10).json()
+        assert [m["role"] for m in transcript["messages"]] == ["user", "assistant"]
+        assert transcript["messages"][1]["content"] == first["answer"]
+        follow = httpx.post(f"{base}/v1/chat", json={"message": "And what if it has already shipped?",
+                                                      "conversation_id": conv_id}, timeout=120)
+        assert follow.status_code == 200, follow.text
+        transcript = httpx.get(f"{base}/v1/conversations/{conv_id}", timeout=10).json()
+        assert len(transcript["messages"]) == 4

@@ -43,12 +43,13 @@ def parse_sse(text: str) -> list[tuple[str, Any]]:
 
 
 @contextmanager
-def running_server(env: dict[str, str], *, ready_timeout: float = 240.0, port: int | None = None
+def running_server(env: dict[str, str], *, ready_timeout: float = 600.0, port: int | None = None
                    ) -> Iterator[tuple[str, subprocess.Popen]]:
     """Start `assistant serve` as a real process on a free port; yields (base_url, process)."""
     port = port or free_port()
     full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
-    log = open(Path(env.get("ASSISTANT_DATA_DIR", ".")) / f"server-{port}.log", "ab")  # noqa: SIM115
+    (ROOT / "test-output").mkdir(exist_ok=True)
+    log = open(ROOT / "test-output" / f"server-{port}.log", "ab")  # noqa: SIM115
     proc = subprocess.Popen(
         [sys.executable, "-m", "assistant", "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=full_env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,

@@ -50,8 +50,8 @@ class FakeBackend:
     def _answer(self, request: GenerationRequest) -> str:
         if self._queue:
             return self._queue.popleft()
-        system = request.messages[0]["content"] if request.messages else ""
-        match = re.search(r"\[1\][^\n]*\n(.+?)(?:\n\[2\]|\n</sources>|$)", system, re.S)
+        prompt = request.messages[-1]["content"] if request.messages else ""
+        match = re.search(r"\[1\][^\n]*\n(.+?)(?:\n\[2\]|\n</sources>|$)", prompt, re.S)
         if match:
             first = match.group(1).strip().split(". ")[0].strip().rstrip(".")
             return f"{first}. [1]"

@@ -51,9 +51,11 @@ def test_grounded_turn_streams_typed_events_in_order(tmp_path: Path) -> None:
     assert [s.doc_id for s in reply.sources] == ["refund-timing", "return-policy"]
     assert reply.route == "generate" and not reply.abstained and reply.template_id is None
     assert reply.timings.ttft_ms is not None and reply.timings.total_ms >= reply.timings.ttft_ms
-    # the sources reached the model as quoted data in the system message
-    system = bot.backend.requests[0].messages[0]["content"]
-    assert "<sources>" in system and "[1] Refund timing" in system
+    # the sources reached the model as quoted data next to the question, not in the system rules
+    messages = bot.backend.requests[0].messages
+    assert messages[0]["role"] == "system" and "[1] Refund timing" not in messages[0]["content"]
+    assert "<sources>" in messages[-1]["content"] and "[1] Refund timing" in messages[-1]["content"]
+    assert "Question: How long does a refund take?" in messages[-1]["content"]
 
 
 def test_history_is_persisted_and_sent_back(tmp_path: Path) -> None:
@@ -65,6 +67,7 @@ def test_history_is_persisted_and_sent_back(tmp_path: Path) -> None:
     messages = bot.backend.requests[1].messages
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
     assert messages[2]["content"] == "First answer."
+    assert messages[1]["content"] == "How long does a refund take?"  # history holds the raw question
     conv = bot.store.get_conversation(first.conversation_id)
     assert [m.role for m in conv.messages] == ["user", "assistant", "user", "assistant"]
     assert conv.messages[1].sources[0]["doc_id"] == "refund-timing"

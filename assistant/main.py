@@ -15,6 +15,8 @@ from fastapi import FastAPI
 from assistant.engine.settings import Settings
 from assistant.server.app import create_app
 from ui.chat import build_chat_ui
+from ui.console import mount_console
+from ui.widget import mount_widget
 
 
 def build_app(settings: Settings | None = None, **kwargs: Any) -> FastAPI:
@@ -22,4 +24,6 @@ def build_app(settings: Settings | None = None, **kwargs: Any) -> FastAPI:
     app = create_app(settings, **kwargs)
     state = app.state.app_state
     chat_ui = build_chat_ui(lambda: state.assistant, title=f"{settings.company} support")
-    return gr.mount_gradio_app(app, chat_ui, path="/ui")
+    app = gr.mount_gradio_app(app, chat_ui, path="/ui")
+    mount_widget(app, settings)
+    return mount_console(app, settings, lambda: state.assistant)

@@ -87,7 +87,7 @@ def main() -> None:
 {line("generated (RAG) answers", gen)}
 
 TTFT is measured from the moment the facade receives the message (understanding + retrieval + prompt prefill included).
-Template answers return in milliseconds because they skip retrieval and generation.
+Template and abstention replies skip generation (and templates skip retrieval), so they are far faster than RAG answers.
 """
     out = ROOT / "docs/bench/spine.md"
     out.write_text(text)

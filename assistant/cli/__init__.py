@@ -18,6 +18,13 @@ app.add_typer(eval_app, name="eval")
 COMMAND_MODULES = [
     "assistant.cli.serve",
     "assistant.cli.chat",
+    "assistant.cli.db",
+    "assistant.cli.train",
+    "assistant.cli.eval_understanding",
+    "assistant.cli.kb",
+    "assistant.cli.eval_retrieval",
+    "assistant.cli.finetune",
+    "assistant.cli.sites",
 ]
 
 for _name in COMMAND_MODULES:

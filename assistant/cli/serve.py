@@ -20,11 +20,14 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         import uvicorn
 
         from assistant.main import build_app
+        from assistant.server.logging import configure_logging, log_config
 
         settings = build_settings(**{
             "server.host": host, "server.port": port, "engine.backend": backend,
             "engine.chat_model": model, "retrieval.embedding_model": embedding_model,
         })
         typer.echo(f"Serving on http://{settings.server.host}:{settings.server.port}  (chat page: /ui)")
+        configure_logging(settings)  # before the app is built: its start-up lines are JSON too
         uvicorn.run(build_app(settings), host=settings.server.host, port=settings.server.port,
-                    log_level="info", timeout_graceful_shutdown=30)
+                    log_config=log_config(settings), access_log=False,
+                    timeout_graceful_shutdown=30)

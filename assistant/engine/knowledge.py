@@ -12,10 +12,11 @@ from typing import Any
 
 from assistant.engine.models import resolve_embedding_model
 from assistant.engine.settings import Settings
+from assistant.samples import KB_DIR
 
 log = logging.getLogger(__name__)
 
-SAMPLE_KB = Path(__file__).resolve().parent.parent / "samples" / "kb"
+SAMPLE_KB = KB_DIR
 
 
 def open_retriever(settings: Settings, *, progress: bool = True, seed: bool = True) -> Any:

@@ -7,7 +7,7 @@ ASSISTANT_RETRIEVAL__TOP_K=6, ASSISTANT_SERVER__PORT=9000.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
@@ -44,6 +44,10 @@ class EngineConfig(BaseModel):
     openai_base_url: str = Field("", description="Base URL of an OpenAI-compatible server (backend=openai).")
     openai_api_key: str = Field("EMPTY", description="API key for the OpenAI-compatible server.")
     threads: int = Field(0, ge=0, description="torch threads; 0 = all cores.")
+    vllm_args: dict[str, Any] = Field(
+        default_factory=dict,
+        description='Extra vLLM engine arguments (AsyncEngineArgs fields), JSON: {"enforce_eager": false}.',
+    )
 
 
 class ServerConfig(BaseModel):

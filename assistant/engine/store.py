@@ -23,12 +23,15 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
     create_engine,
     event,
     func,
     select,
+    update,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 
 
@@ -65,6 +68,7 @@ class Conversation(Base):
 
 class Message(Base):
     __tablename__ = "messages"
+    __table_args__ = (UniqueConstraint("conversation_id", "seq", name="uq_messages_conversation_seq"),)
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
     conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
@@ -113,7 +117,9 @@ class Store:
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         if create:
-            Base.metadata.create_all(self.engine)
+            from assistant.engine.migrations import ensure_schema  # imports this module's models
+
+            ensure_schema(self.engine)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -153,14 +159,31 @@ class Store:
 
         Returns (conversation_id, assistant message id).
         """
+        attempts = 3
+        while True:
+            attempts -= 1
+            try:
+                return self._append_turn(conversation_id, site_id, user, assistant, handoff_reason)
+            except IntegrityError:
+                # Another writer created this conversation id at the same moment; the transaction
+                # rolled back whole, so re-read and append after its turn.
+                if attempts == 0:
+                    raise
+
+    def _append_turn(self, conversation_id: str | None, site_id: str, user: dict[str, Any],
+                     assistant: dict[str, Any], handoff_reason: str | None) -> tuple[str, str]:
         with self.session() as s:
+            now = utcnow()
+            if conversation_id:
+                # Write first: it takes the lock (PostgreSQL: this row; SQLite: the database), so a second
+                # writer - another thread or replica - waits and then reads the new last seq below.
+                s.execute(update(Conversation).where(Conversation.id == conversation_id).values(updated_at=now))
             conv = s.get(Conversation, conversation_id) if conversation_id else None
             if conv is None:
                 conv = Conversation(id=conversation_id or new_id(), site_id=site_id)
                 s.add(conv)
                 s.flush()
             last = s.scalar(select(func.max(Message.seq)).where(Message.conversation_id == conv.id)) or 0
-            now = utcnow()
             s.add(Message(conversation_id=conv.id, seq=last + 1, role="user", created_at=now, **user))
             reply = Message(conversation_id=conv.id, seq=last + 2, role="assistant", created_at=now, **assistant)
             s.add(reply)

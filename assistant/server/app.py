@@ -16,7 +16,21 @@ from starlette.middleware.base import BaseHTTPMiddleware
 from assistant import __version__
 from assistant.engine.settings import Settings
 from assistant.server.errors import error_response, install_error_handlers
-from assistant.server.routes import chat, conversations, health
+from assistant.server.logging import install_request_logging
+from assistant.server.metrics import HTTPMetrics
+from assistant.server.origins import SiteOrigins
+from assistant.server.routes import (
+    admin,
+    chat,
+    conversations,
+    feedback,
+    handoff,
+    health,
+    kb,
+    metrics,
+    sites,
+    widget,
+)
 from assistant.server.state import AppState
 
 
@@ -61,6 +75,9 @@ def create_app(settings: Settings | None = None, *, assistant: Any = None,
     app.state.app_state = state
     app.add_middleware(BodyLimit, limit=settings.server.max_body_bytes, exempt=("/v1/kb/documents", "/console", "/ui"))
     install_error_handlers(app)
-    for module in (health, chat, conversations):
+    app.add_middleware(SiteOrigins, state=state)
+    app.add_middleware(HTTPMetrics)
+    install_request_logging(app)  # outermost: every line of a request carries its id
+    for module in (health, chat, conversations, feedback, handoff, kb, sites, widget, admin, metrics):
         app.include_router(module.router)
     return app

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assistant.engine.backends import AdapterNotFound, BackendError
+from assistant.engine.backends.transformers import QueueFull
 from assistant.engine.facade import InvalidMessage
 from assistant.engine.store import ConversationNotFound
 
@@ -61,6 +62,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AdapterNotFound)
     async def _adapter(_: Request, exc: AdapterNotFound) -> JSONResponse:
         return error_response(404, "adapter_not_found", str(exc))
+
+    @app.exception_handler(QueueFull)
+    async def _overloaded(_: Request, exc: QueueFull) -> JSONResponse:
+        return error_response(503, "overloaded", "the engine is busy; retry shortly", headers={"Retry-After": "2"})
 
     @app.exception_handler(BackendError)
     async def _backend(_: Request, exc: BackendError) -> JSONResponse:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from assistant.engine.settings import Settings
+from assistant.server.preflight import run_checks
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,7 @@ class AppState:
 
     async def load(self, factory: Any) -> None:
         try:
+            await asyncio.to_thread(run_checks, self.settings)  # seconds, before minutes of model loading
             assistant = await asyncio.to_thread(factory, self.settings)
             await assistant.start()
             self.assistant = assistant

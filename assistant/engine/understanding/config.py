@@ -33,10 +33,11 @@ class UnderstandingConfig(BaseModel):
     top_k: int = Field(5, ge=1, le=50, description="Intents (with probabilities) reported per message.")
     oos_label: str = Field("oos", description="Training label that means out of scope.")
     finetune_epochs: int = Field(
-        3, ge=0, le=20, description="Epochs of encoder fine-tuning when training intents; 0 = frozen encoder."
+        3, ge=0, le=20, description="Epochs of encoder fine-tuning (intents and trained sentiment); 0 = frozen."
     )
     finetune_layers: int = Field(
-        2, ge=1, le=6, description="Top encoder layers fine-tuned; lower layers are frozen and cached."
+        2, ge=0, le=6, description="Top encoder layers fine-tuned; lower layers are frozen and cached. "
+        "0 = frozen encoder, only the head is trained (fast, less accurate)."
     )
     calibration_fraction: float = Field(
         0.1, gt=0.0, lt=0.5, description="Share of the training data held out to calibrate the OOS threshold."

@@ -1,4 +1,8 @@
-"""POST /v1/chat: one turn, as JSON or as server-sent events (stream=true)."""
+"""POST /v1/chat: one turn, as JSON or as server-sent events (stream=true), for the caller's site.
+
+The site comes from the key (or widget session), never from the request body: its knowledge-base
+namespace and adapter are used, and a conversation of another site is a 404.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +12,18 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
+from assistant.engine import sites
 from assistant.engine.backends import SamplingParams
-from assistant.engine.events import ErrorEvent
+from assistant.engine.backends.transformers import QueueFull
+from assistant.engine.events import DoneEvent, ErrorEvent
 from assistant.engine.facade import InvalidMessage
 from assistant.engine.store import ConversationNotFound
 from assistant.server import sse
+from assistant.server.auth import Principal, check_conversation
 from assistant.server.deps import AssistantDep, JSONBody, SettingsDep
 from assistant.server.errors import APIError
+from assistant.server.metrics import observe_reply
+from assistant.server.ratelimit import QuotaCallerDep
 from assistant.server.schemas import ChatRequest, ChatResponse
 
 router = APIRouter(prefix="/v1", tags=["chat"])
@@ -31,16 +40,35 @@ def _sampling(body: ChatRequest, assistant: Any) -> SamplingParams | None:
     return base
 
 
+def _admit(assistant: Any, settings: Any) -> None:
+    """Refuse before streaming starts when the engine's queue is full (503 + Retry-After, not an error frame)."""
+    depth = getattr(assistant.backend, "queue_depth", lambda: 0)()
+    if depth >= settings.engine.queue_size:
+        raise APIError(503, "overloaded", f"{depth} requests are waiting for the engine; retry shortly",
+                       headers={"Retry-After": "2"})
+
+
+def _link(assistant: Any, caller: Principal, reply: Any) -> None:
+    if caller.is_session:
+        sites.link_conversation(assistant.store, reply.conversation_id, caller.site.id, caller.session_id or "")
+
+
 @router.post("/chat", response_model=ChatResponse, dependencies=[JSONBody],
              responses={200: {"content": {"text/event-stream": {}}}})
-async def chat(body: ChatRequest, assistant: AssistantDep, settings: SettingsDep) -> Any:
-    kwargs = {"adapter": body.adapter, "sampling": _sampling(body, assistant)}
+async def chat(body: ChatRequest, assistant: AssistantDep, settings: SettingsDep, caller: QuotaCallerDep) -> Any:
+    site = caller.site
+    kwargs = {"adapter": body.adapter or site.adapter or None, "sampling": _sampling(body, assistant),
+              "site_id": site.id, "namespace": site.namespace}
     # Validate before streaming starts, so bad input is a 4xx JSON error, not an error frame.
     assistant.validate(body.message)
-    if body.conversation_id is not None and not assistant.store.exists(body.conversation_id):
-        raise ConversationNotFound(body.conversation_id)
+    if body.conversation_id is not None:
+        check_conversation(assistant.store, caller, body.conversation_id)
+    _admit(assistant, settings)
     if not body.stream:
-        return await assistant.chat(body.message, body.conversation_id, **kwargs)
+        reply = await assistant.chat(body.message, body.conversation_id, **kwargs)
+        _link(assistant, caller, reply)
+        observe_reply(reply, "json")
+        return reply
 
     events = assistant.stream(body.message, body.conversation_id, **kwargs)
     first = await _first_event(events)
@@ -49,11 +77,15 @@ async def chat(body: ChatRequest, assistant: AssistantDep, settings: SettingsDep
         yield first
         try:
             async for event in events:
+                if isinstance(event, DoneEvent):
+                    _link(assistant, caller, event.reply)
+                    observe_reply(event.reply, "stream")
                 yield event
         except (InvalidMessage, ConversationNotFound) as exc:
             yield ErrorEvent(code="invalid_request", message=str(exc))
         except Exception as exc:  # noqa: BLE001 - the stream has started: report in-band
-            yield ErrorEvent(code="engine_error", message=str(exc))
+            code = "overloaded" if isinstance(exc, QueueFull) else "engine_error"
+            yield ErrorEvent(code=code, message=str(exc))
 
     return StreamingResponse(
         sse.with_keepalive(guarded(), settings.server.keepalive_seconds),

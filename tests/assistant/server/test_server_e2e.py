@@ -24,6 +24,8 @@ def env(data_dir: Path, model_cache_dir: Path) -> dict[str, str]:
     return {
         "ASSISTANT_DATA_DIR": str(data_dir),
         "ASSISTANT_MODEL_CACHE_DIR": str(model_cache_dir),
+        # the intent model trained from the bundled samples is shared by the server tests (trained once per run)
+        "ASSISTANT_UNDERSTANDING__INTENT_MODEL_DIR": str(model_cache_dir / "test-intent-model"),
         "ASSISTANT_ENGINE__BACKEND": "transformers",
         "ASSISTANT_ENGINE__MAX_NEW_TOKENS": "40",
     }

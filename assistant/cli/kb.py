@@ -1,0 +1,160 @@
+"""`assistant kb add|rm|search|stats|list`: manage and query the knowledge base index.
+
+The index folder, namespace default and embedding model come from Settings
+(ASSISTANT_DATA_DIR, ASSISTANT_RETRIEVAL__*); `--namespace` picks a site's knowledge base.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from assistant.cli.common import build_settings, fail, print_json_last
+
+kb_app = typer.Typer(
+    help="Knowledge base: add documents, remove them, search, show stats.", no_args_is_help=True
+)
+
+NAMESPACE = typer.Option("default", "--namespace", "-n", help="Knowledge base (one per support site).")
+AS_JSON = typer.Option(False, "--json", help="Also print one JSON object as the last line.")
+
+
+def open_retriever(data_dir: Path | None = None):
+    """The Retriever for the configured index folder and embedding model; fails with one clear line."""
+    from assistant.engine.models import ModelNotFound, resolve_embedding_model
+    from retrieval import RetrievalError, Retriever
+
+    settings = build_settings(data_dir=data_dir)
+    try:
+        model = resolve_embedding_model(settings.retrieval.embedding_model)
+        return Retriever.open(settings.index_dir, model, settings.retrieval)
+    except (ModelNotFound, RetrievalError) as exc:
+        fail(str(exc))
+
+
+@kb_app.command("add")
+def add(
+    paths: list[Path] = typer.Argument(..., help="Files or folders (walked recursively)."),
+    namespace: str = NAMESPACE,
+    data_dir: Path = typer.Option(None, "--data-dir", help="Override ASSISTANT_DATA_DIR."),
+    as_json: bool = AS_JSON,
+) -> None:
+    """Ingest Markdown, text, HTML, PDF, FAQ CSV/JSONL and JSONL documents. Unchanged files are skipped."""
+    from retrieval import RetrievalError
+
+    retriever = open_retriever(data_dir)
+    try:
+        report = retriever.add_paths(paths, namespace=namespace, progress=not as_json)
+    except RetrievalError as exc:
+        fail(str(exc))
+    typer.echo(
+        f"added {report.added}, updated {report.updated}, skipped {report.skipped}, deleted {report.deleted} "
+        f"documents; {report.chunks} new chunks; index version {report.version} ({report.seconds:.1f}s)"
+    )
+    for where, message in report.errors:
+        typer.echo(f"error: {where}: {message}", err=True)
+    if as_json:
+        print_json_last(report.model_dump())
+    if report.errors and not (report.added or report.updated or report.skipped or report.deleted):
+        raise typer.Exit(1)
+
+
+@kb_app.command("rm")
+def remove(
+    doc_ids: list[str] = typer.Argument(..., help="Document ids (see `assistant kb list`)."),
+    namespace: str = NAMESPACE,
+    data_dir: Path = typer.Option(None, "--data-dir", help="Override ASSISTANT_DATA_DIR."),
+) -> None:
+    """Delete documents by id."""
+    from retrieval import RetrievalError
+
+    retriever = open_retriever(data_dir)
+    missing = []
+    try:
+        for doc_id in doc_ids:
+            if retriever.delete(doc_id, namespace=namespace):
+                typer.echo(f"deleted {doc_id}")
+            else:
+                missing.append(doc_id)
+    except RetrievalError as exc:
+        fail(str(exc))
+    if missing:
+        fail(f"no such document in namespace {namespace!r}: {', '.join(missing)}", code=1)
+
+
+@kb_app.command("search")
+def search(
+    query: str = typer.Argument(..., help="The question to search for."),
+    k: int = typer.Option(4, "--k", "-k", min=1, max=100, help="Passages to return."),
+    mode: str = typer.Option(None, "--mode", help="hybrid | dense | bm25 (default from settings)."),
+    namespace: str = NAMESPACE,
+    data_dir: Path = typer.Option(None, "--data-dir", help="Override ASSISTANT_DATA_DIR."),
+    as_json: bool = AS_JSON,
+) -> None:
+    """Show the best-matching passages with their calibrated scores."""
+    from retrieval import RetrievalError
+
+    retriever = open_retriever(data_dir)
+    try:
+        hits = retriever.search(query, k=k, namespace=namespace, mode=mode)
+    except RetrievalError as exc:
+        fail(str(exc))
+    if not hits:
+        typer.echo("no results")
+    for n, hit in enumerate(hits, start=1):
+        where = f" > {hit.section}" if hit.section else ""
+        snippet = " ".join(hit.text.split())[:160]
+        typer.echo(f"{n}. [{hit.score:.3f}] {hit.doc_id}{where}  ({hit.url or hit.source})\n   {snippet}")
+    if as_json:
+        print_json_last({"query": query, "hits": [h.model_dump() for h in hits]})
+
+
+@kb_app.command("stats")
+def stats(
+    namespace: str = typer.Option(None, "--namespace", "-n", help="One knowledge base (default: all)."),
+    data_dir: Path = typer.Option(None, "--data-dir", help="Override ASSISTANT_DATA_DIR."),
+    as_json: bool = AS_JSON,
+) -> None:
+    """Documents, chunks, embedding model, index type and size on disk."""
+    from retrieval import RetrievalError
+
+    retriever = open_retriever(data_dir)
+    try:
+        info = retriever.stats(namespace)
+    except RetrievalError as exc:
+        fail(str(exc))
+    typer.echo(f"index {info['index_dir']}: embedding model {info['embedding_model']} ({info['dims']} dims)")
+    for name, ns in info["namespaces"].items():
+        typer.echo(
+            f"  {name}: {ns['documents']} documents, {ns['chunks']} chunks, {ns['index_type']} index, "
+            f"version {ns['version']}, {ns['size_bytes'] / 1e6:.2f} MB"
+        )
+    if not info["namespaces"]:
+        typer.echo("  (empty: add documents with `assistant kb add PATH`)")
+    if as_json:
+        print_json_last(info)
+
+
+@kb_app.command("list")
+def list_documents(
+    namespace: str = NAMESPACE,
+    data_dir: Path = typer.Option(None, "--data-dir", help="Override ASSISTANT_DATA_DIR."),
+    as_json: bool = AS_JSON,
+) -> None:
+    """List documents: id, chunks, title, source."""
+    from retrieval import RetrievalError
+
+    retriever = open_retriever(data_dir)
+    try:
+        docs = retriever.documents(namespace)
+    except RetrievalError as exc:
+        fail(str(exc))
+    for doc in docs:
+        typer.echo(f"{doc['id']}\t{doc['chunks']}\t{doc['title']}\t{doc['source']}")
+    if as_json:
+        print_json_last({"namespace": namespace, "documents": docs})
+
+
+def register(app: typer.Typer, eval_app: typer.Typer) -> None:
+    app.add_typer(kb_app, name="kb")

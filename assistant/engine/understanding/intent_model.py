@@ -1,0 +1,136 @@
+"""Intent model: a TextClassifier plus out-of-scope detection, trained from labelled data and saved to a folder.
+
+Training holds out a stratified slice of the training data to choose the ensemble weight and
+the out-of-scope threshold; the test file is never seen. The `oos` label (configurable) in the
+training data means out of scope. Without oos examples the threshold stays 0 (nothing is
+rejected) and the answer policy's per-intent thresholds decide what is trusted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from assistant.engine.understanding.classifier import TextClassifier, TrainOptions
+from assistant.engine.understanding.dataset import LabelledData
+from assistant.engine.understanding.encoder import Encoder
+from assistant.engine.understanding.oos import calibrate_oos_threshold, in_scope_scores
+
+
+def stratified_holdout(labels: list[str], fraction: float, seed: int = 0,
+                       boost: dict[str, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(train rows, held-out rows): about `fraction` of each label held out, always keeping one to train on.
+
+    `boost` raises the fraction for given labels (the rare oos class needs more held-out examples).
+    """
+    rng = np.random.default_rng(seed)
+    by_label: dict[str, list[int]] = {}
+    for i, label in enumerate(labels):
+        by_label.setdefault(label, []).append(i)
+    train, held = [], []
+    for label, rows in by_label.items():
+        rows = list(rng.permutation(rows))
+        share = max(fraction, (boost or {}).get(label, 0.0))
+        n_held = min(len(rows) - 1, int(round(share * len(rows))))
+        held += rows[:n_held]
+        train += rows[n_held:]
+    return np.array(sorted(train), dtype=int), np.array(sorted(held), dtype=int)
+
+
+@dataclass
+class IntentPrediction:
+    intent: str | None
+    confidence: float
+    top: list[tuple[str, float]]
+    out_of_scope: bool
+
+
+class IntentModel:
+    def __init__(self, classifier: TextClassifier, oos_label: str, threshold: float, meta: dict | None = None) -> None:
+        self.classifier = classifier
+        self.oos_label = oos_label
+        self.threshold = threshold
+        self.meta = meta or {}
+        labels = classifier.labels
+        self.oos_index = labels.index(oos_label) if oos_label in labels else None
+        self.in_scope = [i for i in range(len(labels)) if i != self.oos_index]
+
+    @property
+    def labels(self) -> list[str]:
+        return [self.classifier.labels[i] for i in self.in_scope]
+
+    @classmethod
+    def train(cls, data: LabelledData, encoder: Encoder, options: TrainOptions, oos_label: str = "oos",
+              calibration_fraction: float = 0.1, oos_prior: float = 0.2, max_in_scope_loss: float = 0.01) -> IntentModel:
+        started, cpu_started = time.perf_counter(), time.process_time()
+        train_rows, held_rows = stratified_holdout(
+            data.labels, calibration_fraction, options.seed, boost={oos_label: 0.3})
+        texts = [data.texts[i] for i in train_rows]
+        labels = [data.labels[i] for i in train_rows]
+        held_texts = [data.texts[i] for i in held_rows]
+        held_labels = [data.labels[i] for i in held_rows]
+        # the frozen layers run once over all rows; training and calibration share the cache
+        states = encoder.lower_rows(data.texts, encoder.n_layers - options.finetune_layers)
+        held_states = [states[i] for i in held_rows]
+        classifier = TextClassifier.fit(encoder, texts, labels, options, held_texts, held_labels,
+                                        states=[states[i] for i in train_rows], calib_states=held_states)
+        model = cls(classifier, oos_label, 0.0)
+        meta: dict = {"n_train": len(texts), "n_calibration": len(held_texts), "source": data.source,
+                      "weight": classifier.weight}
+        if held_texts:
+            probs = classifier.predict_proba(held_texts, held_states)
+            index = {label: i for i, label in enumerate(classifier.labels)}
+            gold = np.array([index[label] for label in held_labels])
+            calibration = calibrate_oos_threshold(probs, gold, model.oos_index, oos_prior, max_in_scope_loss)
+            model.threshold = calibration.threshold
+            meta["calibration"] = calibration.__dict__
+        meta["train_seconds"] = round(time.perf_counter() - started, 2)
+        # CPU seconds tell how much work training was when other jobs share the cores
+        meta["train_cpu_seconds"] = round(time.process_time() - cpu_started, 2)
+        model.meta = meta
+        return model
+
+    def predict_proba(self, texts: list[str]) -> np.ndarray:
+        return self.classifier.predict_proba(texts)
+
+    def decide(self, probs: np.ndarray, top_k: int = 5) -> IntentPrediction:
+        """One probability row -> top intent (None when out of scope), confidence and in-scope top-k."""
+        best, score = in_scope_scores(probs[None, :], self.oos_index)
+        picks_oos = self.oos_index is not None and int(probs.argmax()) == self.oos_index
+        out_of_scope = bool(picks_oos or score[0] < self.threshold)
+        ranked = sorted(self.in_scope, key=lambda i: -probs[i])[:top_k]
+        top = [(self.classifier.labels[i], float(probs[i])) for i in ranked]
+        intent = None if out_of_scope else self.classifier.labels[int(best[0])]
+        confidence = float(probs[self.oos_index]) if picks_oos else float(score[0])
+        return IntentPrediction(intent, confidence, top, out_of_scope)
+
+    def predict(self, texts: list[str]) -> list[str]:
+        """Labels for evaluation: the intent, or the oos label when out of scope."""
+        return [p.intent or self.oos_label for p in (self.decide(row) for row in self.predict_proba(texts))]
+
+    def save(self, folder: Path) -> None:
+        """Write to a temporary sibling and rename, so a half-written model is never loaded."""
+        folder = Path(folder)
+        tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        self.classifier.save(tmp, {"kind": "intent", "oos_label": self.oos_label, "threshold": self.threshold})
+        (tmp / "training.json").write_text(json.dumps(self.meta, indent=2, default=str))
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp.rename(folder)
+
+    @classmethod
+    def load(cls, folder: Path, encoder: Encoder) -> IntentModel:
+        classifier = TextClassifier.load(Path(folder), encoder)
+        meta = classifier.meta
+        if meta.get("kind") != "intent":
+            raise ValueError(f"{folder} is not an intent model")
+        training = Path(folder) / "training.json"
+        extra = json.loads(training.read_text()) if training.exists() else {}
+        return cls(classifier, meta.get("oos_label", "oos"), float(meta.get("threshold", 0.0)), extra)

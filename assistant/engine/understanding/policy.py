@@ -1,0 +1,105 @@
+"""Answer policy: per turn, decide between a human handoff, a curated template, retrieval + generation, or abstention.
+
+The facade asks twice: `before_retrieval` (handoff or template, else None = go retrieve) and
+`after_retrieval` (generate, or abstain/hand off when the calibrated retrieval scores are too low).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+from assistant.engine.events import Classification, Handoff
+from assistant.engine.understanding.config import UnderstandingConfig
+from assistant.engine.understanding.templates import TemplateBook
+
+Route = Literal["template", "generate", "abstain", "handoff", "paused"]
+
+# Clear requests for a person, caught even when the intent model has no human_agent intent.
+_PERSON = r"(?:human|person|people|agent|representative|rep|operator|someone|somebody|staff|employee|manager|supervisor)"
+_HUMAN_REQUEST = re.compile(
+    rf"\b(?:(?:speak|talk|chat|connect|transfer|put)\w*\s+(?:me\s+)?(?:to|with|through\s+to)\s+(?:a\s+|an\s+|the\s+|your\s+)?"
+    rf"(?:real\s+|live\s+|actual\s+)?(?:customer\s+(?:service|support|care)\s+|support\s+)?{_PERSON}"
+    rf"|(?:real|live|actual)\s+(?:human|person|agent)"
+    rf"|human\s+(?:agent|being|support)"
+    rf"|(?:want|need|get)\s+(?:a\s+|an\s+)?(?:human|agent|representative|operator)\b)",
+    re.I,
+)
+
+
+def is_explicit_human_request(text: str) -> bool:
+    return bool(_HUMAN_REQUEST.search(text))
+
+
+@dataclass
+class ConversationState:
+    """What the policy needs to know about the conversation before this message (oldest first)."""
+
+    sentiments: list[str] = field(default_factory=list)
+    abstentions: list[bool] = field(default_factory=list)
+    handed_off: bool = False
+
+
+@dataclass
+class Decision:
+    route: Route
+    text: str = ""
+    template_id: str | None = None
+    sources: tuple[str, ...] = ()
+    slots: dict[str, str] = field(default_factory=dict)
+    handoff: Handoff | None = None
+
+
+def _trailing(values: list, predicate) -> int:
+    count = 0
+    for value in reversed(values):
+        if not predicate(value):
+            break
+        count += 1
+    return count
+
+
+class AnswerPolicy:
+    def __init__(self, config: UnderstandingConfig, templates: TemplateBook) -> None:
+        self.config = config
+        self.templates = templates
+
+    def _handoff(self, reason: str, detail: str) -> Decision:
+        return Decision(route="handoff", text=self.config.handoff_message,
+                        handoff=Handoff(reason=reason, detail=detail))
+
+    def before_retrieval(self, text: str, classification: Classification,
+                         state: ConversationState) -> Decision | None:
+        if state.handed_off:
+            return Decision(route="paused")
+        wants_person = (
+            classification.intent in self.config.handoff_intents
+            and classification.confidence >= self.config.handoff_intent_threshold
+        )
+        if wants_person or is_explicit_human_request(text):
+            how = f"intent {classification.intent}" if wants_person else "explicit phrase"
+            return self._handoff("customer_request", f"The customer asked for a person ({how}).")
+        if classification.sentiment.label == "negative":
+            streak = 1 + _trailing(state.sentiments, lambda label: label == "negative")
+            if streak >= self.config.handoff_negative_streak:
+                return self._handoff("negative_sentiment", f"{streak} negative messages in a row.")
+        intent = classification.intent
+        if intent is None or classification.out_of_scope:
+            return None
+        if classification.confidence < self.templates.threshold(intent):
+            return None
+        rendered = self.templates.select(intent, text)
+        if rendered is None:
+            return None
+        return Decision(route="template", text=rendered.text, template_id=rendered.template_id,
+                        sources=rendered.sources, slots=rendered.slots)
+
+    def after_retrieval(self, scores: list[float], state: ConversationState) -> Decision:
+        top = max(scores, default=0.0)
+        if top >= self.config.min_retrieval_score:
+            return Decision(route="generate")
+        streak = 1 + _trailing(state.abstentions, bool)
+        if streak >= self.config.handoff_abstain_streak:
+            return self._handoff("repeated_abstention", f"{streak} questions in a row without a reliable answer.")
+        return Decision(route="abstain", text=self.config.abstain_message)

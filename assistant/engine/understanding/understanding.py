@@ -1,0 +1,125 @@
+"""Understanding: one object that classifies a customer message (intents + out of scope + sentiment) and owns the templates.
+
+Built once at start-up by `Understanding.from_settings`: loads the intent model from its folder
+(training it from the bundled sample intents the first time), the sentiment model (trained
+head if one was saved, else the shipped default) and the answer templates. Per message the
+MiniLM's frozen lower layers run once and are shared by the intent and sentiment heads.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from assistant.engine.events import Classification, IntentScore, Sentiment
+from assistant.engine.models import resolve_embedding_model
+from assistant.engine.understanding.classifier import TrainOptions
+from assistant.engine.understanding.config import UnderstandingConfig
+from assistant.engine.understanding.dataset import load_labelled_csv
+from assistant.engine.understanding.encoder import Encoder, mean_pool
+from assistant.engine.understanding.intent_model import IntentModel
+from assistant.engine.understanding.sentiment import DefaultSentiment, TrainedSentiment
+from assistant.engine.understanding.templates import TemplateBook
+
+if TYPE_CHECKING:
+    from assistant.engine.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SAMPLES_DIR = Path(__file__).resolve().parents[2] / "samples"
+SAMPLE_INTENTS = SAMPLES_DIR / "intents.csv"
+SAMPLE_TEMPLATES = SAMPLES_DIR / "templates.yaml"
+
+
+def train_options(config: UnderstandingConfig, progress: bool = True) -> TrainOptions:
+    return TrainOptions(epochs=config.finetune_epochs, finetune_layers=config.finetune_layers, progress=progress)
+
+
+def train_intent_model(config: UnderstandingConfig, encoder: Encoder, data_path: Path,
+                       progress: bool = True) -> IntentModel:
+    data = load_labelled_csv(data_path, min_per_label=2)
+    return IntentModel.train(data, encoder, train_options(config, progress), oos_label=config.oos_label,
+                             calibration_fraction=config.calibration_fraction)
+
+
+class Understanding:
+    def __init__(self, config: UnderstandingConfig, encoder: Encoder, intents: IntentModel,
+                 sentiment: DefaultSentiment | TrainedSentiment, templates: TemplateBook) -> None:
+        self.config = config
+        self.encoder = encoder
+        self.intents = intents
+        self.sentiment = sentiment
+        self.templates = templates
+
+    @classmethod
+    def from_settings(cls, settings: Settings, progress: bool = True) -> Understanding:
+        config = settings.understanding
+        encoder = Encoder(resolve_embedding_model(settings.retrieval.embedding_model))
+        intent_dir = config.intent_model_dir or settings.data_dir / "intent-model"
+        if (intent_dir / "meta.json").exists():
+            intents = IntentModel.load(intent_dir, encoder)
+        else:
+            data_path = config.intent_data or SAMPLE_INTENTS
+            log.info("no intent model at %s: training one from %s", intent_dir, data_path)
+            intents = train_intent_model(config, encoder, data_path, progress)
+            intents.save(intent_dir)
+        sentiment_dir = config.sentiment_model_dir or settings.data_dir / "sentiment-model"
+        if (sentiment_dir / "meta.json").exists():
+            sentiment: DefaultSentiment | TrainedSentiment = TrainedSentiment.load(sentiment_dir, encoder)
+        elif config.sentiment_model_dir is not None:
+            raise FileNotFoundError(f"sentiment model folder not found: {sentiment_dir}")
+        else:
+            sentiment = DefaultSentiment(encoder)
+        templates = TemplateBook.load(config.templates_path or SAMPLE_TEMPLATES,
+                                      default_threshold=config.default_template_threshold,
+                                      defaults={"company": settings.company})
+        return cls(config, encoder, intents, sentiment, templates)
+
+    def _states(self, text: str, depths: set[int]) -> tuple[dict[int, torch.Tensor], torch.Tensor]:
+        """Base-encoder token states after each requested number of layers, computed in one pass."""
+        enc = self.encoder.tokenize([text])
+        mask = enc["attention_mask"]
+        hidden = self.encoder.bert.embeddings(input_ids=enc["input_ids"], token_type_ids=enc.get("token_type_ids"))
+        states, done = {}, 0
+        for depth in sorted(depths):
+            hidden = self.encoder.run_layers(hidden, mask, done, depth)
+            states[depth], done = hidden, depth
+        return states, mask
+
+    def classify(self, text: str) -> Classification:
+        intent_depth = self.intents.classifier.n_frozen
+        if isinstance(self.sentiment, TrainedSentiment):
+            sentiment_depth = self.sentiment.needs_layers
+        else:
+            sentiment_depth = self.encoder.n_layers
+        with torch.inference_mode():
+            states, mask = self._states(text, {intent_depth, sentiment_depth})
+            probs = self.intents.classifier.proba_from_lower(text, states[intent_depth], mask)
+            if isinstance(self.sentiment, TrainedSentiment):
+                mood = self.sentiment.analyze_lower(text, states[sentiment_depth], mask)
+            else:
+                embedding = mean_pool(states[sentiment_depth], mask)[0].numpy()
+                mood = self.sentiment.analyze(text, embedding)
+        prediction = self.intents.decide(probs, self.config.top_k)
+        return Classification(
+            intent=prediction.intent,
+            confidence=round(prediction.confidence, 4),
+            intents=[IntentScore(intent=name, probability=round(p, 4)) for name, p in prediction.top],
+            out_of_scope=prediction.out_of_scope,
+            sentiment=mood,
+        )
+
+    def sentiment_of(self, text: str) -> Sentiment:
+        return self.classify(text).sentiment
+
+    def predict_sentiments(self, texts: list[str]) -> list[str]:
+        if isinstance(self.sentiment, TrainedSentiment):
+            return self.sentiment.predict(texts)
+        return self.sentiment.predict(self.encoder, texts)
+
+    def intent_probabilities(self, texts: list[str]) -> np.ndarray:
+        return self.intents.predict_proba(texts)

@@ -1,0 +1,99 @@
+"""The API's endpoints as plain request descriptions, shared by the sync and async clients.
+
+Each function returns a `Call`; a client sends it (with retries) and parses the answer into `model`.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from pydantic import TypeAdapter
+
+from assistant.sdk import types as t
+
+
+@dataclass
+class Call:
+    method: str
+    path: str
+    model: Any = None  # a pydantic model or TypeAdapter-able type; None = no body
+    json: dict[str, Any] | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    files: list[tuple[str, tuple[str, bytes, str]]] | None = None
+
+    def parse(self, payload: Any) -> Any:
+        return None if self.model is None else TypeAdapter(self.model).validate_python(payload)
+
+
+def _drop_none(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def chat(message: str, conversation_id: str | None, stream: bool, **options: Any) -> Call:
+    body = _drop_none({"message": message, "conversation_id": conversation_id, "stream": stream, **options})
+    return Call("POST", "/v1/chat", t.Reply, json=body)
+
+
+def list_conversations(**filters: Any) -> Call:
+    params = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in _drop_none(filters).items()}
+    return Call("GET", "/v1/conversations", t.ConversationPage, params=params)
+
+
+def get_conversation(conversation_id: str) -> Call:
+    return Call("GET", f"/v1/conversations/{quote(conversation_id, safe='')}", t.Conversation)
+
+
+def delete_conversation(conversation_id: str) -> Call:
+    return Call("DELETE", f"/v1/conversations/{quote(conversation_id, safe='')}")
+
+
+def feedback(conversation_id: str, message_id: str, rating: str | None, correction: str | None) -> Call:
+    body = _drop_none({"conversation_id": conversation_id, "message_id": message_id, "rating": rating,
+                       "correction": correction})
+    return Call("POST", "/v1/feedback", t.FeedbackOut, json=body)
+
+
+def request_handoff(conversation_id: str | None, message: str | None) -> Call:
+    return Call("POST", "/v1/handoff", t.HandoffOut,
+                json=_drop_none({"conversation_id": conversation_id, "message": message}))
+
+
+def acknowledge_handoff(conversation_id: str, agent: str) -> Call:
+    return Call("POST", f"/v1/conversations/{quote(conversation_id, safe='')}/handoff/ack", t.HandoffOut, params={"agent": agent})
+
+
+def hand_back(conversation_id: str) -> Call:
+    return Call("POST", f"/v1/conversations/{quote(conversation_id, safe='')}/handback", t.HandoffOut)
+
+
+def kb_upload(paths: list[str | Path]) -> Call:
+    files = []
+    for raw in paths:
+        path = Path(raw)
+        kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        files.append(("files", (path.name, path.read_bytes(), kind)))
+    return Call("POST", "/v1/kb/documents", t.KbUploadOut, files=files)
+
+
+def kb_documents() -> Call:
+    return Call("GET", "/v1/kb/documents", list[t.KbDocument])
+
+
+def kb_delete(doc_id: str) -> Call:
+    return Call("DELETE", f"/v1/kb/documents/{quote(doc_id, safe='/')}")
+
+
+def kb_search(query: str, k: int, mode: str | None) -> Call:
+    return Call("POST", "/v1/kb/search", list[t.KbHit], json=_drop_none({"query": query, "k": k, "mode": mode}))
+
+
+def site() -> Call:
+    return Call("GET", "/v1/site", t.SiteOut)
+
+
+def health() -> Call:
+    return Call("GET", "/healthz", t.Health)

@@ -1,0 +1,181 @@
+"""Who is calling: a secret site key, a widget session token, the admin key, or (dev only) nobody.
+
+    Authorization: Bearer sk_...        server-to-server / SDK: full access to that site's data
+    Authorization: Bearer <token>       widget session from POST /v1/widget/session (public key + allowed Origin)
+    X-Admin-Key: ...                    /v1/admin/* (settings.security.admin_key)
+
+With security.require_keys=false (local default) a call without credentials acts as the
+'default' site; credentials that are sent are always checked, so a wrong key is a 401 there too.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import re
+import secrets
+import threading
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, Request
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from assistant.engine import sites
+from assistant.engine.settings import Settings
+from assistant.server.deps import AssistantDep, SettingsDep, StateDep
+from assistant.server.errors import APIError
+from assistant.server.state import AppState
+
+log = logging.getLogger(__name__)
+
+SESSION_ID = re.compile(r"^ws_[A-Za-z0-9_-]{16,64}$")
+_SALT = "widget-session-v1"
+_SETUP_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller and the site it acts for."""
+
+    site: sites.Site
+    kind: Literal["secret", "session", "anonymous"]
+    key_id: str | None = None
+    session_id: str | None = None
+    origin: str | None = None
+
+    @property
+    def is_session(self) -> bool:
+        return self.kind == "session"
+
+
+def ensure_sites(state: AppState, store: Any) -> Any:
+    """The assistant's store, with the site tables and the default site in place (once per process)."""
+    if state.extras.get("sites_ready") is store:
+        return store
+    with _SETUP_LOCK:
+        if state.extras.get("sites_ready") is store:
+            return store
+        site = sites.ensure_default_site(store, state.settings.security.default_site_origins)
+        state.extras["sites_ready"] = store
+        if not state.settings.security.require_keys:
+            log.warning(
+                "security.require_keys=false: calls without a key act as site 'default' with full access. "
+                "Set ASSISTANT_SECURITY__REQUIRE_KEYS=true in deployment. Default site public key: %s",
+                site.public_key,
+            )
+    return store
+
+
+def get_sites_store(state: StateDep, assistant: AssistantDep) -> Any:
+    return ensure_sites(state, assistant.store)
+
+
+SitesStoreDep = Annotated[Any, Depends(get_sites_store)]
+
+
+def _serializer(state: AppState) -> URLSafeTimedSerializer:
+    secret = state.settings.security.token_secret.get_secret_value()
+    if not secret:
+        # A per-process secret: safe, but tokens die with a restart and differ between replicas.
+        secret = state.extras.setdefault("token_secret", secrets.token_urlsafe(32))
+    return URLSafeTimedSerializer(secret, salt=_SALT)
+
+
+def issue_session_token(state: AppState, site_id: str, session_id: str, origin: str) -> str:
+    return _serializer(state).dumps({"site": site_id, "sid": session_id, "origin": origin})
+
+
+def new_session_id() -> str:
+    return "ws_" + secrets.token_urlsafe(18)
+
+
+def bearer(request: Request) -> str | None:
+    """The credential from `Authorization: Bearer X` or `X-API-Key: X`, if any."""
+    header = request.headers.get("authorization", "")
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise APIError(401, "invalid_credentials", "use 'Authorization: Bearer <key or session token>'")
+        return value.strip()
+    return request.headers.get("x-api-key") or None
+
+
+def request_origin(request: Request) -> str | None:
+    return request.headers.get("origin") or None
+
+
+def self_origin(request: Request) -> str:
+    return f"{request.url.scheme}://{request.headers.get('host', request.url.netloc)}".lower()
+
+
+def _from_session_token(state: AppState, store: Any, token: str, request: Request) -> Principal:
+    try:
+        data = _serializer(state).loads(token, max_age=state.settings.security.token_ttl_seconds)
+    except SignatureExpired as exc:
+        raise APIError(401, "session_expired", "the widget session expired; request a new one") from exc
+    except BadSignature as exc:
+        raise APIError(401, "invalid_credentials", "unknown API key or session token") from exc
+    origin = request_origin(request)
+    if origin is not None and origin.lower().rstrip("/") != data["origin"]:
+        raise APIError(403, "origin_not_allowed", "this session token belongs to another origin")
+    try:
+        site = sites.get_site(store, data["site"])
+    except sites.SiteNotFound as exc:
+        raise APIError(401, "invalid_credentials", "the session's site no longer exists") from exc
+    return Principal(site=site, kind="session", session_id=data["sid"], origin=data["origin"])
+
+
+def authenticate(request: Request, state: StateDep, store: SitesStoreDep) -> Principal:
+    credential = bearer(request)
+    settings: Settings = state.settings
+    if credential is None:
+        if settings.security.require_keys:
+            raise APIError(401, "missing_credentials",
+                           "send a secret key ('Authorization: Bearer sk_...') or a widget session token",
+                           headers={"WWW-Authenticate": "Bearer"})
+        return Principal(site=sites.get_site(store, sites.DEFAULT_SITE), kind="anonymous")
+    if credential.startswith("sk_"):
+        found = sites.verify_key(store, credential)
+        if found is None:
+            raise APIError(401, "invalid_credentials", "unknown or revoked API key",
+                           headers={"WWW-Authenticate": "Bearer"})
+        site, key = found
+        return Principal(site=site, kind="secret", key_id=key.id)
+    return _from_session_token(state, store, credential, request)
+
+
+def require_secret(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+    """Routes a public widget must not reach (listing, knowledge base, agent actions)."""
+    if principal.is_session:
+        raise APIError(403, "forbidden", "a widget session cannot do this; use a secret API key")
+    return principal
+
+
+def require_admin(request: Request, settings: SettingsDep) -> None:
+    expected = settings.security.admin_key.get_secret_value()
+    if not expected:
+        raise APIError(403, "admin_disabled", "the admin API is off; set ASSISTANT_SECURITY__ADMIN_KEY to enable it")
+    given = request.headers.get("x-admin-key")
+    if given is None:
+        auth = request.headers.get("authorization", "")
+        given = auth[7:].strip() if auth.lower().startswith("bearer ") else None
+    if not given:
+        raise APIError(401, "missing_credentials", "send the admin key in the X-Admin-Key header")
+    if not hmac.compare_digest(given.encode(), expected.encode()):
+        raise APIError(401, "invalid_credentials", "wrong admin key")
+
+
+def check_conversation(store: Any, principal: Principal, conversation_id: str) -> None:
+    """404 unless the conversation belongs to the caller's site (and, for a widget, to its session)."""
+    from assistant.engine.store import ConversationNotFound
+
+    if not store.exists(conversation_id, principal.site.id):
+        raise ConversationNotFound(conversation_id)
+    if principal.is_session and not sites.session_owns(store, conversation_id, principal.session_id or ""):
+        raise ConversationNotFound(conversation_id)
+
+
+CallerDep = Annotated[Principal, Depends(authenticate)]
+SecretCallerDep = Annotated[Principal, Depends(require_secret)]
+AdminDep = Depends(require_admin)

@@ -1,0 +1,95 @@
+"""Admin API (X-Admin-Key): create, list, read and change sites; issue, list and revoke their secret keys."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from fastapi import APIRouter, Path, Response
+
+from assistant.engine import sites
+from assistant.server.auth import AdminDep, SitesStoreDep
+from assistant.server.deps import JSONBody, StateDep
+from assistant.server.errors import APIError
+from assistant.server.origins import forget_origins
+from assistant.server.site_schemas import KeyCreate, KeyCreated, KeyOut, SiteCreate, SiteOut, SiteUpdate
+
+router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[AdminDep])
+SiteId = Path(max_length=64, description="Site id.")
+
+
+@contextmanager
+def site_errors() -> Iterator[None]:
+    """Engine errors about sites become the API's one error schema."""
+    try:
+        yield
+    except sites.SiteError as exc:
+        raise APIError(422, "invalid_site", str(exc)) from exc
+    except sites.SiteExists as exc:
+        raise APIError(409, "site_exists", str(exc)) from exc
+    except sites.SiteNotFound as exc:
+        raise APIError(404, "site_not_found", f"no site with id {exc.args[0]!r}") from exc
+    except sites.KeyNotFound as exc:
+        raise APIError(404, "key_not_found", f"no key with id {exc.args[0]!r} for this site") from exc
+
+
+def site_out(site: sites.Site) -> SiteOut:
+    return SiteOut.model_validate(site, from_attributes=True)
+
+
+def changes(body: SiteCreate | SiteUpdate) -> dict:
+    data = body.model_dump(exclude_unset=True, exclude={"id"})
+    if "widget" in data:
+        data["widget"] = {k: v for k, v in (data["widget"] or {}).items() if v is not None}
+    return data
+
+
+@router.post("/sites", status_code=201, response_model=SiteOut, dependencies=[JSONBody])
+def create_site(body: SiteCreate, store: SitesStoreDep, state: StateDep) -> SiteOut:
+    data = changes(body)
+    origins = data.pop("allowed_origins", None) or []
+    name = data.pop("name")
+    namespace = data.pop("namespace", None)
+    with site_errors():
+        site = sites.create_site(store, body.id, name, origins=origins, namespace=namespace, **data)
+    forget_origins(state)
+    return site_out(site)
+
+
+@router.get("/sites", response_model=list[SiteOut])
+def list_sites(store: SitesStoreDep) -> list[SiteOut]:
+    return [site_out(s) for s in sites.list_sites(store)]
+
+
+@router.get("/sites/{site_id}", response_model=SiteOut)
+def get_site(store: SitesStoreDep, site_id: str = SiteId) -> SiteOut:
+    with site_errors():
+        return site_out(sites.get_site(store, site_id))
+
+
+@router.patch("/sites/{site_id}", response_model=SiteOut, dependencies=[JSONBody])
+def update_site(body: SiteUpdate, store: SitesStoreDep, state: StateDep, site_id: str = SiteId) -> SiteOut:
+    with site_errors():
+        site = sites.update_site(store, site_id, **changes(body))
+    forget_origins(state)
+    return site_out(site)
+
+
+@router.post("/sites/{site_id}/keys", status_code=201, response_model=KeyCreated, dependencies=[JSONBody])
+def issue_key(body: KeyCreate, store: SitesStoreDep, site_id: str = SiteId) -> KeyCreated:
+    with site_errors():
+        key, plaintext = sites.issue_key(store, site_id, body.name)
+    return KeyCreated(**KeyOut.model_validate(key, from_attributes=True).model_dump(), key=plaintext)
+
+
+@router.get("/sites/{site_id}/keys", response_model=list[KeyOut])
+def list_keys(store: SitesStoreDep, site_id: str = SiteId) -> list[KeyOut]:
+    with site_errors():
+        return [KeyOut.model_validate(k, from_attributes=True) for k in sites.list_keys(store, site_id)]
+
+
+@router.delete("/sites/{site_id}/keys/{key_id}", status_code=204, response_class=Response)
+def revoke_key(store: SitesStoreDep, site_id: str = SiteId, key_id: str = Path(max_length=32)) -> Response:
+    with site_errors():
+        sites.revoke_key(store, key_id, site_id)
+    return Response(status_code=204)

@@ -1,0 +1,43 @@
+"""The caller's own site (secret key): read it, and change its name, widget look, origins and quota message."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from assistant.engine import sites
+from assistant.server.auth import Principal, SitesStoreDep
+from assistant.server.deps import JSONBody, StateDep
+from assistant.server.errors import APIError
+from assistant.server.origins import forget_origins
+from assistant.server.ratelimit import LimitedCallerDep
+from assistant.server.routes.admin import changes, site_errors, site_out
+from assistant.server.site_schemas import SiteOut, SiteUpdate
+
+router = APIRouter(prefix="/v1", tags=["sites"])
+
+# Rates, quotas, namespace and adapter stay with the admin: a leaked site key must not lift its own limits.
+OWN_FIELDS = {"name", "allowed_origins", "widget", "quota_message"}
+
+
+def _not_widget(caller: Principal) -> None:
+    if caller.is_session:
+        raise APIError(403, "forbidden", "a widget session cannot read or change site settings")
+
+
+@router.get("/site", response_model=SiteOut)
+def get_own_site(caller: LimitedCallerDep, store: SitesStoreDep) -> SiteOut:
+    _not_widget(caller)
+    with site_errors():
+        return site_out(sites.get_site(store, caller.site.id))
+
+
+@router.patch("/site", response_model=SiteOut, dependencies=[JSONBody])
+def update_own_site(body: SiteUpdate, caller: LimitedCallerDep, store: SitesStoreDep, state: StateDep) -> SiteOut:
+    _not_widget(caller)
+    data = changes(body)
+    if set(data) - OWN_FIELDS:
+        raise APIError(403, "forbidden", f"only the admin API may change {sorted(set(data) - OWN_FIELDS)}")
+    with site_errors():
+        site = sites.update_site(store, caller.site.id, **data)
+    forget_origins(state)
+    return site_out(site)

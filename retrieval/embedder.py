@@ -1,0 +1,94 @@
+"""Sentence-transformers embeddings: batched, L2-normalised float32, with a progress bar for long ingests.
+
+`fingerprint` (the embedding of a fixed probe sentence) identifies the model independently of
+where its folder lives, so an index can refuse a different model with a clear message.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from retrieval.errors import RetrievalError
+
+PROBE = "Where is my order? 我的订单在哪里？"
+_PROGRESS_MIN = 256  # below this, a bar is noise
+
+
+def model_name(spec: str) -> str:
+    """A human name for a model folder or hub id: the README's first heading, else the folder name."""
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        readme = path / "README.md"
+        if readme.exists():
+            match = re.search(r"^#\s+(\S.*)$", readme.read_text(errors="replace"), re.M)
+            if match:
+                return match.group(1).strip()
+        return path.parent.name if path.name == "model" else path.name
+    return spec.rsplit("/", 1)[-1]
+
+
+class Embedder:
+    """Loads a sentence-transformers model from a local folder (or hub id where a hub is reachable)."""
+
+    def __init__(self, spec: str, device: str = "cpu", batch_size: int = 64) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        if device == "auto":
+            import torch
+
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        path = Path(spec).expanduser()
+        if spec.startswith((".", "/", "~")) and not path.exists():
+            raise RetrievalError(f"embedding model folder not found: {spec}")
+        try:
+            self.model = SentenceTransformer(str(path) if path.exists() else spec, device=device)
+        except Exception as exc:
+            raise RetrievalError(f"cannot load embedding model {spec!r}: {exc}") from exc
+        self.spec = spec
+        self.name = model_name(spec)
+        self.batch_size = batch_size
+        self._pieces: dict[str, int] = {}
+        dims = (
+            self.model.get_embedding_dimension() if hasattr(self.model, "get_embedding_dimension") else None
+        )
+        self.dims = int(dims or self.model.get_sentence_embedding_dimension())
+        self.fingerprint = self.encode([PROBE])[0]
+
+    def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        """(len(texts), dims) float32, unit length. Sorted by length so batches pad little."""
+        if not texts:
+            return np.zeros((0, self.dims), dtype=np.float32)
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        out = np.empty((len(texts), self.dims), dtype=np.float32)
+        step = max(self.batch_size, 1)
+        show = progress and len(texts) >= _PROGRESS_MIN
+        with tqdm(total=len(texts), desc="embedding", unit="chunk", disable=not show) as bar:
+            for start in range(0, len(texts), step):
+                idx = order[start : start + step]
+                vecs = self.model.encode(
+                    [texts[i] for i in idx],
+                    batch_size=step,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
+                out[idx] = vecs.astype(np.float32, copy=False)
+                bar.update(len(idx))
+        return out
+
+    def fragments(self, word: str) -> int:
+        """Sub-word pieces the model's tokenizer splits `word` into (1 = a word the model knows whole)."""
+        cached = self._pieces.get(word)
+        if cached is None:
+            tokenizer = getattr(self.model, "tokenizer", None)
+            cached = len(tokenizer.tokenize(word)) if tokenizer is not None else 1
+            if len(self._pieces) < 100_000:
+                self._pieces[word] = cached
+        return cached
+
+    def encode_query(self, query: str) -> np.ndarray:
+        return self.encode([query])[0]

@@ -1,0 +1,92 @@
+"""File loaders: turn paths (files or directories, walked recursively) into Documents with stable ids.
+
+A file's doc id is its path relative to the ingested root, POSIX, without the suffix
+("policies/returns"); a file given directly gets its stem. FAQ rows become "<id base>#<n>"
+(1-based row number) unless the row has an `id`. Every problem with one file raises
+LoaderError, so a batch can record it and go on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from retrieval.errors import LoaderError
+from retrieval.loaders.faq import load_csv, load_jsonl
+from retrieval.loaders.pages import load_html, load_markdown, load_pdf, load_text
+from retrieval.schema import Document
+
+LOADERS = {
+    ".md": load_markdown,
+    ".markdown": load_markdown,
+    ".txt": load_text,
+    ".text": load_text,
+    ".html": load_html,
+    ".htm": load_html,
+    ".pdf": load_pdf,
+    ".csv": load_csv,
+    ".jsonl": load_jsonl,
+    ".ndjson": load_jsonl,
+}
+SUPPORTED = sorted(LOADERS)
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A file to ingest and the id its documents get (relative to the root it was found under)."""
+
+    path: Path
+    doc_id: str
+    root: Path | None
+
+
+def walk(paths: list[Path]) -> Iterator[SourceFile | tuple[Path, str]]:
+    """Yield SourceFiles for files and directory contents; (path, message) for paths that do not exist.
+
+    Hidden files and folders (".git", ".DS_Store") are passed over silently in directories;
+    other unsupported files in a directory are yielded so they are reported.
+    """
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if not path.exists():
+            yield (path, "no such file or directory")
+        elif path.is_dir():
+            root = path.resolve()
+            for file in sorted(root.rglob("*")):
+                rel = file.relative_to(root)
+                if any(part.startswith(".") for part in rel.parts) or not file.is_file():
+                    continue
+                yield SourceFile(file, rel.with_suffix("").as_posix(), root)
+        else:
+            yield SourceFile(path.resolve(), path.stem, None)
+
+
+def load_file(source: SourceFile, max_bytes: int) -> list[Document]:
+    """All documents of one file; raises LoaderError with a one-line reason."""
+    path = source.path
+    suffix = path.suffix.lower()
+    loader = LOADERS.get(suffix)
+    if loader is None:
+        raise LoaderError(f"unsupported file type {suffix or '(none)'}; supported: {', '.join(SUPPORTED)}")
+    size = path.stat().st_size
+    if size == 0:
+        raise LoaderError("empty file")
+    if size > max_bytes:
+        raise LoaderError(f"file too large ({size / 1e6:.1f} MB > limit {max_bytes / 1e6:.1f} MB)")
+    try:
+        docs = loader(path, source.doc_id)
+    except LoaderError:
+        raise
+    except Exception as exc:  # a third-party parser failing on bad bytes is an input problem, not a bug
+        raise LoaderError(f"cannot parse {suffix} file: {type(exc).__name__}: {exc}") from exc
+    if not docs:
+        raise LoaderError("no text found")
+    for doc in docs:
+        doc.metadata.setdefault("source", str(path))
+        if source.root is not None:
+            doc.metadata.setdefault("root", str(source.root))
+    return docs
+
+
+__all__ = ["SUPPORTED", "SourceFile", "load_file", "walk"]

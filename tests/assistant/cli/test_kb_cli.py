@@ -1,0 +1,84 @@
+"""`assistant kb ...` and `assistant eval retrieval` through the real CLI (real MiniLM, real index folder)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from assistant.cli import app
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("ASSISTANT_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.chdir(tmp_path)
+    kb = tmp_path / "kb"
+    kb.mkdir()
+    (kb / "returns.md").write_text("# Returns\n\nReturn unworn items within 30 days for a refund.\n")
+    (kb / "faq.csv").write_text("question,answer\nDo you ship to Canada?,Yes; delivery takes 7-10 days.\n")
+    (kb / "bad.jsonl").write_text("{oops\n")
+    return kb
+
+
+def test_kb_add_search_stats_rm(env: Path) -> None:
+    runner = CliRunner()
+    added = runner.invoke(app, ["kb", "add", str(env), "--json"])
+    assert added.exit_code == 0, added.output
+    report = json.loads(added.stdout.strip().splitlines()[-1])
+    assert report["added"] == 2 and report["errors"][0][0].endswith("bad.jsonl")
+    found = runner.invoke(app, ["kb", "search", "can I send items back", "--json"])
+    assert found.exit_code == 0
+    hits = json.loads(found.stdout.strip().splitlines()[-1])["hits"]
+    assert hits[0]["doc_id"] == "returns" and 0 < hits[0]["score"] <= 1
+    stats = runner.invoke(app, ["kb", "stats", "--json"])
+    assert json.loads(stats.stdout.strip().splitlines()[-1])["documents"] == 2
+    assert runner.invoke(app, ["kb", "rm", "faq#1"]).exit_code == 0
+    missing = runner.invoke(app, ["kb", "rm", "faq#1"])
+    assert missing.exit_code != 0 and "no such document" in missing.output
+    bad_mode = runner.invoke(app, ["kb", "search", "x", "--mode", "fuzzy"])
+    assert bad_mode.exit_code != 0 and "unknown search mode" in bad_mode.output
+
+
+def test_eval_retrieval_json_contract(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASSISTANT_DATA_DIR", str(tmp_path / "var"))
+    kb = tmp_path / "kb.jsonl"
+    kb.write_text(
+        '{"id": "ship", "title": "How long does shipping take?", "text": "Orders arrive in 3-5 days."}\n'
+        '{"id": "return", "title": "Can I return an item?", "text": "Yes, within 30 days."}\n'
+        '{"id": "pay", "title": "Which payment methods do you accept?", "text": "Cards and PayPal."}\n'
+    )
+    queries = tmp_path / "q.jsonl"
+    queries.write_text(
+        '{"query": "when will my parcel get here", "relevant": ["ship"]}\n'
+        '{"query": "send something back", "relevant": ["return"]}\n'
+        '{"query": "can I pay with paypal", "relevant": ["pay"]}\n'
+    )
+    runner = CliRunner()
+    for mode in ("hybrid", "bm25"):
+        result = runner.invoke(
+            app, ["eval", "retrieval", "--kb", str(kb), "--queries", str(queries), "--mode", mode, "--json"]
+        )
+        assert result.exit_code == 0, result.output
+        metrics = json.loads(result.stdout.strip().splitlines()[-1])
+        for key in (
+            "p_at_1",
+            "mrr",
+            "ndcg_at_10",
+            "recall_at_10",
+            "queries",
+            "latency_ms_p50",
+            "latency_ms_p99",
+        ):
+            assert key in metrics
+        assert metrics["queries"] == 3 and 0 <= metrics["ndcg_at_10"] <= 1
+        if mode != "bm25":
+            assert metrics["p_at_1"] == 1.0
+    missing = runner.invoke(
+        app, ["eval", "retrieval", "--kb", str(tmp_path / "nope.jsonl"), "--queries", str(queries)]
+    )
+    assert missing.exit_code != 0 and "file not found" in missing.output

@@ -1,0 +1,52 @@
+"""Intent model with the real MiniLM: probabilities, out-of-scope detection, save/load, holdout split."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from assistant.engine.understanding.intent_model import IntentModel, stratified_holdout
+
+
+def test_stratified_holdout_keeps_every_label_in_training():
+    labels = ["a"] * 20 + ["b"] * 2 + ["oos"] * 10
+    train, held = stratified_holdout(labels, 0.1, boost={"oos": 0.3})
+    assert set(train).isdisjoint(held) and len(train) + len(held) == len(labels)
+    held_labels = [labels[i] for i in held]
+    assert held_labels.count("a") == 2 and held_labels.count("oos") == 3
+    assert {labels[i] for i in train} == {"a", "b", "oos"}
+
+
+@pytest.mark.slow
+def test_top_k_probabilities_and_obvious_cases(sample_model_dir, encoder):
+    model = IntentModel.load(sample_model_dir / "intent-model", encoder)
+    assert "oos" not in model.labels and "track_order" in model.labels
+    for text in ["where is my order NW-12345?", "what is the capital of Peru", "hello"]:
+        probs = model.classifier.predict_proba_one(text)
+        assert probs.min() >= 0 and probs.sum() == pytest.approx(1.0, abs=1e-6)
+        prediction = model.decide(probs, top_k=3)
+        assert len(prediction.top) == 3
+        assert sum(p for _, p in prediction.top) <= 1.0 + 1e-9
+        assert [p for _, p in prediction.top] == sorted((p for _, p in prediction.top), reverse=True)
+    assert model.predict(["can you track my order NW-12345 for me", "I want to speak to a human agent"]) == [
+        "track_order", "human_agent"]
+
+
+@pytest.mark.slow
+def test_out_of_scope_on_obvious_cases(sample_model_dir, encoder):
+    model = IntentModel.load(sample_model_dir / "intent-model", encoder)
+    off_topic = ["who won the football world cup in 2010?", "what is the square root of 144",
+                 "recommend me a good pizza recipe", "what's the capital city of Australia"]
+    predictions = model.predict(off_topic)
+    assert predictions.count("oos") >= 3, predictions
+
+
+@pytest.mark.slow
+def test_save_load_round_trip_gives_same_probabilities(sample_model_dir, encoder, tmp_path):
+    model = IntentModel.load(sample_model_dir / "intent-model", encoder)
+    model.save(tmp_path / "copy")
+    again = IntentModel.load(tmp_path / "copy", encoder)
+    texts = ["can I pay with paypal", "my jacket arrived with a broken zip"]
+    assert np.allclose(model.predict_proba(texts), again.predict_proba(texts))
+    assert again.threshold == model.threshold
+    assert not list(tmp_path.glob("copy.tmp*"))

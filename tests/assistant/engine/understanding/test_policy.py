@@ -1,0 +1,107 @@
+"""Answer policy routes: handoff (explicit request, negative streak, repeated abstention), template, generate, abstain."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.engine.events import Classification, Sentiment
+from assistant.engine.understanding.config import UnderstandingConfig
+from assistant.engine.understanding.policy import AnswerPolicy, ConversationState, is_explicit_human_request
+from assistant.engine.understanding.templates import TemplateBook
+
+BOOK = """\
+slots: {company: Acme}
+intents:
+  track_order:
+    threshold: 0.8
+    templates:
+      - id: track.with_id
+        requires: [order_id]
+        text: "Order {order_id} is on its way with {company}."
+        sources: [order-tracking]
+"""
+
+
+def classification(intent: str | None = "track_order", confidence: float = 0.95, mood: str = "neutral",
+                   out_of_scope: bool = False) -> Classification:
+    score = {"negative": -0.7, "neutral": 0.0, "positive": 0.6}[mood]
+    return Classification(intent=intent, confidence=confidence, out_of_scope=out_of_scope,
+                          sentiment=Sentiment(label=mood, score=score))
+
+
+@pytest.fixture
+def policy(tmp_path) -> AnswerPolicy:
+    path = tmp_path / "t.yaml"
+    path.write_text(BOOK)
+    config = UnderstandingConfig(handoff_negative_streak=2, handoff_abstain_streak=2, min_retrieval_score=0.4)
+    return AnswerPolicy(config, TemplateBook.load(path))
+
+
+def test_template_when_confident_and_slots_found(policy):
+    decision = policy.before_retrieval("where is NW-12345", classification(), ConversationState())
+    assert decision.route == "template"
+    assert decision.template_id == "track.with_id"
+    assert decision.text == "Order #NW-12345 is on its way with Acme."
+    assert decision.sources == ("order-tracking",)
+
+
+def test_no_template_under_threshold_missing_slot_or_out_of_scope(policy):
+    state = ConversationState()
+    assert policy.before_retrieval("where is NW-12345", classification(confidence=0.79), state) is None
+    assert policy.before_retrieval("where is my parcel", classification(), state) is None
+    assert policy.before_retrieval("NW-12345 weather?", classification(None, 0.9, out_of_scope=True), state) is None
+
+
+@pytest.mark.parametrize("text", [
+    "Can I speak to a human please?", "let me talk to a real person", "transfer me to an agent",
+    "I want a human", "connect me with customer service representative",
+])
+def test_handoff_on_explicit_request_phrases(policy, text):
+    decision = policy.before_retrieval(text, classification("greeting", 0.4), ConversationState())
+    assert decision.route == "handoff"
+    assert decision.handoff.reason == "customer_request"
+    assert decision.text == policy.config.handoff_message
+
+
+def test_handoff_on_human_agent_intent(policy):
+    decision = policy.before_retrieval("get me someone", classification("human_agent", 0.9), ConversationState())
+    assert decision.handoff.reason == "customer_request"
+    # a weak human_agent guess alone does not hand off
+    assert policy.before_retrieval("hm", classification("human_agent", 0.3), ConversationState()) is None
+
+
+def test_phrases_that_are_not_requests():
+    assert not is_explicit_human_request("the agent who delivered my parcel was rude? no, it was fine")
+    assert not is_explicit_human_request("how do I track my order?")
+
+
+def test_handoff_on_negative_streak_including_this_message(policy):
+    angry = classification(mood="negative")
+    first = policy.before_retrieval("this is awful", angry, ConversationState(sentiments=["neutral"]))
+    assert first is None or first.route != "handoff"
+    second = policy.before_retrieval("still awful", angry, ConversationState(sentiments=["neutral", "negative"]))
+    assert second.route == "handoff"
+    assert second.handoff.reason == "negative_sentiment"
+    # a positive message in between resets the streak
+    reset = policy.before_retrieval("awful", angry, ConversationState(sentiments=["negative", "positive"]))
+    assert reset is None or reset.route != "handoff"
+
+
+def test_generate_above_and_abstain_below_threshold(policy):
+    assert policy.after_retrieval([0.2, 0.55], ConversationState()).route == "generate"
+    decision = policy.after_retrieval([0.39, 0.1], ConversationState())
+    assert decision.route == "abstain"
+    assert decision.text == policy.config.abstain_message
+    assert policy.after_retrieval([], ConversationState()).route == "abstain"
+
+
+def test_handoff_on_repeated_abstention(policy):
+    decision = policy.after_retrieval([0.1], ConversationState(abstentions=[False, True]))
+    assert decision.route == "handoff"
+    assert decision.handoff.reason == "repeated_abstention"
+    assert policy.after_retrieval([0.1], ConversationState(abstentions=[True, False])).route == "abstain"
+
+
+def test_paused_after_handoff(policy):
+    decision = policy.before_retrieval("hello?", classification(), ConversationState(handed_off=True))
+    assert decision.route == "paused"

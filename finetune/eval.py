@@ -55,6 +55,8 @@ class EvalOptions:
         "help": "Gate: relative validation-loss reduction required (0.05 = 5%% below base)."})
     min_ranking_gain: float | None = field(default=0.0, metadata={
         "help": "Gate: answer-ranking accuracy gain required over base (0 = must not fall)."})
+    min_margin_gain: float | None = field(default=0.0, metadata={
+        "help": "Gate: gain in the ranking margin (wrong minus true reply loss, nats/token) required (0 = must not fall)."})
     min_rouge_gain: float | None = field(default=0.0, metadata={"help": "Gate: ROUGE-L F1 gain required."})
     min_cosine_gain: float | None = field(default=None, metadata={"help": "Gate: embedding-cosine gain; unset = off."})
     min_facts_gain: float | None = field(default=0.0, metadata={"help": "Gate: key-fact retention gain required."})
@@ -77,6 +79,7 @@ def _side(model: Any, tokenizer: Any, encoded: Any, rank_items: list, groups: li
         "val_loss": val_loss,
         "perplexity": math.exp(min(val_loss, 50.0)),
         "ranking_accuracy": scoring.ranking_accuracy(ranked, groups),
+        "ranking_margin": scoring.ranking_margin(ranked, groups),
         "rouge_l": fmean(rouge_l(refs, answers)) if refs else 0.0,
         "embedding_cosine": fmean(similarity.cosine(refs, answers)) if refs else 0.0,
         "key_fact_retention": fmean(s.all_kept for s in with_facts) if with_facts else 0.0,
@@ -114,8 +117,9 @@ def evaluate(options: EvalOptions, settings: Settings | None = None) -> dict[str
                                            similarity, "base")
     adapter_metrics, adapter_answers = _side(model, base.tokenizer, encoded, rank_items, groups, options, facts,
                                              similarity, "adapter")
-    margins = Margins(options.min_loss_reduction, options.min_ranking_gain, options.min_rouge_gain,
-                      options.min_cosine_gain, options.min_facts_gain)
+    margins = Margins(min_loss_reduction=options.min_loss_reduction, min_ranking_gain=options.min_ranking_gain,
+                      min_margin_gain=options.min_margin_gain, min_rouge_gain=options.min_rouge_gain,
+                      min_cosine_gain=options.min_cosine_gain, min_facts_gain=options.min_facts_gain)
     decision = decide(base_metrics, adapter_metrics, margins)
 
     out = run_dir / "eval"

@@ -16,6 +16,7 @@ class Margins:
 
     min_loss_reduction: float | None = 0.05  # val loss must fall by at least 5% of the base loss
     min_ranking_gain: float | None = 0.0  # answer-ranking accuracy must not fall
+    min_margin_gain: float | None = 0.0  # ranking margin (nats/token) must not fall: catches shuffled pairs
     min_rouge_gain: float | None = 0.0  # ROUGE-L F1 must not fall
     min_cosine_gain: float | None = None  # embedding cosine (off by default: it saturates near 0.7-0.9)
     min_facts_gain: float | None = 0.0  # key-fact retention rate must not fall
@@ -51,7 +52,8 @@ def decide(base: dict[str, float], adapter: dict[str, float], margins: Margins) 
         checks.append(Check("val_loss", base["val_loss"], adapter["val_loss"],
                             f"<= {limit:.4f} ({margins.min_loss_reduction:.0%} below base)",
                             adapter["val_loss"] <= limit))
-    for metric, margin in (("ranking_accuracy", margins.min_ranking_gain), ("rouge_l", margins.min_rouge_gain),
+    for metric, margin in (("ranking_accuracy", margins.min_ranking_gain),
+                           ("ranking_margin", margins.min_margin_gain), ("rouge_l", margins.min_rouge_gain),
                            ("embedding_cosine", margins.min_cosine_gain), ("key_fact_retention", margins.min_facts_gain)):
         if margin is None or metric not in base or metric not in adapter:
             continue

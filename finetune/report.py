@@ -10,6 +10,7 @@ METRICS = [
     ("val_loss", "validation loss (reply tokens)", "{:.4f}"),
     ("perplexity", "perplexity", "{:.2f}"),
     ("ranking_accuracy", "answer-ranking accuracy", "{:.1%}"),
+    ("ranking_margin", "ranking margin (nats/token)", "{:+.3f}"),
     ("rouge_l", "ROUGE-L F1", "{:.4f}"),
     ("embedding_cosine", "embedding cosine (MiniLM)", "{:.4f}"),
     ("key_fact_retention", "answers keeping all key facts", "{:.1%}"),

@@ -132,16 +132,17 @@ def test_gate_promotes_the_adapter_and_rejects_shuffled_answers(good_run: dict, 
     bad = _eval(shuffled_run, "tiny-shuffled", settings)
     assert good["gate"]["promoted"], good["gate"]["reasons"]
     assert good["adapter"]["ranking_accuracy"] >= good["base"]["ranking_accuracy"]
+    assert good["adapter"]["ranking_margin"] > good["base"]["ranking_margin"]
     registered = settings.engine.adapters_dir / "tiny-good"
     meta = json.loads((registered / "metadata.json").read_text())
     assert {"base_model", "base_fingerprint", "data_hash", "metrics", "date"} <= set(meta)
     assert (registered / "report.md").is_file() and (registered / "adapter_model.safetensors").is_file()
 
     assert not bad["gate"]["promoted"]
-    assert any(r.startswith("ranking_accuracy") for r in bad["gate"]["reasons"])
+    assert any(r.startswith("ranking_margin") for r in bad["gate"]["reasons"])
     assert not (settings.engine.adapters_dir / "tiny-shuffled").exists()
     (aside,) = (settings.engine.adapters_dir / adapters.REJECTED).glob("tiny-shuffled-*")
-    assert "ranking_accuracy" in (aside / "report.md").read_text()
+    assert "ranking margin" in (aside / "report.md").read_text()
     assert [a["name"] for a in adapters.list_adapters(settings.engine.adapters_dir)] == ["tiny-good"]
     report = Path(good_run["options"]["output_dir"]) / "eval"
     assert (report / "loss.png").is_file() and json.loads((report / "report.json").read_text())["gate"]["promoted"]

@@ -45,6 +45,8 @@ class Timings(BaseModel):
     retrieval_ms: float = 0.0
     ttft_ms: float | None = Field(None, description="Time to first streamed answer token.")
     total_ms: float = 0.0
+    prompt_tokens: int = Field(0, description="Tokens of the full model prompt (rules, sources, history, question); "
+                                              "0 when no model ran (template, abstention, handoff).")
     completion_tokens: int = 0
     tokens_per_second: float | None = None
 

@@ -150,6 +150,7 @@ class Assistant:
                         messages=messages, sampling=sampling or self._default_sampling(),
                         adapter=adapter, request_id=message_id,
                     )
+                    timings.prompt_tokens = self.backend.count_tokens(messages)
                     parts: list[str] = []
                     t_gen = time.perf_counter()
                     async for piece in self.backend.stream(request):

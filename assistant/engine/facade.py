@@ -29,7 +29,7 @@ from assistant.engine.events import (
     Timings,
     TokenEvent,
 )
-from assistant.engine.prompt import PromptBuilder, Turn
+from assistant.engine.prompt import ECHO_STOPS, PromptBuilder, Turn
 from assistant.engine.settings import Settings
 from assistant.engine.store import ConversationNotFound, Store, new_id
 from assistant.engine.understanding.policy import ConversationState
@@ -146,10 +146,10 @@ class Assistant:
                     reply.sources = [_source(i, h) for i, h in enumerate(hits, start=1)]
                     yield SourcesEvent(sources=reply.sources)
                     messages = self.prompt.build(text, hits, [Turn(m.role, m.content) for m in history])
-                    request = GenerationRequest(
-                        messages=messages, sampling=sampling or self._default_sampling(),
-                        adapter=adapter, request_id=message_id,
-                    )
+                    params = sampling or self._default_sampling()
+                    params.stop = [*params.stop, *(s for s in ECHO_STOPS if s not in params.stop)]
+                    request = GenerationRequest(messages=messages, sampling=params, adapter=adapter,
+                                                request_id=message_id)
                     timings.prompt_tokens = self.backend.count_tokens(messages)
                     parts: list[str] = []
                     t_gen = time.perf_counter()
@@ -158,7 +158,11 @@ class Assistant:
                             timings.ttft_ms = (time.perf_counter() - t0) * 1000
                         parts.append(piece)
                         yield TokenEvent(text=piece)
-                    reply.answer = "".join(parts).strip() or "I'm sorry, I couldn't produce an answer."
+                    reply.answer = "".join(parts).strip()
+                    if not reply.answer:  # the model only echoed the prompt (stopped at once) or said nothing
+                        reply.answer = self.prompt.fallback_answer(hits)
+                        timings.ttft_ms = timings.ttft_ms or (time.perf_counter() - t0) * 1000
+                        yield TokenEvent(text=reply.answer)
                     timings.completion_tokens = len(parts)
                     gen_s = time.perf_counter() - t_gen
                     timings.tokens_per_second = len(parts) / gen_s if gen_s > 0 and parts else None

@@ -20,6 +20,11 @@ DEFAULT_INSTRUCTION = (
 )
 
 
+# The prompt's own scaffolding. A small model sometimes starts its reply by copying the prompt back
+# ("<source>\n[1] ..."); generation stops at these, and an empty reply gets the extractive fallback.
+ECHO_STOPS = ["<source", "</source", "\nQuestion:"]
+
+
 class Passage(Protocol):
     title: str
     text: str
@@ -57,6 +62,19 @@ class PromptBuilder:
         if not passages:
             return question
         return f"{self.sources_block(passages)}\n\nQuestion: {question}\n{self.instruction}"
+
+    def fallback_answer(self, passages: Sequence[Passage], max_chars: int = 300) -> str:
+        """What to say when the model produced nothing usable: the top passage's opening sentences, cited.
+
+        Still grounded (the facts are the passage's own words), never invented.
+        """
+        if not passages:
+            return ""
+        text = " ".join(line.strip(" -*#>") for line in passages[0].text.splitlines() if line.strip())
+        cut = text[:max_chars]
+        end = max(cut.rfind(". "), cut.rfind("! "), cut.rfind("? "))
+        cut = cut[: end + 1] if end > 40 else cut.rstrip() + ("…" if len(text) > max_chars else "")
+        return f"{cut} [1]"
 
     def build(self, question: str, passages: Sequence[Passage] = (),
               history: Sequence[Turn] = ()) -> list[dict[str, str]]:

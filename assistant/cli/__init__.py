@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "assistant.cli.eval_understanding",
     "assistant.cli.kb",
     "assistant.cli.eval_retrieval",
+    "assistant.cli.eval_answers",
     "assistant.cli.finetune",
     "assistant.cli.sites",
 ]

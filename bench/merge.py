@@ -5,10 +5,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ORDER = ["spine", "retrieval", "understanding", "engines", "finetune", "sites", "console", "deploy"]
+ORDER = ["spine", "retrieval", "understanding", "answers", "serving", "serving-notes", "engines", "finetune", "sites",
+         "console", "deploy"]
 
 HEADER = """# Benchmarks
 
@@ -22,7 +24,9 @@ Speeds on this shared 2-core machine are noisy: compare ratios measured in the s
 def main() -> None:
     parts = sorted((ROOT / "docs" / "bench").glob("*.md"),
                    key=lambda p: (ORDER.index(p.stem) if p.stem in ORDER else len(ORDER), p.stem))
-    body = "\n\n".join(p.read_text().strip() for p in parts)
+    # sections link their images relative to docs/bench/; the merged file lives one level up
+    body = "\n\n".join(re.sub(r"\]\((?!https?:|/|bench/)([^)]+\.png)\)", r"](bench/\1)", p.read_text().strip())
+                         for p in parts)
     (ROOT / "docs" / "benchmarks.md").write_text(HEADER + "\n" + body + "\n")
     print(f"docs/benchmarks.md: {len(parts)} sections")
 

@@ -53,11 +53,13 @@ def prompts(n: int) -> list[list[dict[str, str]]]:
 
     docs = {d["id"]: d for d in map(json.loads, (ROOT / "bench/data/store_kb.jsonl").read_text().splitlines())}
     queries = [json.loads(line) for line in (ROOT / "bench/data/store_eval_queries.jsonl").read_text().splitlines()]
+    queries = [q for q in queries if q["relevant"]]  # unanswerable questions have no page to ground on
     settings = Settings()
     builder = PromptBuilder(settings.system_prompt, settings.company, instruction=INSTRUCTION)
     ids = sorted(docs)
     chats = []
-    for i, q in enumerate(queries[:n]):
+    for i in range(n):  # past the answerable questions, the same questions come back with other passages
+        q = queries[i % len(queries)]
         picked = [q["relevant"][0], ids[(i * 7) % len(ids)], ids[(i * 13 + 3) % len(ids)]]
         passages = [type("P", (), {"title": docs[d]["title"], "text": docs[d]["text"]}) for d in dict.fromkeys(picked)]
         chats.append(builder.build(q["query"], passages))

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from assistant.engine.backends.fake import FakeBackend
 from assistant.engine.facade import Assistant
 from assistant.engine.models import resolve_chat_model
+from assistant.engine.prompt import ECHO_STOPS
 from assistant.engine.settings import Settings
 from assistant.engine.store import Store
 from assistant.engine.understanding.policy import AnswerPolicy
@@ -130,8 +131,9 @@ def test_sampling_settings_reach_the_engine_and_a_cut_answer_says_length(client:
     body = client.post("/v1/chat/completions", json=ask(temperature=0.7, top_p=0.9, max_tokens=3, stop=["###"],
                                                         seed=7)).json()
     sampling = client.bot.backend.requests[-1].sampling
-    assert (sampling.temperature, sampling.top_p, sampling.max_tokens, sampling.stop, sampling.seed) == (
-        0.7, 0.9, 3, ["###"], 7)
+    assert (sampling.temperature, sampling.top_p, sampling.max_tokens, sampling.stop[0], sampling.seed) == (
+        0.7, 0.9, 3, "###", 7)
+    assert sampling.stop[1:] == ECHO_STOPS  # the engine's own guard against a reply that echoes the prompt
     assert body["choices"][0]["message"]["content"] == "Refunds are paid"
     assert body["choices"][0]["finish_reason"] == "length"
 

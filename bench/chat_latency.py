@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import datetime as dt
 import json
+import os
 import platform
 import statistics
 import sys
@@ -58,6 +59,7 @@ def main() -> None:
     args = ap.parse_args()
     questions = [json.loads(line)["query"] for line in Path(args.questions).read_text().splitlines() if line.strip()]
     questions = questions[: args.n]
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp), model_cache_dir=ROOT / "var" / "cache",
                             engine={"backend": "transformers", "max_new_tokens": args.max_new_tokens})
@@ -79,6 +81,7 @@ def main() -> None:
 - date: {dt.date.today().isoformat()}; machine: {platform.machine()} 2-core CPU, 24 GiB, no GPU ({platform.python_version()})
 - command: `{cmd.strip()}`
 - {len(rows)} sample questions from `{Path(args.questions).relative_to(ROOT)}`, one new conversation each, max_new_tokens={args.max_new_tokens}, greedy.
+- load average (1/5/15 min) before: {" / ".join(f"{x:.2f}" for x in load_before)}; after: {" / ".join(f"{x:.2f}" for x in os.getloadavg())} (other jobs on the 2 cores slow everything down).
 - routes taken: {routes}; start-up (index + intent model + chat model load) {load_s:.1f} s.
 
 | subset | n | TTFT p50 ms | TTFT p90 ms | end-to-end p50 ms | end-to-end p90 ms | decode tok/s (median) |

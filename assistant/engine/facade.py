@@ -14,6 +14,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 from assistant.engine.backends import Backend, BackendError, GenerationRequest, SamplingParams, create_backend
@@ -146,8 +147,8 @@ class Assistant:
                     reply.sources = [_source(i, h) for i, h in enumerate(hits, start=1)]
                     yield SourcesEvent(sources=reply.sources)
                     messages = self.prompt.build(text, hits, [Turn(m.role, m.content) for m in history])
-                    params = sampling or self._default_sampling()
-                    params.stop = [*params.stop, *(s for s in ECHO_STOPS if s not in params.stop)]
+                    params = sampling or self._default_sampling()  # a copy below: the caller's stays untouched
+                    params = replace(params, stop=[*params.stop, *(s for s in ECHO_STOPS if s not in params.stop)])
                     request = GenerationRequest(messages=messages, sampling=params, adapter=adapter,
                                                 request_id=message_id)
                     timings.prompt_tokens = self.backend.count_tokens(messages)

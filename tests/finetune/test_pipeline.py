@@ -217,3 +217,45 @@ def test_transformers_backend_serves_the_registered_adapter(good_run: dict, shuf
     model = adapters.load_adapter(base.model, settings.engine.adapters_dir / "tiny-good")
     (expected,) = generate(model, base.tokenizer, [rows[0]["messages"][:-1]], 24, 1)
     assert tuned.strip() == expected
+
+
+def test_chat_api_answers_with_the_adapter_named_in_the_request(good_run: dict, settings: Settings,
+                                                                 tmp_path: Path) -> None:
+    """POST /v1/chat with "adapter" runs the real transformers backend on the registered adapter."""
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from assistant.engine.backends.transformers import TransformersBackend
+    from assistant.engine.facade import Assistant
+    from assistant.engine.store import Store
+    from assistant.engine.understanding.policy import AnswerPolicy
+    from assistant.engine.understanding.templates import TemplateBook
+    from assistant.server.app import create_app
+    from tests.support import FakeClassifier, FakeHit, FakeRetriever
+
+    if not (settings.engine.adapters_dir / "tiny-good").exists():
+        pytest.skip("needs the adapter registered by the gate test")
+    row = _rows(Path(good_run["data_dir"], "val.jsonl"))[0]
+    chat_settings = settings.model_copy(update={"data_dir": tmp_path})
+    # a passage that does not hold the answer, so the reply comes from the model, not from copying the source
+    hit = FakeHit("about", "About us", "Northwind Outfitters sells outdoor clothing and gear online.", 0.9)
+    bot = Assistant(chat_settings, backend=TransformersBackend(chat_settings), retriever=FakeRetriever([hit]),
+                    understanding=FakeClassifier(), store=Store(chat_settings.resolved_database_url),
+                    policy=AnswerPolicy(chat_settings.understanding, TemplateBook.empty()))
+    # a factory, not a ready facade: the app starts the backend in the background as in production
+    with TestClient(create_app(chat_settings, factory=lambda _: bot)) as client:
+        deadline = time.time() + 300
+        while client.get("/readyz").status_code != 200:
+            assert time.time() < deadline, client.get("/readyz").text
+            time.sleep(0.5)
+        ask = {"message": row["question"], "temperature": 0, "max_tokens": 24}
+        plain = client.post("/v1/chat", json=ask)
+        tuned = client.post("/v1/chat", json={**ask, "adapter": "tiny-good"})
+        missing = client.post("/v1/chat", json={**ask, "adapter": "no-such-adapter"})
+        models = client.get("/v1/models").json()
+    assert plain.status_code == tuned.status_code == 200, (plain.text, tuned.text)
+    assert plain.json()["route"] == tuned.json()["route"] == "generate"
+    assert plain.json()["answer"] != tuned.json()["answer"]
+    assert missing.status_code == 404 and "no-such-adapter" in missing.text
+    assert "tiny-good" in [m["id"] for m in models["data"]]

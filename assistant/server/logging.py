@@ -17,15 +17,15 @@ from __future__ import annotations
 import logging
 import logging.config
 import re
-import time
 from typing import Any
 
 from asgi_correlation_id import CorrelationIdMiddleware
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from assistant.engine.privacy import Redactor
 from assistant.engine.settings import Settings
 from assistant.server.metrics import route_label
+from assistant.server.request_timing import TimedRequest
 
 log = logging.getLogger("assistant.access")
 
@@ -99,33 +99,15 @@ def configure_logging(settings: Settings) -> None:
     logging.config.dictConfig(log_config(settings))
 
 
-class AccessLog:
+class AccessLog(TimedRequest):
     """ASGI middleware: one structured line per finished request (streams: when the stream ends)."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        start, status = time.perf_counter(), 500
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_wrapper)
-        finally:
-            route, method = route_label(scope), scope.get("method", "")
-            level = logging.DEBUG if route in QUIET_ROUTES else logging.INFO
-            log.log(level, "%s %s %s", method, route, status, extra={
-                "method": method, "route": route, "status": status,
-                "duration_ms": round((time.perf_counter() - start) * 1000, 1),
-            })
+    def finished(self, scope: Scope, status: int, seconds: float) -> None:
+        route, method = route_label(scope), scope.get("method", "")
+        level = logging.DEBUG if route in QUIET_ROUTES else logging.INFO
+        log.log(level, "%s %s %s", method, route, status, extra={
+            "method": method, "route": route, "status": status, "duration_ms": round(seconds * 1000, 1),
+        })
 
 
 def install_request_logging(app: Any) -> None:

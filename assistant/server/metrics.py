@@ -15,13 +15,13 @@ engine_queue_depth, ready.
 
 from __future__ import annotations
 
-import time
 from typing import Any, get_args
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from assistant.engine.events import Handoff, Reply
+from assistant.server.request_timing import TimedRequest
 
 # Seconds: SSE streams and CPU generation run long, so the buckets reach two minutes.
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
@@ -98,29 +98,15 @@ def route_label(scope: Scope) -> str:
     return path if path else "unmatched"
 
 
-class HTTPMetrics:
+class HTTPMetrics(TimedRequest):
     """ASGI middleware: count and time every HTTP request, streaming responses until their last byte."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        start, status = time.perf_counter(), 500
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+    def started(self, scope: Scope) -> None:
         HTTP_IN_FLIGHT.inc()
-        try:
-            await self.app(scope, receive, send_wrapper)
-        finally:
-            HTTP_IN_FLIGHT.dec()
-            route, method = route_label(scope), scope.get("method", "")
-            HTTP_REQUESTS.labels(method, route, str(status)).inc()
-            HTTP_LATENCY.labels(method, route).observe(time.perf_counter() - start)
+
+    def finished(self, scope: Scope, status: int, seconds: float) -> None:
+        HTTP_IN_FLIGHT.dec()
+        route, method = route_label(scope), scope.get("method", "")
+        HTTP_REQUESTS.labels(method, route, str(status)).inc()
+        HTTP_LATENCY.labels(method, route).observe(seconds)
+

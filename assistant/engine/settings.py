@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from assistant.engine.security import SecurityConfig
@@ -122,6 +122,13 @@ class Settings(BaseSettings):
     server: ServerConfig = Field(default_factory=ServerConfig)
     security: SecurityConfig = Field(default_factory=SecurityConfig)
     console: ConsoleConfig = Field(default_factory=ConsoleConfig)
+
+    @model_validator(mode="after")
+    def _onnx_cache_in_cache_dir(self) -> Settings:
+        # converted embedding models live with the other converted models, not in ~/.cache
+        if not self.retrieval.onnx_cache_dir:
+            self.retrieval.onnx_cache_dir = str(self.cache_dir / "onnx")
+        return self
 
     @property
     def resolved_database_url(self) -> str:

@@ -4,7 +4,8 @@
 
 ingest: the sample store help centre (Markdown pages, chunk size 800) and the BANKING77 FAQ
   (short entries) through Retriever.add_documents with the real MiniLM, timed end to end
-  (loading, chunking, embedding, BM25, FAISS, writing the version); chunks per second.
+  (loading, chunking, embedding, BM25, FAISS, writing the version); chunks per second, for the
+  torch and the onnx-int8 runtimes in one run, with nDCG@10 per runtime on two eval sets.
 latency: 100K chunks of real customer-service text (BANKING77 + CLINC150 utterances joined
   into passages). Embedding 100K passages would take hours on 2 cores, so each passage's vector is
   the normalised sum of its utterances' real MiniLM vectors plus noise (same dimension and
@@ -31,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from bench.retrieval_report import record, table  # noqa: E402
 from retrieval import Document, RetrievalConfig, Retriever  # noqa: E402
 from retrieval.embedder import Embedder  # noqa: E402
-from retrieval.evaluation import load_kb  # noqa: E402
+from retrieval.evaluation import evaluate, load_kb, load_queries  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 
@@ -48,7 +49,8 @@ def utterances(data: Path) -> list[str]:
     return out
 
 
-def part_ingest(embedder: Embedder) -> None:
+def part_ingest(embedders: dict[str, Embedder]) -> None:
+    """Each input through each embedding runtime, in one run; plus retrieval quality per runtime."""
     rows, numbers = [], {}
     store = load_kb(ROOT / "bench" / "data" / "store_kb.jsonl")
     faq = load_kb(ROOT / "bench" / "data" / "banking77_faq_kb.jsonl")
@@ -64,45 +66,69 @@ def part_ingest(embedder: Embedder) -> None:
         ],
     }
     for label, docs in sets.items():
-        with tempfile.TemporaryDirectory() as tmp:
-            r = Retriever.open(Path(tmp), embedder.spec, RetrievalConfig(), embedder=embedder)
+        for runtime, embedder in embedders.items():
+            with tempfile.TemporaryDirectory() as tmp:
+                r = Retriever.open(Path(tmp), embedder.spec, RetrievalConfig(), embedder=embedder)
+                started = time.perf_counter()
+                report = r.add_documents(docs, progress=True)
+                seconds = time.perf_counter() - started
+                texts = [c.text for c in r.snapshot().chunks]
+            mean_chars = sum(map(len, texts)) / len(texts)
             started = time.perf_counter()
-            report = r.add_documents(docs, progress=True)
-            seconds = time.perf_counter() - started
-            texts = [c.text for c in r.snapshot().chunks]
-        mean_chars = sum(map(len, texts)) / len(texts)
-        started = time.perf_counter()
-        embedder.encode(texts)
-        embed_s = time.perf_counter() - started
-        rows.append(
-            [
-                label,
-                report.chunks,
-                f"{mean_chars:.0f}",
-                f"{seconds:.1f}",
-                f"{report.chunks / seconds:.0f}",
-                f"{len(texts) / embed_s:.0f}",
-            ]
-        )
-        numbers[label] = {
-            "chunks": report.chunks,
-            "seconds": seconds,
-            "chunks_per_s": report.chunks / seconds,
-            "embed_only_chunks_per_s": len(texts) / embed_s,
-            "mean_chars": mean_chars,
-        }
-        print(rows[-1], flush=True)
+            embedder.encode(texts)
+            embed_s = time.perf_counter() - started
+            rows.append(
+                [
+                    label,
+                    runtime,
+                    report.chunks,
+                    f"{mean_chars:.0f}",
+                    f"{seconds:.1f}",
+                    f"{report.chunks / seconds:.0f}",
+                    f"{len(texts) / embed_s:.0f}",
+                ]
+            )
+            numbers[f"{label} | {runtime}"] = {
+                "chunks": report.chunks,
+                "seconds": seconds,
+                "chunks_per_s": report.chunks / seconds,
+                "embed_only_chunks_per_s": len(texts) / embed_s,
+                "mean_chars": mean_chars,
+            }
+            print(rows[-1], flush=True)
+    quality_rows = []
+    for name in ("store", "banking77_faq"):
+        kb = load_kb(ROOT / "bench" / "data" / f"{name}_kb.jsonl")
+        queries_file = "store_eval_queries" if name == "store" else f"{name}_queries"
+        queries = load_queries(ROOT / "bench" / "data" / f"{queries_file}.jsonl")
+        for runtime, embedder in embedders.items():
+            with tempfile.TemporaryDirectory() as tmp:
+                r = Retriever.open(Path(tmp), embedder.spec, RetrievalConfig(), embedder=embedder)
+                r.add_documents(kb)
+                res = evaluate(lambda q, n, r=r: r.search(q, k=n), queries, k=10, progress=False)
+                res.pop("per_query")
+            quality_rows.append(
+                [name, runtime, f"{res['ndcg_at_10']:.3f}", f"{res['p_at_1']:.3f}", f"{res['latency_ms_p50']:.1f}"]
+            )
+            numbers[f"quality {name} | {runtime}"] = res
+            print(quality_rows[-1], flush=True)
     md = "\n".join(
         [
             "### Ingestion throughput (target >= 150 chunks/s with MiniLM)",
             "",
             "End to end through `Retriever.add_documents` (chunking, MiniLM embedding of chunk and title rows, "
-            "BM25, FAISS, atomic version write); the last column re-embeds the same chunks alone.",
+            "BM25, FAISS, atomic version write); the last column re-embeds the same chunks alone. Two runtimes "
+            "of the same all-MiniLM-L6-v2 weights, in one run: `torch` (sentence-transformers, float32) and "
+            "`onnx-int8` (ONNX Runtime, per-channel int8 MatMul weights; the default on a CPU).",
             "",
             table(
-                ["input", "chunks", "mean chars/chunk", "seconds", "chunks/s", "embedding only, chunks/s"],
+                ["input", "runtime", "chunks", "mean chars/chunk", "seconds", "chunks/s", "embedding only, chunks/s"],
                 rows,
             ),
+            "",
+            "Retrieval quality with each runtime (hybrid, k=10; latency includes embedding the query):",
+            "",
+            table(["eval set", "runtime", "nDCG@10", "P@1", "query p50 ms"], quality_rows),
         ]
     )
     record("ingest", md, numbers)
@@ -208,9 +234,9 @@ def main() -> None:
     args = parser.parse_args()
     from assistant.engine.models import resolve_embedding_model
 
-    embedder = Embedder(resolve_embedding_model(""))
+    embedder = Embedder(resolve_embedding_model(""), backend="torch")
     if args.part in ("ingest", "all"):
-        part_ingest(embedder)
+        part_ingest({"torch": embedder, "onnx-int8": Embedder(resolve_embedding_model(""), backend="onnx-int8")})
     if args.part in ("latency", "all"):
         part_latency(embedder, args.chunks, args.queries, args.data, args.pool)
 

@@ -24,6 +24,7 @@ from sklearn.pipeline import FeatureUnion, make_pipeline
 from tqdm.auto import tqdm
 
 from assistant.engine.understanding.encoder import Encoder, LowerBatch, additive_mask, mean_pool, pad_batches
+from assistant.engine.understanding.tfidf_scorer import TfidfScorer
 
 FORMAT_VERSION = 1
 HEAD_SCALE = 20.0  # cosine logits need a temperature; 20 lets softmax reach confident values
@@ -80,6 +81,7 @@ class TextClassifier:
         self.tfidf = tfidf
         self.weight = weight
         self.meta: dict = {}
+        self._scorer: TfidfScorer | None = None
 
     @property
     def n_frozen(self) -> int:
@@ -143,10 +145,18 @@ class TextClassifier:
     def proba_from_lower(self, text: str, hidden: torch.Tensor, mask: torch.Tensor) -> np.ndarray:
         """One message, given the shared frozen-layer states (see Understanding.classify)."""
         with torch.inference_mode():
-            nn_probs = torch.softmax(self.neural(hidden, mask), -1)[0].numpy().astype(np.float64)
+            logits = self.neural(hidden, mask)[0].numpy().astype(np.float64)
+        return self.proba_from_logits(text, logits)
+
+    def proba_from_logits(self, text: str, logits: np.ndarray) -> np.ndarray:
+        """One message, given its neural logits (from the torch layers or the live ONNX graph)."""
+        nn_probs = np.exp(logits - logits.max())
+        nn_probs /= nn_probs.sum()
         if self.weight >= 1.0:
             return nn_probs
-        return self.weight * nn_probs + (1 - self.weight) * self._tfidf_probs([text])[0]
+        if self._scorer is None:
+            self._scorer = TfidfScorer(self.tfidf, self.labels)
+        return self.weight * nn_probs + (1 - self.weight) * self._scorer.proba(text)
 
     def predict_proba_one(self, text: str) -> np.ndarray:
         """The live path for one message: no sorting, batching or progress bar."""

@@ -4,6 +4,7 @@ Env: ASSISTANT_UNDERSTANDING__<FIELD>.
 """
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -30,6 +31,11 @@ class UnderstandingConfig(BaseModel):
         "when present, else the shipped default (lexicon + embedding prototypes, no training data).",
     )
     templates_path: Path | None = Field(None, description="Answer templates YAML. Empty = bundled samples.")
+    live_runtime: Literal["auto", "torch", "onnx"] = Field(
+        "auto",
+        description="Runtime for classifying one live message: onnx (ONNX Runtime, float32, same results, ~3x "
+        "faster on CPU), torch, or auto (onnx when onnxruntime is installed, else torch).",
+    )
     top_k: int = Field(5, ge=1, le=50, description="Intents (with probabilities) reported per message.")
     oos_label: str = Field("oos", description="Training label that means out of scope.")
     finetune_epochs: int = Field(

@@ -139,6 +139,9 @@ class TrainedSentiment:
     def analyze_lower(self, text: str, hidden, mask) -> Sentiment:
         return self._from_probs(self.model.proba_from_lower(text, hidden, mask))
 
+    def analyze_logits(self, text: str, logits: np.ndarray) -> Sentiment:
+        return self._from_probs(self.model.proba_from_logits(text, logits))
+
     def predict(self, texts: list[str]) -> list[str]:
         probs = self.model.predict_proba(texts)
         return [self.model.labels[i] for i in probs.argmax(1)]

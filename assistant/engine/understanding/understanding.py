@@ -3,11 +3,13 @@
 Built once at start-up by `Understanding.from_settings`: loads the intent model from its folder
 (training it from the bundled sample intents the first time), the sentiment model (trained
 head if one was saved, else the shipped default) and the answer templates. Per message the
-MiniLM's frozen lower layers run once and are shared by the intent and sentiment heads.
+MiniLM's frozen lower layers run once and are shared by the intent and sentiment heads; on a
+CPU with onnxruntime that whole per-message computation runs as one ONNX graph (live_graph.py).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,6 +29,7 @@ from assistant.engine.understanding.templates import TemplateBook
 
 if TYPE_CHECKING:
     from assistant.engine.settings import Settings
+    from assistant.engine.understanding.live_graph import LiveGraph
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +51,41 @@ def train_intent_model(config: UnderstandingConfig, encoder: Encoder, data_path:
 
 class Understanding:
     def __init__(self, config: UnderstandingConfig, encoder: Encoder, intents: IntentModel,
-                 sentiment: DefaultSentiment | TrainedSentiment, templates: TemplateBook) -> None:
+                 sentiment: DefaultSentiment | TrainedSentiment, templates: TemplateBook,
+                 cache_dir: Path | None = None) -> None:
         self.config = config
         self.encoder = encoder
-        self.intents = intents
         self.sentiment = sentiment
         self.templates = templates
+        self.cache_dir = cache_dir
+        self.intents = intents
+
+    @property
+    def intents(self) -> IntentModel:
+        return self._current[0]
+
+    @intents.setter
+    def intents(self, model: IntentModel) -> None:
+        # the model and its live graph change together, in one assignment: a message being
+        # classified meanwhile uses the old pair whole
+        self._current: tuple[IntentModel, LiveGraph | None] = (model, self._live_graph(model))
+
+    def _live_graph(self, model: IntentModel) -> LiveGraph | None:
+        runtime = self.config.live_runtime
+        if runtime == "torch" or self.cache_dir is None or model.classifier.neural is None:
+            return None
+        if runtime == "auto" and importlib.util.find_spec("onnxruntime") is None:
+            return None
+        from assistant.engine.understanding.live_graph import LiveGraph
+
+        trained = self.sentiment.model.neural if isinstance(self.sentiment, TrainedSentiment) else None
+        try:
+            return LiveGraph(self.encoder, model.classifier.neural, trained, self.cache_dir / "onnx")
+        except Exception as exc:
+            if runtime == "onnx":
+                raise
+            log.warning("live classification stays on torch: %s", exc)
+            return None
 
     @classmethod
     def from_settings(cls, settings: Settings, progress: bool = True) -> Understanding:
@@ -77,7 +109,7 @@ class Understanding:
         templates = TemplateBook.load(config.templates_path or SAMPLE_TEMPLATES,
                                       default_threshold=config.default_template_threshold,
                                       defaults={"company": settings.company})
-        return cls(config, encoder, intents, sentiment, templates)
+        return cls(config, encoder, intents, sentiment, templates, settings.cache_dir)
 
     def _states(self, text: str, depths: set[int]) -> tuple[dict[int, torch.Tensor], torch.Tensor]:
         """Base-encoder token states after each requested number of layers, computed in one pass."""
@@ -91,20 +123,17 @@ class Understanding:
         return states, mask
 
     def classify(self, text: str) -> Classification:
-        intent_depth = self.intents.classifier.n_frozen
-        if isinstance(self.sentiment, TrainedSentiment):
-            sentiment_depth = self.sentiment.needs_layers
-        else:
-            sentiment_depth = self.encoder.n_layers
-        with torch.inference_mode():
-            states, mask = self._states(text, {intent_depth, sentiment_depth})
-            probs = self.intents.classifier.proba_from_lower(text, states[intent_depth], mask)
+        intents, live = self._current
+        if live is not None:
+            logits, sentiment_out = live.run(text)
+            probs = intents.classifier.proba_from_logits(text, logits)
             if isinstance(self.sentiment, TrainedSentiment):
-                mood = self.sentiment.analyze_lower(text, states[sentiment_depth], mask)
+                mood = self.sentiment.analyze_logits(text, sentiment_out)
             else:
-                embedding = mean_pool(states[sentiment_depth], mask)[0].numpy()
-                mood = self.sentiment.analyze(text, embedding)
-        prediction = self.intents.decide(probs, self.config.top_k)
+                mood = self.sentiment.analyze(text, sentiment_out)
+        else:
+            probs, mood = self._classify_torch(text, intents)
+        prediction = intents.decide(probs, self.config.top_k)
         return Classification(
             intent=prediction.intent,
             confidence=round(prediction.confidence, 4),
@@ -112,6 +141,22 @@ class Understanding:
             out_of_scope=prediction.out_of_scope,
             sentiment=mood,
         )
+
+    def _classify_torch(self, text: str, intents: IntentModel) -> tuple[np.ndarray, Sentiment]:
+        intent_depth = intents.classifier.n_frozen
+        if isinstance(self.sentiment, TrainedSentiment):
+            sentiment_depth = self.sentiment.needs_layers
+        else:
+            sentiment_depth = self.encoder.n_layers
+        with torch.inference_mode():
+            states, mask = self._states(text, {intent_depth, sentiment_depth})
+            probs = intents.classifier.proba_from_lower(text, states[intent_depth], mask)
+            if isinstance(self.sentiment, TrainedSentiment):
+                mood = self.sentiment.analyze_lower(text, states[sentiment_depth], mask)
+            else:
+                embedding = mean_pool(states[sentiment_depth], mask)[0].numpy()
+                mood = self.sentiment.analyze(text, embedding)
+        return probs, mood
 
     def sentiment_of(self, text: str) -> Sentiment:
         return self.classify(text).sentiment

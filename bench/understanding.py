@@ -160,8 +160,12 @@ NOTES = """### Notes
   float32 ONNX Runtime graph plus a direct TF-IDF scorer (same decisions as the torch path, tested);
   `classify_torch_path_ms_p50` is the PyTorch path in the same run. The `cpu_ms` figures count the calling
   thread only, so with 2 threads they understate the total CPU time.
-- BANKING77 was measured with 2 and 3 fine-tuning epochs (3 became the default); CLINC150 only with 2 (the
-  default when it ran): the 3-epoch default was not re-measured there for lack of machine time.
+- BANKING77 was measured with 2 and 3 fine-tuning epochs (3 became the default), and with / without the refit on
+  all training rows (`refit_on_all_data`, default on): 93.99 held-out model, 94.42 refit.
+- CLINC150 at the shipped default (3 epochs, refit): in-scope 96.47 (target met), out-of-scope recall 59.0 (target
+  missed). The same without the refit: 96.57 / 52.0; with 2 epochs and no refit: 95.37 / 75.0. More fine-tuning
+  makes the model confident on out-of-scope messages too, and the threshold rule (at most 1 point of held-out
+  in-scope accuracy traded) then rejects fewer of them. No setting measured here meets both CLINC targets.
 - The out-of-scope threshold is calibrated on TRAIN's held-out slice (never on val/test), allowing at most
   1 point of held-out in-scope accuracy to be traded for out-of-scope recall.
 - Airline sentiment: the CV row was run with the frozen encoder (`--finetune-layers 0 --epochs 10`: cosine head +
@@ -187,7 +191,7 @@ def render(results: dict) -> str:
              "Method: MiniLM (all-MiniLM-L6-v2) with its top 2 layers fine-tuned (3 epochs, cross-entropy, cosine "
              "head) on cached frozen lower layers, mixed with a TF-IDF word+char n-gram logistic regression; the "
              "mix weight and the out-of-scope threshold are chosen on a 10% slice held out of TRAIN (30% of the "
-             "`oos` examples). Sentiment default: VADER lexicon + MiniLM prototype similarity (no training data).",
+             "`oos` examples), then the model is trained again on all of TRAIN keeping both (refit). Sentiment default: VADER lexicon + MiniLM prototype similarity (no training data).",
              "", "| measure | anchor | floor | target | measured |", "| --- | --- | --- | --- | --- |"]
     def pick(name: str) -> dict:
         keys = [k for k in results if k.split(" ")[0] == name]
@@ -227,6 +231,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (0 = all cores)")
     parser.add_argument("--epochs", type=int, default=None, help="override finetune_epochs (variant run)")
     parser.add_argument("--finetune-layers", type=int, default=None, help="override finetune_layers (variant run)")
+    parser.add_argument("--no-refit", action="store_true", help="keep the model trained without the held-out slice")
     args = parser.parse_args()
     if args.threads > 0:
         import torch
@@ -234,14 +239,15 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     overrides = {k: v for k, v in (("finetune_epochs", args.epochs), ("finetune_layers", args.finetune_layers))
                  if v is not None}
-    config = UnderstandingConfig(**overrides)
+    config = UnderstandingConfig(**overrides, refit_on_all_data=not args.no_refit)
     variant = "".join(f" --{k.replace('finetune_', '').replace('_', '-')} {v}" for k, v in overrides.items())
-    variant = variant.replace("--layers", "--finetune-layers")
+    variant = variant.replace("--layers", "--finetune-layers") + (" --no-refit" if args.no_refit else "")
     parts = ["banking77", "clinc150", "airline", "latency"] if args.part == "all" else [args.part]
     for part in parts:
         info = {"date": dt.date.today().isoformat(), "machine": machine(),
                 "command": f".venv/bin/python bench/understanding.py --part {part} --threads {args.threads}{variant}",
-                "config": {"finetune_epochs": config.finetune_epochs, "finetune_layers": config.finetune_layers}}
+                "config": {"finetune_epochs": config.finetune_epochs, "finetune_layers": config.finetune_layers,
+                           "refit_on_all_data": config.refit_on_all_data}}
         if part == "banking77":
             metrics = part_intents(part, args.data / "banking77" / "train.csv", args.data / "banking77" / "test.csv", config)
         elif part == "clinc150":
@@ -257,6 +263,8 @@ def main() -> None:
         results = json.loads(OUT_JSON.read_text()) if OUT_JSON.exists() else {}
         key = part if not overrides else f"{part} (finetune_layers={config.finetune_layers}, " \
                                           f"epochs={config.finetune_epochs})"
+        if args.no_refit:
+            key += " (no refit)"
         results[key] = info
         OUT_JSON.write_text(json.dumps(results, indent=2))
         ordered = {k: results[k] for name in ("banking77", "clinc150", "airline", "latency")

@@ -48,6 +48,10 @@ class UnderstandingConfig(BaseModel):
     calibration_fraction: float = Field(
         0.1, gt=0.0, lt=0.5, description="Share of the training data held out to calibrate the OOS threshold."
     )
+    refit_on_all_data: bool = Field(
+        True, description="After choosing the mix weight and OOS threshold on the held-out slice, train again on "
+        "all examples (about 2x training time; the threshold is kept as chosen)."
+    )
     default_template_threshold: float = Field(
         0.8, ge=0.0, le=1.0, description="Intent confidence needed for a template when the YAML sets none."
     )

@@ -84,7 +84,8 @@ def evaluate_intents(train_path: Path, test_path: Path, config: UnderstandingCon
     test = load_labelled_csv(test_path)
     encoder = encoder if isinstance(encoder, Encoder) else load_encoder(encoder)
     model = IntentModel.train(train, encoder, train_options(config, progress), oos_label=config.oos_label,
-                              calibration_fraction=config.calibration_fraction)
+                              calibration_fraction=config.calibration_fraction,
+                             refit=config.refit_on_all_data)
     predicted = model.predict(test.texts)
     metrics = classification_metrics(test.labels, predicted, config.oos_label)
     metrics["train_seconds"] = model.meta["train_seconds"]

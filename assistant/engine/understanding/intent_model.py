@@ -67,7 +67,10 @@ class IntentModel:
 
     @classmethod
     def train(cls, data: LabelledData, encoder: Encoder, options: TrainOptions, oos_label: str = "oos",
-              calibration_fraction: float = 0.1, oos_prior: float = 0.2, max_in_scope_loss: float = 0.01) -> IntentModel:
+              calibration_fraction: float = 0.1, oos_prior: float = 0.2, max_in_scope_loss: float = 0.01,
+              refit: bool = False) -> IntentModel:
+        """Train on all but a held-out slice, choose the mix weight and OOS threshold on that slice;
+        with `refit`, train again on every row and keep the chosen weight and threshold."""
         started, cpu_started = time.perf_counter(), time.process_time()
         train_rows, held_rows = stratified_holdout(
             data.labels, calibration_fraction, options.seed, boost={oos_label: 0.3})
@@ -90,6 +93,13 @@ class IntentModel:
             calibration = calibrate_oos_threshold(probs, gold, model.oos_index, oos_prior, max_in_scope_loss)
             model.threshold = calibration.threshold
             meta["calibration"] = calibration.__dict__
+            if refit:
+                # the held-out rows (10%, and 30% of oos) are data too; the weight and threshold stay as chosen
+                full = TextClassifier.fit(encoder, data.texts, data.labels, options, states=states)
+                full.weight = classifier.weight
+                full.meta = classifier.meta
+                model = cls(full, oos_label, calibration.threshold)
+                meta["n_train"], meta["refit"] = len(data.texts), True
         meta["train_seconds"] = round(time.perf_counter() - started, 2)
         # CPU seconds tell how much work training was when other jobs share the cores
         meta["train_cpu_seconds"] = round(time.process_time() - cpu_started, 2)

@@ -46,7 +46,8 @@ def train_intent_model(config: UnderstandingConfig, encoder: Encoder, data_path:
                        progress: bool = True) -> IntentModel:
     data = load_labelled_csv(data_path, min_per_label=2)
     return IntentModel.train(data, encoder, train_options(config, progress), oos_label=config.oos_label,
-                             calibration_fraction=config.calibration_fraction)
+                             calibration_fraction=config.calibration_fraction,
+                             refit=config.refit_on_all_data)
 
 
 class Understanding:

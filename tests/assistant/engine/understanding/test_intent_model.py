@@ -50,3 +50,26 @@ def test_save_load_round_trip_gives_same_probabilities(sample_model_dir, encoder
     assert np.allclose(model.predict_proba(texts), again.predict_proba(texts))
     assert again.threshold == model.threshold
     assert not list(tmp_path.glob("copy.tmp*"))
+
+
+@pytest.mark.slow
+def test_refit_trains_on_every_row_and_keeps_the_chosen_weight(encoder):
+    from assistant.engine.understanding.classifier import TrainOptions
+    from assistant.engine.understanding.dataset import LabelledData, load_labelled_csv
+    from assistant.engine.understanding.understanding import SAMPLE_INTENTS
+
+    samples = load_labelled_csv(SAMPLE_INTENTS)
+    rows = [i for i, label in enumerate(samples.labels) if label != "oos"]
+    data = LabelledData([samples.texts[i] for i in rows], [samples.labels[i] for i in rows])
+    options = TrainOptions(epochs=1, progress=False)
+    held_out = IntentModel.train(data, encoder, options)
+    refit = IntentModel.train(data, encoder, options, refit=True)
+    assert held_out.meta["n_train"] < len(data.texts) == refit.meta["n_train"]
+    assert refit.meta["refit"] is True and "refit" not in held_out.meta
+    assert refit.classifier.weight == held_out.classifier.weight  # chosen on the slice, before refitting
+    assert not np.allclose(refit.predict_proba(data.texts[:5]), held_out.predict_proba(data.texts[:5]))
+    # with an out-of-scope class the threshold chosen on the slice is kept
+    with_oos_held = IntentModel.train(samples, encoder, options)
+    with_oos = IntentModel.train(samples, encoder, options, refit=True)
+    assert with_oos.meta["refit"] is True and with_oos.meta["n_train"] == len(samples.texts)
+    assert with_oos.threshold == with_oos_held.threshold

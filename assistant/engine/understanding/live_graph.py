@@ -70,6 +70,7 @@ class LiveGraph:
 
         self.tokenizer = encoder.tokenizer
         self.max_length = encoder.max_length
+        self.sentiment_part = sentiment  # which sentiment model the second output belongs to
         parts = [intent] + ([sentiment] if sentiment is not None else [])
         folder = cache_dir / f"live-{_digest(encoder, parts)}"
         if not (folder / "model.onnx").exists():

@@ -125,7 +125,8 @@ class Understanding:
 
     def classify(self, text: str) -> Classification:
         intents, live = self._current
-        if live is not None:
+        trained = self.sentiment.model.neural if isinstance(self.sentiment, TrainedSentiment) else None
+        if live is not None and live.sentiment_part is trained:  # a sentiment swapped since falls back to torch
             logits, sentiment_out = live.run(text)
             probs = intents.classifier.proba_from_logits(text, logits)
             if isinstance(self.sentiment, TrainedSentiment):

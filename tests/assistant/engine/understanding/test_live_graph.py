@@ -58,8 +58,14 @@ def test_trained_sentiment_runs_in_the_same_graph(sample_model_dir, encoder) -> 
              "what time do you open", "is the store open on sunday", "how do I change my address"] * 2
     labels = (["positive"] * 3 + ["negative"] * 3 + ["neutral"] * 3) * 2
     model = TextClassifier.fit(encoder, texts, labels, TrainOptions(epochs=1, progress=False))
+    default_graph = understanding._current[1]
     understanding.sentiment = TrainedSentiment(model)
+    # until the graph is rebuilt, the old graph's sentiment output is not used for the new model
+    before_rebuild = understanding.classify(MESSAGES[1]).sentiment
+    assert before_rebuild == understanding._classify_torch(MESSAGES[1], understanding.intents)[1]
+    assert default_graph.sentiment_part is None
     understanding.intents = understanding.intents  # rebuilds the live graph with the trained sentiment
+    assert understanding._current[1].sentiment_part is model.neural
     fast, slow = _both(understanding, MESSAGES)
     _assert_same(fast, slow)
     assert fast[1].sentiment.label == "negative"

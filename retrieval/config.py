@@ -27,7 +27,8 @@ class RetrievalConfig(BaseModel):
         description="Embedding runtime: torch (sentence-transformers), onnx (ONNX Runtime, CPU) or onnx-int8 "
         "(int8 weights: ~2x faster CPU ingestion, cosine ~0.99 to torch). auto = onnx-int8 on a CPU, else torch.",
     )
-    onnx_cache_dir: str = Field("", description="Where exported ONNX models are cached; empty = ~/.cache.")
+    onnx_cache_dir: str = Field("", description="Where exported ONNX models are cached; empty = the app's "
+                                "cache dir (data_dir/cache/onnx), or ~/.cache outside the app.")
 
     # Dense index
     hnsw_threshold: int = Field(

@@ -69,6 +69,7 @@ def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 class Encoder(torch.nn.Module):
     def __init__(self, model_dir: str | Path, max_length: int = 64) -> None:
         super().__init__()
+        self.model_dir = Path(model_dir)
         self.tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
         self.bert = AutoModel.from_pretrained(str(model_dir), attn_implementation="eager").eval()
         self.max_length = max_length

@@ -14,11 +14,6 @@ Exported once per (base model, intent model, sentiment model) and cached under
 
 from __future__ import annotations
 
-import hashlib
-import logging
-import shutil
-import tempfile
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -26,9 +21,7 @@ import torch
 
 from assistant.engine.understanding.classifier import NeuralPart
 from assistant.engine.understanding.encoder import Encoder, mean_pool
-
-log = logging.getLogger(__name__)
-_FORMAT = "1"
+from retrieval.onnx_encoder import export_graph, folder_digest, open_session
 
 
 class _Graph(torch.nn.Module):
@@ -52,10 +45,9 @@ class _Graph(torch.nn.Module):
 
 
 def _digest(encoder: Encoder, parts: list[NeuralPart]) -> str:
-    import onnxruntime
-
-    h = hashlib.sha256(f"{_FORMAT}|{onnxruntime.__version__}|{torch.__version__}|{encoder.max_length}".encode())
-    for module in (encoder.bert, *parts):
+    """The base model by its folder (cheap: file stats), the trained parts by their weights."""
+    h = folder_digest(encoder.model_dir, "live", encoder.max_length)
+    for module in parts:
         for name, tensor in module.state_dict().items():
             h.update(name.encode())
             h.update(tensor.detach().cpu().numpy().tobytes())
@@ -66,19 +58,20 @@ class LiveGraph:
     """The exported graph and its session; `run(text)` -> (intent logits, sentiment output), both float64."""
 
     def __init__(self, encoder: Encoder, intent: NeuralPart, sentiment: NeuralPart | None, cache_dir: Path) -> None:
-        import onnxruntime as ort
-
         self.tokenizer = encoder.tokenizer
         self.max_length = encoder.max_length
         self.sentiment_part = sentiment  # which sentiment model the second output belongs to
         parts = [intent] + ([sentiment] if sentiment is not None else [])
         folder = cache_dir / f"live-{_digest(encoder, parts)}"
         if not (folder / "model.onnx").exists():
-            _export(_Graph(encoder, intent, sentiment).eval(), encoder, folder)
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = max(torch.get_num_threads(), 1)
-        self.session = ort.InferenceSession(str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"])
+            sample = encoder.tokenizer(["hello there", "where is my card, it has not arrived"], padding=True,
+                                       return_tensors="pt")
+            types = sample.get("token_type_ids", torch.zeros_like(sample["input_ids"]))
+            axes = {name: {0: "b", 1: "t"} for name in ("ids", "mask", "types")}
+            export_graph(_Graph(encoder, intent, sentiment).eval(), (sample["input_ids"], sample["attention_mask"], types),
+                         folder, ["ids", "mask", "types"], ["intent", "sentiment"],
+                         {**axes, "intent": {0: "b"}, "sentiment": {0: "b"}})
+        self.session = open_session(folder / "model.onnx")
 
     def run(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         enc = self.tokenizer([text], truncation=True, max_length=self.max_length, return_tensors="np")
@@ -91,28 +84,3 @@ class LiveGraph:
         intent, sentiment = self.session.run(None, feed)
         return intent[0].astype(np.float64), sentiment[0].astype(np.float64)
 
-
-def _export(graph: _Graph, encoder: Encoder, folder: Path) -> None:
-    """Write into a temporary folder and rename it into place, so a reader never loads half a file."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".export-"))
-    sample = encoder.tokenizer(["hello there", "where is my card, it has not arrived"], padding=True,
-                               return_tensors="pt")
-    types = sample.get("token_type_ids", torch.zeros_like(sample["input_ids"]))
-    try:
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                graph, (sample["input_ids"], sample["attention_mask"], types), str(tmp / "model.onnx"),
-                input_names=["ids", "mask", "types"], output_names=["intent", "sentiment"],
-                dynamic_axes={"ids": {0: "b", 1: "t"}, "mask": {0: "b", 1: "t"}, "types": {0: "b", 1: "t"},
-                              "intent": {0: "b"}, "sentiment": {0: "b"}},
-                opset_version=17, dynamo=False,
-            )
-        try:
-            tmp.rename(folder)
-        except OSError:  # exported meanwhile by another process: keep theirs
-            shutil.rmtree(tmp, ignore_errors=True)
-    except Exception:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise

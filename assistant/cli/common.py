@@ -7,12 +7,16 @@ import sys
 from typing import Any, NoReturn
 
 import typer
+from pydantic import ValidationError
 
 from assistant.engine.settings import Settings
 
 
 def build_settings(**overrides: Any) -> Settings:
-    """Settings from env/.env, with CLI flags (dotted keys like 'engine.backend') layered on top."""
+    """Settings from env/.env, with CLI flags (dotted keys like 'engine.backend') layered on top.
+
+    An invalid value (environment, .env or flag) ends the command with one line per problem, not a traceback.
+    """
     nested: dict[str, Any] = {}
     for key, value in overrides.items():
         if value is None:
@@ -22,16 +26,22 @@ def build_settings(**overrides: Any) -> Settings:
         for part in parts[:-1]:
             node = node.setdefault(part, {})
         node[parts[-1]] = value
-    base = Settings()
-    if not nested:
-        return base
-    merged = base.model_dump()
-    for section, values in nested.items():
-        if isinstance(values, dict):
-            merged[section] = {**merged.get(section, {}), **values}
-        else:
-            merged[section] = values
-    return Settings.model_validate(merged)
+    try:
+        base = Settings()
+        if not nested:
+            return base
+        merged = base.model_dump()
+        for section, values in nested.items():
+            if isinstance(values, dict):
+                merged[section] = {**merged.get(section, {}), **values}
+            else:
+                merged[section] = values
+        return Settings.model_validate(merged)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"ASSISTANT_{'__'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
+        )
+        fail(f"invalid settings: {problems}")
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

@@ -9,8 +9,8 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ORDER = ["spine", "retrieval", "understanding", "answers", "serving", "serving-notes", "engines", "finetune", "sites",
-         "console", "deploy"]
+ORDER = ["spine", "retrieval", "understanding", "oos_scores", "answers", "serving", "serving-notes", "engines",
+         "finetune", "sites", "console", "deploy"]
 
 HEADER = """# Benchmarks
 

@@ -65,6 +65,11 @@ class NeuralPart(torch.nn.Module):
         return self.head(vec * HEAD_SCALE)
 
 
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    z = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return z / z.sum(axis=-1, keepdims=True)
+
+
 def _tfidf(c: float):
     features = FeatureUnion([
         ("word", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1, lowercase=True)),
@@ -120,18 +125,15 @@ class TextClassifier:
         return model
 
     # ---- inference ------------------------------------------------------------------------
-    def neural_probs(self, states: list[torch.Tensor]) -> np.ndarray:
-        probs = np.zeros((len(states), len(self.labels)), dtype=np.float64)
+    def neural_logits(self, states: list[torch.Tensor]) -> np.ndarray:
+        logits = np.zeros((len(states), len(self.labels)), dtype=np.float64)
         with torch.inference_mode():
             for batch in pad_batches(states, np.arange(len(states)), 64):
-                probs[batch.rows] = torch.softmax(self.neural(batch.hidden, batch.mask), -1).numpy()
-        return probs
+                logits[batch.rows] = self.neural(batch.hidden, batch.mask).numpy()
+        return logits
 
-    def parts(self, texts: list[str], states: list[torch.Tensor] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(neural, tfidf) probabilities, each (n, n_labels)."""
-        if states is None:
-            states = self.encoder.lower_rows(texts, self.n_frozen, 64, desc="classifying")
-        return self.neural_probs(states), self._tfidf_probs(texts)
+    def neural_probs(self, states: list[torch.Tensor]) -> np.ndarray:
+        return _softmax(self.neural_logits(states))
 
     def _tfidf_probs(self, texts: list[str]) -> np.ndarray:
         probs = self.tfidf.predict_proba(texts)
@@ -139,14 +141,25 @@ class TextClassifier:
         return probs[:, order]
 
     def predict_proba(self, texts: list[str], states: list[torch.Tensor] | None = None) -> np.ndarray:
-        nn_probs, tf_probs = self.parts(texts, states)
-        return self.weight * nn_probs + (1 - self.weight) * tf_probs
+        return self.scores(texts, states)[0]
+
+    def scores(self, texts: list[str], states: list[torch.Tensor] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(mixed probabilities, neural logits), each (n, n_labels): the logits feed out-of-scope detection."""
+        if states is None:
+            states = self.encoder.lower_rows(texts, self.n_frozen, 64, desc="classifying")
+        logits = self.neural_logits(states)
+        probs = _softmax(logits)
+        if self.weight < 1.0:
+            probs = self.weight * probs + (1 - self.weight) * self._tfidf_probs(texts)
+        return probs, logits
+
+    def logits_from_lower(self, hidden: torch.Tensor, mask: torch.Tensor) -> np.ndarray:
+        """One message's neural logits, given the shared frozen-layer states (see Understanding.classify)."""
+        with torch.inference_mode():
+            return self.neural(hidden, mask)[0].numpy().astype(np.float64)
 
     def proba_from_lower(self, text: str, hidden: torch.Tensor, mask: torch.Tensor) -> np.ndarray:
-        """One message, given the shared frozen-layer states (see Understanding.classify)."""
-        with torch.inference_mode():
-            logits = self.neural(hidden, mask)[0].numpy().astype(np.float64)
-        return self.proba_from_logits(text, logits)
+        return self.proba_from_logits(text, self.logits_from_lower(hidden, mask))
 
     def proba_from_logits(self, text: str, logits: np.ndarray) -> np.ndarray:
         """One message, given its neural logits (from the torch layers or the live ONNX graph)."""
@@ -158,13 +171,16 @@ class TextClassifier:
             self._scorer = TfidfScorer(self.tfidf, self.labels)
         return self.weight * nn_probs + (1 - self.weight) * self._scorer.proba(text)
 
-    def predict_proba_one(self, text: str) -> np.ndarray:
-        """The live path for one message: no sorting, batching or progress bar."""
+    def logits_one(self, text: str) -> np.ndarray:
+        """The live path for one message (no sorting, batching or progress bar): its neural logits."""
         with torch.inference_mode():
             enc = self.encoder.tokenize([text])
             hidden = self.encoder.bert.embeddings(input_ids=enc["input_ids"], token_type_ids=enc.get("token_type_ids"))
             hidden = self.encoder.run_layers(hidden, enc["attention_mask"], 0, self.n_frozen)
-        return self.proba_from_lower(text, hidden, enc["attention_mask"])
+        return self.logits_from_lower(hidden, enc["attention_mask"])
+
+    def predict_proba_one(self, text: str) -> np.ndarray:
+        return self.proba_from_logits(text, self.logits_one(text))
 
     # ---- persistence ----------------------------------------------------------------------
     def save(self, folder: Path, extra: dict | None = None) -> None:

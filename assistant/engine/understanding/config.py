@@ -52,6 +52,16 @@ class UnderstandingConfig(BaseModel):
         True, description="After choosing the mix weight and OOS threshold on the held-out slice, train again on "
         "all examples (about 2x training time; the threshold is kept as chosen)."
     )
+    oos_score: Literal["max_logit", "probability"] = Field(
+        "max_logit", description="What the out-of-scope threshold applies to: the intent head's best in-scope "
+        "logit (rejects far more out-of-scope messages at the same in-scope accuracy) or its probability."
+    )
+    # 0.003 was chosen on CLINC150's validation split (0.01 gave up ~1.1 points of val in-scope accuracy
+    # where the held-out train slice promised 1): the held-out slice is easier than new messages.
+    oos_max_in_scope_loss: float = Field(
+        0.003, ge=0.0, le=0.2, description="Held-out in-scope accuracy the OOS threshold may give up to reject "
+        "out-of-scope messages (training data with `oos` examples only)."
+    )
     default_template_threshold: float = Field(
         0.8, ge=0.0, le=1.0, description="Intent confidence needed for a template when the YAML sets none."
     )

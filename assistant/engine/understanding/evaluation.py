@@ -85,7 +85,8 @@ def evaluate_intents(train_path: Path, test_path: Path, config: UnderstandingCon
     encoder = encoder if isinstance(encoder, Encoder) else load_encoder(encoder)
     model = IntentModel.train(train, encoder, train_options(config, progress), oos_label=config.oos_label,
                               calibration_fraction=config.calibration_fraction,
-                             refit=config.refit_on_all_data)
+                             refit=config.refit_on_all_data, oos_score=config.oos_score,
+                             max_in_scope_loss=config.oos_max_in_scope_loss)
     predicted = model.predict(test.texts)
     metrics = classification_metrics(test.labels, predicted, config.oos_label)
     metrics["train_seconds"] = model.meta["train_seconds"]
@@ -94,7 +95,7 @@ def evaluate_intents(train_path: Path, test_path: Path, config: UnderstandingCon
     metrics["ensemble_weight"] = model.classifier.weight
 
     def one(text: str) -> object:
-        return model.decide(model.classifier.predict_proba_one(text))
+        return model.classify_one(text)
 
     metrics["latency_ms_p50"], metrics["latency_cpu_ms_p50"] = latency_p50s(one, test.texts)
     labels = sorted(set(test.labels) | set(predicted))

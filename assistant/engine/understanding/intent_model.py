@@ -2,8 +2,9 @@
 
 Training holds out a stratified slice of the training data to choose the ensemble weight and
 the out-of-scope threshold; the test file is never seen. The `oos` label (configurable) in the
-training data means out of scope. Without oos examples the threshold stays 0 (nothing is
-rejected) and the answer policy's per-intent thresholds decide what is trusted.
+training data means out of scope; the threshold applies to the neural head's best in-scope logit
+(oos.py says why not the probability). Without oos examples nothing is rejected and the answer
+policy's per-intent thresholds decide what is trusted.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 from assistant.engine.understanding.classifier import TextClassifier, TrainOptions
 from assistant.engine.understanding.dataset import LabelledData
 from assistant.engine.understanding.encoder import Encoder
-from assistant.engine.understanding.oos import calibrate_oos_threshold, in_scope_scores
+from assistant.engine.understanding.oos import best_in_scope_logit, calibrate_oos_threshold, in_scope_scores
 
 
 def stratified_holdout(labels: list[str], fraction: float, seed: int = 0,
@@ -52,10 +53,12 @@ class IntentPrediction:
 
 
 class IntentModel:
-    def __init__(self, classifier: TextClassifier, oos_label: str, threshold: float, meta: dict | None = None) -> None:
+    def __init__(self, classifier: TextClassifier, oos_label: str, threshold: float, meta: dict | None = None,
+                 oos_score: str = "probability") -> None:
         self.classifier = classifier
         self.oos_label = oos_label
         self.threshold = threshold
+        self.oos_score = oos_score  # what `threshold` applies to: "max_logit" or "probability" (older models)
         self.meta = meta or {}
         labels = classifier.labels
         self.oos_index = labels.index(oos_label) if oos_label in labels else None
@@ -67,8 +70,8 @@ class IntentModel:
 
     @classmethod
     def train(cls, data: LabelledData, encoder: Encoder, options: TrainOptions, oos_label: str = "oos",
-              calibration_fraction: float = 0.1, oos_prior: float = 0.2, max_in_scope_loss: float = 0.01,
-              refit: bool = False) -> IntentModel:
+              calibration_fraction: float = 0.1, oos_prior: float = 0.2, max_in_scope_loss: float = 0.003,
+              refit: bool = False, oos_score: str = "max_logit") -> IntentModel:
         """Train on all but a held-out slice, choose the mix weight and OOS threshold on that slice;
         with `refit`, train again on every row and keep the chosen weight and threshold."""
         started, cpu_started = time.perf_counter(), time.process_time()
@@ -87,18 +90,23 @@ class IntentModel:
         meta: dict = {"n_train": len(texts), "n_calibration": len(held_texts), "source": data.source,
                       "weight": classifier.weight}
         if held_texts:
-            probs = classifier.predict_proba(held_texts, held_states)
+            probs, logits = classifier.scores(held_texts, held_states)
             index = {label: i for i, label in enumerate(classifier.labels)}
             gold = np.array([index[label] for label in held_labels])
-            calibration = calibrate_oos_threshold(probs, gold, model.oos_index, oos_prior, max_in_scope_loss)
-            model.threshold = calibration.threshold
-            meta["calibration"] = calibration.__dict__
+            if model.oos_index is None:
+                oos_score = "probability"  # nothing to calibrate on: threshold 0, nothing rejected
+            score = best_in_scope_logit(logits, model.oos_index) if oos_score == "max_logit" else None
+            calibration = calibrate_oos_threshold(probs, gold, model.oos_index, oos_prior, max_in_scope_loss,
+                                                  score=score)
+            model.threshold, model.oos_score = calibration.threshold, oos_score
+            meta["calibration"] = {**calibration.__dict__, "score": oos_score,
+                                   "max_in_scope_loss": max_in_scope_loss}
             if refit:
                 # the held-out rows (10%, and 30% of oos) are data too; the weight and threshold stay as chosen
                 full = TextClassifier.fit(encoder, data.texts, data.labels, options, states=states)
                 full.weight = classifier.weight
                 full.meta = classifier.meta
-                model = cls(full, oos_label, calibration.threshold)
+                model = cls(full, oos_label, calibration.threshold, oos_score=oos_score)
                 meta["n_train"], meta["refit"] = len(data.texts), True
         meta["train_seconds"] = round(time.perf_counter() - started, 2)
         # CPU seconds tell how much work training was when other jobs share the cores
@@ -109,27 +117,38 @@ class IntentModel:
     def predict_proba(self, texts: list[str]) -> np.ndarray:
         return self.classifier.predict_proba(texts)
 
-    def decide(self, probs: np.ndarray, top_k: int = 5) -> IntentPrediction:
-        """One probability row -> top intent (None when out of scope), confidence and in-scope top-k."""
+    def decide(self, probs: np.ndarray, logits: np.ndarray, top_k: int = 5) -> IntentPrediction:
+        """One message's mixed probabilities and neural logits -> top intent (None when out of scope),
+        confidence and in-scope top-k."""
         best, score = in_scope_scores(probs[None, :], self.oos_index)
+        if self.oos_score == "max_logit":
+            score = best_in_scope_logit(logits[None, :], self.oos_index)
         picks_oos = self.oos_index is not None and int(probs.argmax()) == self.oos_index
         out_of_scope = bool(picks_oos or score[0] < self.threshold)
         ranked = sorted(self.in_scope, key=lambda i: -probs[i])[:top_k]
         top = [(self.classifier.labels[i], float(probs[i])) for i in ranked]
         intent = None if out_of_scope else self.classifier.labels[int(best[0])]
-        confidence = float(probs[self.oos_index]) if picks_oos else float(score[0])
+        in_scope_prob = float(probs[int(best[0])])
+        confidence = float(probs[self.oos_index]) if picks_oos else in_scope_prob
         return IntentPrediction(intent, confidence, top, out_of_scope)
+
+    def classify_one(self, text: str, top_k: int = 5) -> IntentPrediction:
+        """One message through the torch path (evaluation's per-message latency)."""
+        logits = self.classifier.logits_one(text)
+        return self.decide(self.classifier.proba_from_logits(text, logits), logits, top_k)
 
     def predict(self, texts: list[str]) -> list[str]:
         """Labels for evaluation: the intent, or the oos label when out of scope."""
-        return [p.intent or self.oos_label for p in (self.decide(row) for row in self.predict_proba(texts))]
+        probs, logits = self.classifier.scores(texts)
+        return [self.decide(p, z).intent or self.oos_label for p, z in zip(probs, logits, strict=True)]
 
     def save(self, folder: Path) -> None:
         """Write to a temporary sibling and rename, so a half-written model is never loaded."""
         folder = Path(folder)
         tmp = folder.with_name(folder.name + f".tmp{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
-        self.classifier.save(tmp, {"kind": "intent", "oos_label": self.oos_label, "threshold": self.threshold})
+        self.classifier.save(tmp, {"kind": "intent", "oos_label": self.oos_label, "threshold": self.threshold,
+                                   "oos_score": self.oos_score})
         (tmp / "training.json").write_text(json.dumps(self.meta, indent=2, default=str))
         shutil.rmtree(folder, ignore_errors=True)
         folder.parent.mkdir(parents=True, exist_ok=True)
@@ -143,4 +162,5 @@ class IntentModel:
             raise ValueError(f"{folder} is not an intent model")
         training = Path(folder) / "training.json"
         extra = json.loads(training.read_text()) if training.exists() else {}
-        return cls(classifier, meta.get("oos_label", "oos"), float(meta.get("threshold", 0.0)), extra)
+        return cls(classifier, meta.get("oos_label", "oos"), float(meta.get("threshold", 0.0)), extra,
+                   oos_score=meta.get("oos_score", "probability"))

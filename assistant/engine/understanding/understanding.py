@@ -47,7 +47,8 @@ def train_intent_model(config: UnderstandingConfig, encoder: Encoder, data_path:
     data = load_labelled_csv(data_path, min_per_label=2)
     return IntentModel.train(data, encoder, train_options(config, progress), oos_label=config.oos_label,
                              calibration_fraction=config.calibration_fraction,
-                             refit=config.refit_on_all_data)
+                             refit=config.refit_on_all_data, oos_score=config.oos_score,
+                             max_in_scope_loss=config.oos_max_in_scope_loss)
 
 
 class Understanding:
@@ -128,14 +129,14 @@ class Understanding:
         trained = self.sentiment.model.neural if isinstance(self.sentiment, TrainedSentiment) else None
         if live is not None and live.sentiment_part is trained:  # a sentiment swapped since falls back to torch
             logits, sentiment_out = live.run(text)
-            probs = intents.classifier.proba_from_logits(text, logits)
             if isinstance(self.sentiment, TrainedSentiment):
                 mood = self.sentiment.analyze_logits(text, sentiment_out)
             else:
                 mood = self.sentiment.analyze(text, sentiment_out)
         else:
-            probs, mood = self._classify_torch(text, intents)
-        prediction = intents.decide(probs, self.config.top_k)
+            logits, mood = self._classify_torch(text, intents)
+        probs = intents.classifier.proba_from_logits(text, logits)
+        prediction = intents.decide(probs, logits, self.config.top_k)
         return Classification(
             intent=prediction.intent,
             confidence=round(prediction.confidence, 4),
@@ -145,6 +146,7 @@ class Understanding:
         )
 
     def _classify_torch(self, text: str, intents: IntentModel) -> tuple[np.ndarray, Sentiment]:
+        """(intent neural logits, sentiment) through the torch layers."""
         intent_depth = intents.classifier.n_frozen
         if isinstance(self.sentiment, TrainedSentiment):
             sentiment_depth = self.sentiment.needs_layers
@@ -152,13 +154,13 @@ class Understanding:
             sentiment_depth = self.encoder.n_layers
         with torch.inference_mode():
             states, mask = self._states(text, {intent_depth, sentiment_depth})
-            probs = intents.classifier.proba_from_lower(text, states[intent_depth], mask)
+            logits = intents.classifier.logits_from_lower(states[intent_depth], mask)
             if isinstance(self.sentiment, TrainedSentiment):
                 mood = self.sentiment.analyze_lower(text, states[sentiment_depth], mask)
             else:
                 embedding = mean_pool(states[sentiment_depth], mask)[0].numpy()
                 mood = self.sentiment.analyze(text, embedding)
-        return probs, mood
+        return logits, mood
 
     def sentiment_of(self, text: str) -> Sentiment:
         return self.classify(text).sentiment

@@ -22,9 +22,11 @@ def test_top_k_probabilities_and_obvious_cases(sample_model_dir, encoder):
     model = IntentModel.load(sample_model_dir / "intent-model", encoder)
     assert "oos" not in model.labels and "track_order" in model.labels
     for text in ["where is my order NW-12345?", "what is the capital of Peru", "hello"]:
-        probs = model.classifier.predict_proba_one(text)
+        logits = model.classifier.logits_one(text)
+        probs = model.classifier.proba_from_logits(text, logits)
         assert probs.min() >= 0 and probs.sum() == pytest.approx(1.0, abs=1e-6)
-        prediction = model.decide(probs, top_k=3)
+        prediction = model.decide(probs, logits, top_k=3)
+        assert model.classify_one(text, top_k=3) == prediction
         assert len(prediction.top) == 3
         assert sum(p for _, p in prediction.top) <= 1.0 + 1e-9
         assert [p for _, p in prediction.top] == sorted((p for _, p in prediction.top), reverse=True)
@@ -48,8 +50,30 @@ def test_save_load_round_trip_gives_same_probabilities(sample_model_dir, encoder
     again = IntentModel.load(tmp_path / "copy", encoder)
     texts = ["can I pay with paypal", "my jacket arrived with a broken zip"]
     assert np.allclose(model.predict_proba(texts), again.predict_proba(texts))
-    assert again.threshold == model.threshold
+    assert again.threshold == model.threshold and again.oos_score == model.oos_score == "max_logit"
     assert not list(tmp_path.glob("copy.tmp*"))
+
+
+@pytest.mark.slow
+def test_a_model_saved_before_max_logit_keeps_its_probability_threshold(sample_model_dir, encoder, tmp_path):
+    import json
+
+    model = IntentModel.load(sample_model_dir / "intent-model", encoder)
+    text = "where is my order NW-12345?"
+    logits = model.classifier.logits_one(text)
+    probs = model.classifier.proba_from_logits(text, logits)
+    top = float(probs[[i for i, name in enumerate(model.classifier.labels) if name != "oos"]].max())
+    model.save(tmp_path / "old")
+    meta_path = tmp_path / "old" / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    del meta["oos_score"]
+    meta["threshold"] = top / 2
+    meta_path.write_text(json.dumps(meta))
+    old = IntentModel.load(tmp_path / "old", encoder)
+    assert old.oos_score == "probability"
+    # the threshold applies to the probability: a flat probability row is rejected whatever the logits
+    assert not old.decide(probs, logits).out_of_scope
+    assert old.decide(np.full_like(probs, 1 / len(probs)), logits).out_of_scope
 
 
 @pytest.mark.slow
@@ -73,3 +97,6 @@ def test_refit_trains_on_every_row_and_keeps_the_chosen_weight(encoder):
     with_oos = IntentModel.train(samples, encoder, options, refit=True)
     assert with_oos.meta["refit"] is True and with_oos.meta["n_train"] == len(samples.texts)
     assert with_oos.threshold == with_oos_held.threshold
+    assert with_oos.oos_score == "max_logit" and with_oos.meta["calibration"]["score"] == "max_logit"
+    # without oos examples there is nothing to calibrate on: the probability threshold 0 rejects nothing
+    assert held_out.oos_score == "probability" and held_out.threshold == 0.0

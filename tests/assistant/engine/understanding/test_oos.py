@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from assistant.engine.understanding.evaluation import classification_metrics
-from assistant.engine.understanding.oos import calibrate_oos_threshold, in_scope_scores
+from assistant.engine.understanding.oos import best_in_scope_logit, calibrate_oos_threshold, in_scope_scores
 
 # classes: 0 = a, 1 = b, 2 = oos
 PROBS = np.array([
@@ -43,6 +43,31 @@ def test_in_scope_loss_limit_is_respected():
     assert strict.in_scope_accuracy == 1.0 and strict.oos_recall == pytest.approx(2 / 3)
     loose = calibrate_oos_threshold(probs, GOLD, 2, prior=0.9, max_in_scope_loss=0.3)
     assert loose.oos_recall == 1.0 and loose.in_scope_accuracy == 0.75
+
+
+def test_a_logit_score_separates_what_saturated_probabilities_cannot():
+    # oos rows 4 and 6 are far from every class (low logits) but nearer one than the rest, so the softmax
+    # gives them more probability (~0.997) than in-scope row 1, which sits between two close classes (0.88)
+    logits = np.array([
+        [14.0, 2.0, 0.0], [13.0, 11.0, 0.0], [1.0, 15.0, 0.0], [2.0, 12.5, 0.0],
+        [7.0, 0.5, 0.0], [1.0, 2.0, 9.0], [0.5, 6.5, 0.0],
+    ])
+    gold = np.array([0, 0, 1, 1, 2, 2, 2])
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    by_prob = calibrate_oos_threshold(probs, gold, 2, prior=0.5, max_in_scope_loss=0.0)
+    assert by_prob.oos_recall == pytest.approx(1 / 3)  # only the row the oos class catches
+    score = best_in_scope_logit(logits, 2)
+    assert score.tolist() == [14.0, 13.0, 15.0, 12.5, 7.0, 2.0, 6.5]
+    by_logit = calibrate_oos_threshold(probs, gold, 2, prior=0.5, max_in_scope_loss=0.0, score=score)
+    assert by_logit.oos_recall == 1.0 and by_logit.in_scope_accuracy == 1.0
+    assert 7.0 < by_logit.threshold <= 12.5
+
+
+def test_a_logit_score_without_oos_examples_rejects_nothing():
+    logits = np.array([[-3.0, 1.0], [2.0, -5.0]])
+    calibration = calibrate_oos_threshold(np.array([[0.1, 0.9], [0.9, 0.1]]), np.array([1, 0]), None,
+                                          score=best_in_scope_logit(logits, None))
+    assert calibration.threshold < 1.0 and calibration.in_scope_accuracy == 1.0
 
 
 def test_without_oos_examples_nothing_is_rejected():

@@ -48,6 +48,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
             fail(str(exc))
         model.save(folder)
         summary = {"model_dir": str(folder), "labels": len(model.labels), "oos_threshold": round(model.threshold, 4),
+                   "oos_score": model.oos_score,
                    **{k: v for k, v in model.meta.items() if k in ("n_train", "n_calibration", "train_seconds")}}
         typer.echo(f"saved intent model ({summary['labels']} intents) to {folder} in {summary['train_seconds']} s")
         if as_json:

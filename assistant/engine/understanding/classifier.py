@@ -163,8 +163,7 @@ class TextClassifier:
 
     def proba_from_logits(self, text: str, logits: np.ndarray) -> np.ndarray:
         """One message, given its neural logits (from the torch layers or the live ONNX graph)."""
-        nn_probs = np.exp(logits - logits.max())
-        nn_probs /= nn_probs.sum()
+        nn_probs = _softmax(logits)
         if self.weight >= 1.0:
             return nn_probs
         if self._scorer is None:

@@ -92,6 +92,7 @@ def evaluate_intents(train_path: Path, test_path: Path, config: UnderstandingCon
     metrics["train_seconds"] = model.meta["train_seconds"]
     metrics["train_cpu_seconds"] = model.meta["train_cpu_seconds"]
     metrics["oos_threshold"] = round(model.threshold, 4)
+    metrics["oos_score"] = model.oos_score  # what the threshold is compared with
     metrics["ensemble_weight"] = model.classifier.weight
 
     def one(text: str) -> object:

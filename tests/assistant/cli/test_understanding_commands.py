@@ -70,6 +70,7 @@ def test_eval_intents_json_and_plot(tmp_path):
         assert key in metrics
     assert metrics["n"] == 6 and 0 <= metrics["accuracy"] <= 1
     assert metrics["in_scope_accuracy"] >= 0.5
+    assert metrics["oos_score"] == "max_logit"  # the training split has oos rows to calibrate on
     assert png.stat().st_size > 1000 and png.read_bytes()[:4] == b"\x89PNG"
 
 

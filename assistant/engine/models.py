@@ -122,17 +122,22 @@ def hf_folder(ref: ModelRef, cache_dir: Path) -> Path:
 ONNX_PRECISIONS = ("int8", "int4", "fp32")
 
 
-def onnx_folder(ref: ModelRef, cache_dir: Path, precision: str = "int8") -> Path:
+def onnx_folder(ref: ModelRef, cache_dir: Path, precision: str = "int8", all_logits: bool = False) -> Path:
     """An ONNX Runtime GenAI folder for `ref` (weights as MatMulNBits int8/int4, or fp32), built once and cached.
 
     onnxruntime-genai's model builder reads the HF folder from `hf_folder()`; it runs in a child
     process because it imports onnx_ir and prints per-tensor progress we do not want in server logs.
+    The serving model computes logits for the last prompt position only (`prune_lm_head`): the LM head
+    is a fifth of the model, so logits at every position made prefill ~30% slower. `all_logits=True`
+    keeps them, for teacher-forced evaluation (bench/serving/quantization.py).
     """
     if precision not in ONNX_PRECISIONS:
         raise ValueError(f"onnx precision must be one of {', '.join(ONNX_PRECISIONS)}, not {precision!r}")
     source = hf_folder(ref, cache_dir)
-    target = cache_dir / "models" / f"{Path(source).name}.onnx-{precision}"
-    if (target / "genai_config.json").exists() and (target / "model.onnx").exists():
+    target = cache_dir / "models" / f"{Path(source).name}.onnx-{precision}{'-all-logits' if all_logits else ''}"
+    options = {"precision": precision, "prune_lm_head": not all_logits}
+    built = target / "conversion.json"
+    if (target / "model.onnx").exists() and built.exists() and options.items() <= json.loads(built.read_text()).items():
         return target
     import subprocess
     import sys
@@ -140,7 +145,8 @@ def onnx_folder(ref: ModelRef, cache_dir: Path, precision: str = "int8") -> Path
     tmp = target.with_name(target.name + f".tmp{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     cmd = [sys.executable, "-m", "onnxruntime_genai.models.builder", "-i", str(source), "-o", str(tmp),
-           "-p", precision, "-e", "cpu", "-c", str(tmp.with_name(tmp.name + ".work"))]
+           "-p", precision, "-e", "cpu", "-c", str(tmp.with_name(tmp.name + ".work")),
+           "--extra_options", f"prune_lm_head={str(not all_logits).lower()}"]
     env = dict(os.environ, HF_HUB_OFFLINE="1")
     try:
         done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
@@ -150,7 +156,7 @@ def onnx_folder(ref: ModelRef, cache_dir: Path, precision: str = "int8") -> Path
         shutil.rmtree(tmp, ignore_errors=True)
         last = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
         raise ModelNotFound(f"converting {source} to ONNX ({precision}) failed: {last[0]}")
-    meta = {"source": str(source), "precision": precision, "builder": "onnxruntime_genai.models.builder"}
+    meta = {"source": str(source), **options, "builder": "onnxruntime_genai.models.builder"}
     (tmp / "conversion.json").write_text(json.dumps(meta, indent=2))
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)  # atomic on one filesystem: a half-built folder is never seen as done

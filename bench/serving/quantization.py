@@ -85,7 +85,7 @@ def main() -> None:
     rows = token_rows(AutoTokenizer.from_pretrained(source), args.texts, args.max_tokens)
     results = {"fp32 (transformers backend)": {"nll": nll_torch(source, rows), "bytes": None}}
     for precision in tqdm(ONNX_PRECISIONS, desc="formats"):
-        folder = onnx_folder(ref, settings.cache_dir, precision)
+        folder = onnx_folder(ref, settings.cache_dir, precision, all_logits=True)  # same weights as served
         size = sum(p.stat().st_size for p in folder.glob("model.onnx*"))
         results[f"onnx {precision}"] = {"nll": nll_onnx(folder, rows, args.threads), "bytes": size}
     base = results["fp32 (transformers backend)"]["nll"]

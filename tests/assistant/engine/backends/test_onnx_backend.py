@@ -199,3 +199,12 @@ def test_one_stream_decodes_faster_than_the_transformers_backend(
     finally:
         asyncio.run(reference.close())
     assert torch_s / onnx_s > 1.5, f"onnx {1000 * onnx_s:.1f} ms/piece vs transformers {1000 * torch_s:.1f}"
+
+
+def test_the_built_model_is_cached_and_prefill_computes_last_token_logits_only(
+        backend: OnnxBackend, model_cache_dir: Path) -> None:
+    started = time.perf_counter()
+    again = onnx_folder(backend.ref, model_cache_dir, "int8")
+    assert again == backend.folder and time.perf_counter() - started < 2  # no second build
+    meta = json.loads((again / "conversion.json").read_text())
+    assert meta["precision"] == "int8" and meta["prune_lm_head"] is True

@@ -5,7 +5,8 @@ fp32 weights (538 MB per token for SmolLM2-135M), this one reads int8 (~135 MB),
 decodes several times faster (docs/benchmarks.md, "Serving"). The model folder is built once from
 the chat model's HF folder by onnxruntime-genai's model builder (assistant/engine/models.py:onnx_folder).
 
-onnxruntime-genai runs the model and keeps the KV cache; everything else is shared with the
+onnxruntime-genai runs the model and keeps the KV cache, in a child process (onnx_process.py: it holds
+the GIL during model calls, which would stall the server's event loop); everything else is shared with the
 transformers backend so both behave the same: the HF tokenizer and chat template, sampling
 (temperature / top_p / seed on a torch.Generator), stop strings with hold-back, the bounded queue
 (QueueFull -> 503) and cancellation when the consumer stops iterating.
@@ -20,11 +21,13 @@ adapter request gets AdapterNotFound, and `engine.adapter` fails at start-up.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import threading
 from typing import Any
 
 from assistant.engine.backends.base import BackendError
+from assistant.engine.backends.onnx_process import ModelProcess
 from assistant.engine.backends.transformers import TransformersBackend, _as_list
 from assistant.engine.models import ModelNotFound, hf_folder, onnx_folder
 
@@ -47,28 +50,27 @@ class OnnxBackend(TransformersBackend):
         self._worker.start()
 
     def _load(self) -> None:
-        try:
-            import onnxruntime_genai as og
-            from transformers import AutoTokenizer
-        except ImportError as exc:
-            raise BackendError(f"backend 'onnx' needs onnxruntime-genai and onnx-ir: {exc}") from exc
+        if importlib.util.find_spec("onnxruntime_genai") is None:
+            raise BackendError("backend 'onnx' needs onnxruntime-genai and onnx-ir (pip install onnxruntime-genai "
+                               "onnx-ir)")
         if self.settings.engine.device == "cuda":
             raise BackendError("backend 'onnx' runs on CPU here; use backend vllm or transformers on a GPU")
+        from transformers import AutoTokenizer
+
         try:
             source = hf_folder(self.ref, self.settings.cache_dir)
             self.folder = onnx_folder(self.ref, self.settings.cache_dir, self.precision)
         except (OSError, ValueError, ModelNotFound) as exc:
             raise BackendError(f"cannot load chat model {self.ref.path} for backend 'onnx': {exc}") from exc
-        config = og.Config(str(self.folder))
-        config.clear_providers()  # CPU
-        if self.settings.engine.threads:
-            options = {"intra_op_num_threads": self.settings.engine.threads, "inter_op_num_threads": 1}
-            config.overlay(json.dumps({"model": {"decoder": {"session_options": options}}}))
-        self._og = og
-        self._model = og.Model(config)
         self._tokenizer = AutoTokenizer.from_pretrained(source)
         genai = json.loads((self.folder / "genai_config.json").read_text())["model"]
         self._eos = set(_as_list(genai.get("eos_token_id")) + _as_list(self._tokenizer.eos_token_id))
+        self._model = ModelProcess(str(self.folder), self.settings.engine.threads)
+
+    async def close(self) -> None:
+        await super().close()
+        if self._model is not None:
+            await asyncio.to_thread(self._model.close)
 
     def _run(self) -> None:
         while True:
@@ -92,15 +94,11 @@ class OnnxBackend(TransformersBackend):
 
     def _decode(self, seq: Any) -> None:
         """Prefill the prompt, then one model call per token until eos, a stop string, max_new or cancel."""
-        import numpy as np
         import torch
 
         from assistant.engine.backends.batcher import _sample_one
 
-        params = self._og.GeneratorParams(self._model)
-        params.set_search_options(max_length=len(seq.prompt) + seq.max_new)
-        generator = self._og.Generator(self._model, params)
-        generator.append_tokens(np.asarray(seq.prompt, dtype=np.int32))
+        logits = self._model.start(seq.prompt, len(seq.prompt) + seq.max_new)
         sampling = seq.request.sampling
         while not seq.done:
             if self._closing:
@@ -108,11 +106,10 @@ class OnnxBackend(TransformersBackend):
             if seq.cancelled.is_set():
                 seq.done, seq.finish_reason, seq.completion_tokens = True, "cancelled", len(seq.generated)
                 return
-            logits = generator.get_logits()[0, -1]
             if sampling.temperature > 0:
                 token = _sample_one(torch.from_numpy(logits), sampling.temperature, sampling.top_p, seq.generator)
             else:
                 token = int(logits.argmax())
             seq.accept(token, self._eos, self._tokenizer)
             if not seq.done:
-                generator.append_tokens(np.asarray([token], dtype=np.int32))
+                logits = self._model.append(token)

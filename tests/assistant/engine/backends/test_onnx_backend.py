@@ -26,9 +26,10 @@ from assistant.engine.backends import (
     create_backend,
 )
 from assistant.engine.backends.onnx_genai import OnnxBackend
-from assistant.engine.backends.transformers import QueueFull, TransformersBackend
+from assistant.engine.backends.transformers import TransformersBackend
 from assistant.engine.models import ModelNotFound, ModelRef, onnx_folder
 from assistant.engine.settings import Settings
+from tests.assistant.engine.backends.streams import collect, flood
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -61,17 +62,6 @@ def backend(model_cache_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     asyncio.run(created.close())
 
 
-async def _collect(backend: OnnxBackend, request: GenerationRequest, stop_after: int | None = None) -> str:
-    pieces: list[str] = []
-    stream = backend.stream(request)
-    async for piece in stream:
-        pieces.append(piece)
-        if stop_after is not None and len(pieces) >= stop_after:
-            break
-    await stream.aclose()
-    return "".join(pieces)
-
-
 def test_the_int8_model_predicts_the_fp32_models_next_tokens(backend: OnnxBackend, model_cache_dir: Path) -> None:
     """Teacher-forced over a grounded answer: int8 weights must keep the fp32 model's choices."""
     import torch
@@ -100,7 +90,7 @@ def test_the_int8_model_predicts_the_fp32_models_next_tokens(backend: OnnxBacken
 
 def test_stream_and_generate_agree_and_report_tokens(backend: OnnxBackend) -> None:
     async def run() -> tuple[str, object, object]:
-        streamed = await _collect(backend, _request())
+        streamed = await collect(backend, _request())
         return streamed, await backend.generate(_request()), await backend.generate(_request(max_tokens=6))
 
     streamed, full, short = asyncio.run(run())
@@ -123,8 +113,8 @@ def test_sampling_is_seeded_and_stop_strings_cut_the_text(backend: OnnxBackend) 
 
 def test_a_cancelled_stream_frees_the_worker_for_the_next_chat(backend: OnnxBackend) -> None:
     async def run() -> tuple[str, str]:
-        first = asyncio.create_task(_collect(backend, _request(max_tokens=200), stop_after=2))
-        second = asyncio.create_task(_collect(backend, _request(OTHERS[0], max_tokens=8)))
+        first = asyncio.create_task(collect(backend, _request(max_tokens=200), stop_after=2))
+        second = asyncio.create_task(collect(backend, _request(OTHERS[0], max_tokens=8)))
         return await first, await second
 
     started = time.perf_counter()
@@ -139,18 +129,8 @@ def test_a_full_queue_raises_queue_full_and_the_admitted_requests_finish(
         backend: OnnxBackend, model_cache_dir: Path, tmp_path: Path) -> None:
     small = OnnxBackend(_settings(model_cache_dir, tmp_path, queue_size=1))
     asyncio.run(small.start())
-
-    async def run() -> list:
-        return await asyncio.gather(*(small.generate(_request(q, max_tokens=8)) for q in OTHERS),
-                                    return_exceptions=True)
-
-    try:
-        results = asyncio.run(run())
-    finally:
-        asyncio.run(small.close())
-    refused = [r for r in results if isinstance(r, QueueFull)]
-    served = [r for r in results if not isinstance(r, BaseException)]
-    assert refused and served and len(refused) + len(served) == len(OTHERS), results
+    refused, served = flood(small, [_request(q, max_tokens=8) for q in OTHERS])
+    assert refused and served
     assert all(r.completion_tokens == 8 for r in served)
 
 

@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from assistant.engine.backends import BackendError, GenerationRequest, SamplingParams
-from assistant.engine.backends.transformers import QueueFull, TransformersBackend
+from assistant.engine.backends.transformers import TransformersBackend
 from assistant.engine.settings import Settings
+from tests.assistant.engine.backends.streams import collect, flood
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -70,17 +71,6 @@ def alone(backend: TransformersBackend) -> dict[str, object]:
     return asyncio.run(run())
 
 
-async def _collect(backend: TransformersBackend, request: GenerationRequest, stop_after: int | None = None) -> str:
-    pieces: list[str] = []
-    stream = backend.stream(request)
-    async for piece in stream:
-        pieces.append(piece)
-        if stop_after is not None and len(pieces) >= stop_after:
-            break
-    await stream.aclose()
-    return "".join(pieces)
-
-
 def test_eight_concurrent_streams_match_their_sequential_answers_and_run_faster(
         backend: TransformersBackend, alone: dict) -> None:
     widest = 0
@@ -94,7 +84,7 @@ def test_eight_concurrent_streams_match_their_sequential_answers_and_run_faster(
     async def run() -> tuple[list[str], float]:
         watcher = asyncio.create_task(watch())
         start = time.perf_counter()
-        texts = await asyncio.gather(*(_collect(backend, _request(q)) for q in QUESTIONS))
+        texts = await asyncio.gather(*(collect(backend, _request(q)) for q in QUESTIONS))
         seconds = time.perf_counter() - start
         watcher.cancel()
         return list(texts), seconds
@@ -120,7 +110,7 @@ def test_generate_reports_token_counts_per_request(backend: TransformersBackend,
 
 def test_cancelling_one_stream_does_not_disturb_the_others(backend: TransformersBackend, alone: dict) -> None:
     async def run() -> list[str]:
-        return await asyncio.gather(*(_collect(backend, _request(q), stop_after=2 if i == 1 else None)
+        return await asyncio.gather(*(collect(backend, _request(q), stop_after=2 if i == 1 else None)
                                       for i, q in enumerate(QUESTIONS[:4])))
 
     texts = asyncio.run(run())
@@ -159,18 +149,8 @@ def test_prompt_over_the_context_is_refused(backend: TransformersBackend) -> Non
 def test_a_full_queue_raises_queue_full_and_the_admitted_requests_finish(
         model_cache_dir: Path, tmp_path: Path) -> None:
     small = _backend(model_cache_dir, tmp_path, max_batch_size=1, queue_size=1)
-
-    async def run() -> list:
-        return await asyncio.gather(*(small.generate(_request(q, max_tokens=8)) for q in QUESTIONS[:5]),
-                                    return_exceptions=True)
-
-    try:
-        results = asyncio.run(run())
-    finally:
-        asyncio.run(small.close())
-    refused = [r for r in results if isinstance(r, QueueFull)]
-    served = [r for r in results if not isinstance(r, BaseException)]
-    assert refused and served and len(refused) + len(served) == 5, results
+    refused, served = flood(small, [_request(q, max_tokens=8) for q in QUESTIONS[:5]])
+    assert refused and served
     assert all(r.completion_tokens == 8 for r in served)
 
 

@@ -1,7 +1,8 @@
 """Serving benchmark: TTFT, inter-token latency, aggregate tokens/s and errors at 1/4/16/64 concurrent chats.
 
-    .venv-vllm/bin/python bench/serving/serving.py [--engines transformers,llamacpp,vllm]
-        [--levels 1,4,16,64] [--engines ...,onnx,onnx:int4] [--llamacpp-levels 1,4,16] [--max-tokens 64] [--threads 2] [--max-batch 16]
+    .venv-vllm/bin/python bench/serving/serving.py [--engines transformers,onnx,onnx:int4,llamacpp,vllm]
+        [--levels 1,4,16,64] [--llamacpp-levels 1,4,16] [--max-tokens 64] [--threads 2] [--max-batch 16]
+        [--out serving]
 
 Engines, one at a time in this run, each in its own subprocess, on the same grounded prompts
 (bench/serving/engines.py: a store question with three help-centre passages, ~650-710 tokens):

@@ -38,7 +38,6 @@ class OnnxBackend(TransformersBackend):
 
     def __init__(self, settings: Any) -> None:
         super().__init__(settings)
-        self.max_batch_size = 1
         self.precision = settings.engine.onnx_precision
         self.folder: Any = None
 

@@ -119,7 +119,10 @@ def part_ingest(embedders: dict[str, Embedder]) -> None:
             "End to end through `Retriever.add_documents` (chunking, MiniLM embedding of chunk and title rows, "
             "BM25, FAISS, atomic version write); the last column re-embeds the same chunks alone. Two runtimes "
             "of the same all-MiniLM-L6-v2 weights, in one run: `torch` (sentence-transformers, float32) and "
-            "`onnx-int8` (ONNX Runtime, per-channel int8 MatMul weights; the default on a CPU).",
+            "`onnx-int8` (ONNX Runtime, per-channel int8 MatMul weights; the default on a CPU). Both embed "
+            "length-sorted batches of 16 texts (the CPU default); onnx-int8 runs one whole batch per core on "
+            "a one-thread session. Rows embedded end to end: a body row per chunk (its title and section "
+            "prepended) and a title row per document.",
             "",
             table(
                 ["input", "runtime", "chunks", "mean chars/chunk", "seconds", "chunks/s", "embedding only, chunks/s"],

@@ -21,7 +21,10 @@ class RetrievalConfig(BaseModel):
     device: str = Field("cpu", description="Device for the embedding model: cpu | cuda | auto.")
 
     # Embedding
-    embed_batch_size: int = Field(64, ge=1, le=4096, description="Texts per embedding batch.")
+    embed_batch_size: int = Field(
+        0, ge=0, le=4096, description="Texts per embedding batch; 0 = 16 on a CPU (length-sorted small batches "
+        "pad least: fastest measured on 2 cores), 128 on a GPU.",
+    )
     embed_backend: Literal["auto", "torch", "onnx", "onnx-int8"] = Field(
         "auto",
         description="Embedding runtime: torch (sentence-transformers), onnx (ONNX Runtime, CPU) or onnx-int8 "

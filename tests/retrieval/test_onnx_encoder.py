@@ -89,3 +89,16 @@ def test_bad_backend_and_device_are_refused(model_dir: str) -> None:
         Embedder(model_dir, backend="tensorrt")
     with pytest.raises(RetrievalError, match="runs on the CPU"):
         Embedder(model_dir, device="cuda", backend="onnx-int8")
+
+
+def test_bulk_workers_give_the_single_session_vectors_in_order(model_dir: str, cache: Path) -> None:
+    e = Embedder(model_dir, backend="onnx-int8", cache_dir=cache, batch_size=2)
+    assert e.batch_size == 2 and Embedder(model_dir, backend="torch").batch_size == 16  # 0 = CPU default
+    texts = [f"{t} ({n})" for n in range(4) for t in TEXTS]  # 10 batches of 2, on both workers
+    e._onnx.workers = 1
+    one_by_one = e.encode(texts)
+    e._onnx.workers = 2
+    bulk = e.encode(texts)
+    assert e._onnx._bulk is not None  # the one-thread session really ran them
+    np.testing.assert_allclose(bulk, one_by_one, atol=1e-4)
+    assert (bulk @ one_by_one.T).argmax(1).tolist() == list(range(len(texts)))

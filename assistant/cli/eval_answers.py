@@ -350,7 +350,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
                 fail(str(exc))
         current = settings.understanding.min_retrieval_score
         metrics = compute_metrics(outcomes)
-        metrics.update(threshold=current, templates=templates_label, backend=resolve_backend_name(settings.engine.backend),
+        metrics.update(threshold=current, templates=templates_label, backend=resolve_backend_name(settings.engine.backend, settings.engine),
                        max_new_tokens=max_new_tokens if generate else None, documents=len(docs))
         if calibrate_flag:
             metrics["calibration"] = calibrate(outcomes, current)

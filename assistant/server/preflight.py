@@ -78,7 +78,7 @@ def check_adapter(adapters_dir: Path, adapter: str) -> None:
 def run_checks(settings: Settings) -> None:
     """Raise StartupError on the first problem; retry unreachable servers until the wait runs out."""
     engine = settings.engine
-    backend = resolve_backend_name(engine.backend)
+    backend = resolve_backend_name(engine.backend, engine)
     checks = [lambda: check_database(settings.resolved_database_url)]
     if backend == "openai":
         checks.append(lambda: check_model_server(engine.openai_base_url, engine.openai_api_key, engine.adapter))

@@ -1,9 +1,11 @@
 """ONNX Runtime GenAI backend (`backend=onnx`): the chat model as int8 (or int4) MatMulNBits weights on CPU.
 
+`auto` picks it on a CPU when no LoRA adapter is registered (backends/__init__.py:resolve_backend_name).
 Decode on a CPU is bound by the bytes of weights read per token: the transformers backend reads
 fp32 weights (538 MB per token for SmolLM2-135M), this one int8 (151 MB), so one stream decodes
-3.8x faster (43.1 vs 11.2 tokens/s on one core; docs/benchmarks.md, "Serving"). The model folder is built once from
-the chat model's HF folder by onnxruntime-genai's model builder (assistant/engine/models.py:onnx_folder).
+3.8x faster on one core (43.1 vs 11.2 tokens/s) and 1.43x llama.cpp's best with two (docs/benchmarks.md,
+"Serving"). The model folder is built once from the chat model's HF folder by onnxruntime-genai's model
+builder (assistant/engine/models.py:onnx_folder).
 
 onnxruntime-genai runs the model and keeps the KV cache, in a child process (onnx_process.py: it holds
 the GIL during model calls, which would stall the server's event loop); everything else is shared with the
@@ -15,8 +17,9 @@ One worker thread decodes one chat at a time; the others wait in the queue. onnx
 continuous batching (its dynamic-batching Engine) needs a paged-KV model, which its CPU builder does
 not produce; its static Engine ran 4 short chats at 48 tokens/s in total where one stream alone
 decoded 67 (quick checks while writing this backend), so one chat at a time, and a queue, on CPU.
-A model process that dies fails each request with a BackendError naming its exit code; restart the server. LoRA adapters are not served: an
-adapter request gets AdapterNotFound, and `engine.adapter` fails at start-up.
+A model process that dies fails each request with a BackendError naming its exit code; restart the
+server. LoRA adapters are not served: an adapter request gets AdapterNotFound, and `engine.adapter`
+fails at start-up.
 """
 
 from __future__ import annotations

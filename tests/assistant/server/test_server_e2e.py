@@ -68,3 +68,16 @@ def test_conversation_survives_a_restart(env: dict[str, str]) -> None:
         assert follow.status_code == 200, follow.text
         transcript = httpx.get(f"{base}/v1/conversations/{conv_id}", timeout=10).json()
         assert len(transcript["messages"]) == 4
+
+
+def test_the_default_engine_on_a_cpu_is_onnx_and_answers(env: dict[str, str], tmp_path: Path) -> None:
+    """No ASSISTANT_ENGINE__BACKEND: `auto` picks the onnx engine here (CPU, no vLLM, no adapter)."""
+    default = {k: v for k, v in env.items() if k != "ASSISTANT_ENGINE__BACKEND"}
+    default.update(ASSISTANT_DATA_DIR=str(tmp_path), ASSISTANT_ENGINE__ADAPTERS_DIR=str(tmp_path / "adapters"))
+    with running_server(default) as (base, _):
+        health = httpx.get(f"{base}/readyz", timeout=10).json()
+        assert health["backend"] == "onnx", health
+        reply = httpx.post(f"{base}/v1/chat", json={"message": "What does the two-year guarantee cover?"},
+                           timeout=120).json()
+        assert reply["route"] == "generate" and reply["sources"], reply
+        assert reply["timings"]["completion_tokens"] > 0 and "guarantee" in reply["answer"].lower(), reply

@@ -13,8 +13,28 @@ def _f(value: Any, fmt: str) -> str:
     return "" if value is None else format(value, fmt)
 
 
+def base(spec: str) -> str:
+    """The engine without its thread count: "onnx@2" -> "onnx"."""
+    return spec.partition("@")[0]
+
+
+def peer_ratio(results: dict[str, Any]) -> str:
+    """Each product engine's best single-stream decode (over its thread variants) against llama.cpp's best."""
+    best: dict[str, tuple[float, str]] = {}
+    for spec, r in results.items():
+        decode = r.get("levels", {}).get("1", {}).get("decode_tok_s")
+        if decode and decode > best.get(base(spec), (0.0, ""))[0]:
+            best[base(spec)] = (decode, spec)
+    if "llamacpp" not in best:
+        return ""
+    peer, peer_spec = best.pop("llamacpp")
+    parts = [f"{name} {tok:.1f} tok/s ({spec}) = {tok / peer:.2f}x" for name, (tok, spec) in best.items()]
+    return (f"Single-stream decode, each engine at its best thread count in this run, against llama.cpp's best "
+            f"({peer:.1f} tok/s, {peer_spec}): " + "; ".join(parts) + ".")
+
+
 def verdict(results: dict[str, Any]) -> str:
-    ok = {name: r for name, r in results.items() if name in BACKENDS and "levels" in r}
+    ok = {name: r for name, r in results.items() if base(name) in BACKENDS and "levels" in r}
     if not ok:
         return "No product engine finished; no default chosen from this run."
 
@@ -70,7 +90,8 @@ def write_report(meta: dict[str, Any], results: dict[str, Any], md: Path, js: Pa
         f"jobs. Load average before: {meta['load_before']}, after: {meta.get('load_after')}.",
         f"Command: `{meta['command']}`",
         "",
-        f"Each engine in its own process, one after another, {meta['threads']} CPU thread(s) each; greedy, up to "
+        f"Each engine in its own process, one after another, {meta['threads']} CPU thread(s) each (an engine "
+        "named name@N: N threads); greedy, up to "
         f"{meta['max_tokens']} new tokens, the same grounded prompts (store question + 3 help-centre passages, "
         f"~650-710 prompt tokens). Level N sends max(N, 3) requests at once. Batched engines: max "
         f"{meta['max_batch']} rows, the rest queue. llama.cpp: llama-cpp-python in-process, one Llama behind a "
@@ -109,4 +130,6 @@ def write_report(meta: dict[str, Any], results: dict[str, Any], md: Path, js: Pa
         lines.append(f"| {name} | {r['weight_bytes'] / 1e6:.0f} MB | {_f(r.get('bandwidth_limit_tok_s'), '.1f')} "
                      f"| {_f(single, '.1f')} | {_f(r.get('fraction_of_limit'), '.0%')} | {ratio} |")
     lines += ["", f"![serving]({md.with_suffix('.png').name})", "", verdict(results)]
+    if peer_ratio(results):
+        lines += ["", peer_ratio(results)]
     md.write_text("\n".join(lines) + "\n")

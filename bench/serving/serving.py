@@ -4,6 +4,9 @@
         [--levels 1,4,16,64] [--llamacpp-levels 1,4,16] [--max-tokens 64] [--threads 2] [--max-batch 16]
         [--out serving]
 
+An engine name may end in @N to run it with N threads instead of --threads (llamacpp@1,llamacpp@2,onnx@2):
+each engine can then be compared at its best thread count in one run.
+
 Engines, one at a time in this run, each in its own subprocess, on the same grounded prompts
 (bench/serving/engines.py: a store question with three help-centre passages, ~650-710 tokens):
 - transformers: the embedded backend (batched decoding, assistant/engine/backends/batcher.py);
@@ -131,7 +134,14 @@ def _weight_bytes(backend: Any, settings: Any) -> int:
     return 4 * numel
 
 
-def run_child(engine: str, args: argparse.Namespace) -> dict[str, Any]:
+def split_spec(spec: str, default_threads: int) -> tuple[str, int]:
+    """"onnx:int4@1" -> ("onnx:int4", 1); no @N -> the run's --threads."""
+    engine, _, threads = spec.partition("@")
+    return engine, int(threads) if threads else default_threads
+
+
+def run_child(spec: str, args: argparse.Namespace) -> dict[str, Any]:
+    engine, threads = split_spec(spec, args.threads)
     if engine == "llamacpp":
         from assistant.engine.models import resolve_chat_model
 
@@ -141,7 +151,7 @@ def run_child(engine: str, args: argparse.Namespace) -> dict[str, Any]:
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
             json.dump(prompts(offsets(args.level_list + [0])[-1] + 3), f)  # the same prompts per level as the others
         cmd = [str(LLAMACPP_PY), str(ROOT / "bench/serving/llamacpp_peer.py"), "--gguf", str(gguf),
-               "--prompts", f.name, "--threads", str(args.threads), "--max-tokens", str(args.max_tokens),
+               "--prompts", f.name, "--threads", str(threads), "--max-tokens", str(args.max_tokens),
                "--levels", levels, "--all-levels", args.levels]
         env = dict(os.environ)
     else:
@@ -150,9 +160,9 @@ def run_child(engine: str, args: argparse.Namespace) -> dict[str, Any]:
         python = sys.executable
         if engine.startswith("onnx") and importlib.util.find_spec("onnxruntime_genai") is None:
             python = str(ROOT / ".venv" / "bin" / "python")
-        cmd = [python, __file__, "--one", engine, "--levels", args.levels, "--threads", str(args.threads),
+        cmd = [python, __file__, "--one", engine, "--levels", args.levels, "--threads", str(threads),
                "--max-tokens", str(args.max_tokens), "--max-batch", str(args.max_batch)]
-        env = dict(os.environ, VLLM_CPU_OMP_THREADS_BIND=f"0-{args.threads - 1}")
+        env = dict(os.environ, VLLM_CPU_OMP_THREADS_BIND=f"0-{threads - 1}")
     try:
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=args.timeout)
     finally:
@@ -199,7 +209,8 @@ def main() -> None:
     parser.add_argument("--engines", default="transformers,llamacpp,vllm")
     parser.add_argument("--levels", default="1,4,16,64")
     parser.add_argument("--max-tokens", type=int, default=64)
-    parser.add_argument("--threads", type=int, default=2, help="CPU threads per engine (torch/OpenMP/llama.cpp)")
+    parser.add_argument("--threads", type=int, default=2,
+                        help="CPU threads per engine (torch/OpenMP/llama.cpp) where its name has no @N")
     parser.add_argument("--llamacpp-levels", default="1,4,16",
                         help="levels for llama.cpp: behind its lock a level only adds queueing, so 64 is optional")
     parser.add_argument("--max-batch", type=int, default=16, help="engine.max_batch_size for the batched engines")

@@ -30,6 +30,7 @@ from assistant.engine.events import (
     Timings,
     TokenEvent,
 )
+from assistant.engine.guard import OpeningGuard, extractive_answer
 from assistant.engine.prompt import ECHO_STOPS, PromptBuilder, Turn
 from assistant.engine.settings import Settings
 from assistant.engine.store import ConversationNotFound, Store, new_id
@@ -153,16 +154,42 @@ class Assistant:
                                                 request_id=message_id)
                     timings.prompt_tokens = self.backend.count_tokens(messages)
                     parts: list[str] = []
+                    held: list[str] = []  # the opening, until the guard releases it
+                    guarded = self.settings.engine.answer_guard
+                    guard, verdict = OpeningGuard(text, hits), (None if guarded else "ok")
                     t_gen = time.perf_counter()
-                    async for piece in self.backend.stream(request):
-                        if not parts:
+                    stream = self.backend.stream(request)
+                    try:
+                        async for piece in stream:
+                            parts.append(piece)
+                            if verdict == "ok":
+                                if timings.ttft_ms is None:
+                                    timings.ttft_ms = (time.perf_counter() - t0) * 1000
+                                yield TokenEvent(text=piece)
+                                continue
+                            held.append(piece)
+                            verdict = guard.judge("".join(held))
+                            if verdict == "ok":
+                                timings.ttft_ms = (time.perf_counter() - t0) * 1000
+                                yield TokenEvent(text="".join(held))
+                            elif verdict is not None:
+                                break  # closing the stream below frees the engine's slot
+                    finally:
+                        close = getattr(stream, "aclose", None)  # an async generator: closing it cancels the request
+                        if close is not None:
+                            await close()
+                    if verdict is None and held:  # the whole answer fit in the undecided opening
+                        verdict = guard.judge("".join(held), finished=True)
+                        if verdict == "ok":
                             timings.ttft_ms = (time.perf_counter() - t0) * 1000
-                        parts.append(piece)
-                        yield TokenEvent(text=piece)
-                    reply.answer = "".join(parts).strip()
-                    if not reply.answer:  # the model only echoed the prompt (stopped at once) or said nothing
-                        reply.answer = self.prompt.fallback_answer(hits)
-                        timings.ttft_ms = timings.ttft_ms or (time.perf_counter() - t0) * 1000
+                            yield TokenEvent(text="".join(held))
+                    reply.answer = "".join(parts).strip() if verdict == "ok" else ""
+                    if not reply.answer:  # echoed the prompt, a title or the question, or said nothing
+                        if verdict not in (None, "ok"):
+                            log.info("answer guard replaced a %s with the extractive answer", verdict)
+                        reply.answer = (await asyncio.to_thread(self._extractive, text, hits) if guarded
+                                        else self.prompt.fallback_answer(hits))
+                        timings.ttft_ms = (time.perf_counter() - t0) * 1000
                         yield TokenEvent(text=reply.answer)
                     timings.completion_tokens = len(parts)
                     gen_s = time.perf_counter() - t_gen
@@ -193,6 +220,14 @@ class Assistant:
         yield DoneEvent(reply=reply)
 
     # -- internals ---------------------------------------------------------------------------
+    def _extractive(self, question: str, hits: list[Any]) -> str:
+        encode = getattr(getattr(self.retriever, "embedder", None), "encode", None)
+        try:
+            return extractive_answer(question, hits, encode) or self.prompt.fallback_answer(hits)
+        except Exception:  # an encoder failure must not lose the turn: the opening sentences then
+            log.exception("extractive answer failed; using the top passage's opening")
+            return self.prompt.fallback_answer(hits)
+
     def _default_sampling(self) -> SamplingParams:
         e = self.settings.engine
         return SamplingParams(temperature=e.temperature, top_p=e.top_p, max_tokens=e.max_new_tokens)

@@ -36,6 +36,11 @@ class EngineConfig(BaseModel):
     device: str = Field("auto", description="auto | cpu | cuda")
     dtype: str = Field("auto", description="auto | float32 | bfloat16 | float16")
     max_new_tokens: int = Field(200, ge=1, le=8192)
+    answer_guard: bool = Field(
+        True, description="Hold a grounded answer's opening until it cannot be a list of source titles or the "
+        "question repeated; if it is, stop and answer with the passage sentence closest to the question (guard.py). "
+        "Off: stream whatever the model says, and fall back to the top passage's opening only when it says nothing.",
+    )
     temperature: float = Field(0.0, ge=0.0, le=2.0)
     top_p: float = Field(1.0, gt=0.0, le=1.0)
     max_context_tokens: int = Field(2048, ge=256, description="Prompt + answer budget in tokens.")

@@ -30,7 +30,7 @@ from assistant.engine.events import (
     Timings,
     TokenEvent,
 )
-from assistant.engine.guard import OpeningGuard, extractive_answer
+from assistant.engine.guard import OpeningGuard, extractive_answer, needs_citation, quoted_from
 from assistant.engine.prompt import ECHO_STOPS, PromptBuilder, Turn
 from assistant.engine.settings import Settings
 from assistant.engine.store import ConversationNotFound, Store, new_id
@@ -191,6 +191,13 @@ class Assistant:
                                         else self.prompt.fallback_answer(hits))
                         timings.ttft_ms = (time.perf_counter() - t0) * 1000
                         yield TokenEvent(text=reply.answer)
+                    elif guarded and len(parts) < params.max_tokens and needs_citation(reply.answer):
+                        # only an answer that ended by itself: one cut at max_tokens stays as the client asked
+                        number = quoted_from(reply.answer, hits)  # the model quoted a passage: just cite it
+                        addition = f" [{number}]" if number else f"\n\n{await asyncio.to_thread(self._extractive, text, hits)}"
+                        if addition.strip():
+                            reply.answer += addition
+                            yield TokenEvent(text=addition)
                     timings.completion_tokens = len(parts)
                     gen_s = time.perf_counter() - t_gen
                     timings.tokens_per_second = len(parts) / gen_s if gen_s > 0 and parts else None

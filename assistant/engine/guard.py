@@ -10,8 +10,9 @@ answers. The guard reads the opening as it streams and decides as early as it ca
 - if its first line turns out to be a source title, or the question itself, generation stops and
   the reply is the extractive answer instead: the passage sentence closest to the question, cited.
 
-The facade uses both (facade.py); `extractive_answer` also replaces the old opening-sentences fallback
-when the model says nothing usable.
+The facade uses both (facade.py). `extractive_answer` also replaces the old opening-sentences fallback
+when the model says nothing usable, and `needs_citation` adds it after a finished answer that cites
+no source, so every grounded reply carries at least one sentence a customer can check.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ _PARTIAL_MARKER = re.compile(r"^\s*(?:\[\d*|\(\d*|\d+)$")
 _EMPHASIS = re.compile(r"[*#`]")  # markdown that means nothing in a plain sentence; ">" inside a menu path stays
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"“])")
 _MIN_SENTENCE = 25
+_CITATION = re.compile(r"\[\d+\]")
 
 
 class Passage(Protocol):
@@ -74,6 +76,20 @@ class OpeningGuard:
             return None  # "[" or "1" may still become the "[1] " / "1. " of a title list
         candidates = [*self.titles, self.question]
         return None if any(c.startswith(opening) for c in candidates) else "ok"
+
+
+def needs_citation(answer: str) -> bool:
+    """A finished, non-empty answer with no `[n]` marker."""
+    return bool(answer.strip()) and _CITATION.search(answer) is None
+
+
+def quoted_from(answer: str, passages: Sequence[Passage]) -> int | None:
+    """The number of the first passage that contains the answer word for word (markdown aside), if any."""
+    said = _norm(answer)
+    for number, passage in enumerate(passages, start=1):
+        if said and said in _norm(passage.text):
+            return number
+    return None
 
 
 def _units(text: str) -> list[str]:

@@ -39,7 +39,8 @@ class EngineConfig(BaseModel):
     answer_guard: bool = Field(
         True, description="Hold a grounded answer's opening until it cannot be a list of source titles or the "
         "question repeated; if it is, stop and answer with the passage sentence closest to the question (guard.py). "
-        "Off: stream whatever the model says, and fall back to the top passage's opening only when it says nothing.",
+        "An answer that cites no source gets that sentence added, cited. Off: stream whatever the model says, and "
+        "fall back to the top passage's opening only when it says nothing.",
     )
     temperature: float = Field(0.0, ge=0.0, le=2.0)
     top_p: float = Field(1.0, gt=0.0, le=1.0)

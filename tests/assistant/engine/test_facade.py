@@ -60,13 +60,13 @@ def test_grounded_turn_streams_typed_events_in_order(tmp_path: Path) -> None:
 
 def test_history_is_persisted_and_sent_back(tmp_path: Path) -> None:
     bot = make(tmp_path)
-    bot.backend.enqueue("First answer.", "Second answer.")
+    bot.backend.enqueue("First answer [1].", "Second answer [1].")
     first = run(bot.chat("How long does a refund take?"))
     second = run(bot.chat("And for gift cards?", first.conversation_id))
     assert second.conversation_id == first.conversation_id
     messages = bot.backend.requests[1].messages
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
-    assert messages[2]["content"] == "First answer."
+    assert messages[2]["content"] == "First answer [1]."
     assert messages[1]["content"] == "How long does a refund take?"  # history holds the raw question
     conv = bot.store.get_conversation(first.conversation_id)
     assert [m.role for m in conv.messages] == ["user", "assistant", "user", "assistant"]

@@ -12,7 +12,7 @@ import numpy as np
 from assistant.engine.backends.fake import FakeBackend
 from assistant.engine.events import DoneEvent, TokenEvent
 from assistant.engine.facade import Assistant
-from assistant.engine.guard import OpeningGuard, extractive_answer
+from assistant.engine.guard import OpeningGuard, extractive_answer, needs_citation
 from assistant.engine.settings import Settings
 from assistant.engine.store import Store
 from assistant.engine.understanding.policy import AnswerPolicy
@@ -151,3 +151,22 @@ def test_with_the_guard_off_the_model_text_streams_as_it_comes(tmp_path: Path) -
     events = asyncio.run(_events(_assistant(tmp_path, backend, guard=False), QUESTION))
     tokens = [e.text for e in events if isinstance(e, TokenEvent)]
     assert tokens[0] == "1. " and events[-1].reply.answer == "1. International shipping and customs\n2. Track your order"
+
+
+def test_an_answer_that_cites_nothing_gets_the_closest_sentence_added_and_cited(tmp_path: Path) -> None:
+    backend = FakeBackend()
+    backend.enqueue("The answer to the question is: no.", "Parcels to Switzerland and Norway pass customs.")
+    bot = _assistant(tmp_path, backend)
+    events = asyncio.run(_events(bot, QUESTION))
+    reply = events[-1].reply
+    quote = "Parcels to Switzerland and Norway pass customs. The recipient pays import VAT and duties on delivery. [1]"
+    assert reply.answer == f"The answer to the question is: no.\n\n{quote}"
+    assert "".join(e.text for e in events if isinstance(e, TokenEvent)) == reply.answer
+    # an uncited answer that quotes a passage word for word gets that passage's number, not a repeat
+    again = asyncio.run(_events(bot, QUESTION))[-1].reply
+    assert again.answer == "Parcels to Switzerland and Norway pass customs. [1]"
+    assert not needs_citation("See [2].") and needs_citation("No.") and not needs_citation("  ")
+    # an answer cut at max_tokens is left as the client asked for it
+    backend.enqueue("The answer to the question is: no.")
+    bot.settings.engine.max_new_tokens = 4
+    assert asyncio.run(_events(bot, QUESTION))[-1].reply.answer == "The answer to the"

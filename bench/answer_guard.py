@@ -86,7 +86,9 @@ def main() -> None:
         "",
         "An echo opening: the answer's first line is a help-centre page title (after any `1.` / `[1]` marker) or "
         "the question itself, judged by the guard's rule against every KB title. With the guard on such an "
-        "opening is stopped before it streams and the reply is the passage sentence closest to the question.",
+        "opening is stopped before it streams and the reply is the passage sentence closest to the question; an "
+        "answer that cites no source gets the number of the passage it quotes word for word, or that closest "
+        "sentence added, cited.",
         "",
         "| guard | generated answers | echo openings | answers citing a source `[n]` | source_hit_at_1 (all answerable) "
         "| latency p50, generated turns |",

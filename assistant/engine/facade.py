@@ -192,7 +192,7 @@ class Assistant:
                         timings.ttft_ms = (time.perf_counter() - t0) * 1000
                         yield TokenEvent(text=reply.answer)
                     elif guarded and len(parts) < params.max_tokens and needs_citation(reply.answer):
-                        # only an answer that ended by itself: one cut at max_tokens stays as the client asked
+                        # not an answer cut at max_tokens (counted as the OpenAI route counts finish_reason=length)
                         number = quoted_from(reply.answer, hits)  # the model quoted a passage: just cite it
                         addition = f" [{number}]" if number else f"\n\n{await asyncio.to_thread(self._extractive, text, hits)}"
                         if addition.strip():

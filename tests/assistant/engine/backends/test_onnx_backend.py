@@ -26,6 +26,7 @@ from assistant.engine.backends import (
     create_backend,
 )
 from assistant.engine.backends.onnx_genai import OnnxBackend
+from assistant.engine.backends.onnx_process import shared_prefix
 from assistant.engine.backends.transformers import TransformersBackend
 from assistant.engine.models import ModelNotFound, ModelRef, onnx_folder
 from assistant.engine.settings import Settings
@@ -184,6 +185,25 @@ def test_the_built_model_is_cached_and_prefill_computes_last_token_logits_only(
     assert again == backend.folder and time.perf_counter() - started < 2  # no second build
     meta = json.loads((again / "conversion.json").read_text())
     assert meta["precision"] == "int8" and meta["prune_lm_head"] is True
+
+
+def test_a_prompt_sharing_a_prefix_reuses_the_kv_cache_and_answers_the_same(backend: OnnxBackend) -> None:
+    """Prefix cache: the shared system prompt is not prefilled again, and rewinding to it changes nothing."""
+    ids_a, ids_b = backend._encode(_messages(OTHERS[2])), backend._encode(_messages(OTHERS[1]))
+    shared = shared_prefix(ids_a, ids_b)
+    assert shared > 10  # the system prompt and the chat template's opening
+
+    async def run() -> tuple[str, int, str, int]:
+        backend._model.start([ids_b[0] + 1, 5, 6], 8)  # another first token: the next prompt starts cold
+        cold = await backend.generate(_request(OTHERS[1], max_tokens=24))
+        cold_reused = backend._model.last_reused
+        await backend.generate(_request(OTHERS[2], max_tokens=24))
+        warm = await backend.generate(_request(OTHERS[1], max_tokens=24))
+        return cold.text, cold_reused, warm.text, backend._model.last_reused
+
+    cold, cold_reused, warm, warm_reused = asyncio.run(run())
+    assert cold_reused == 0 and warm_reused >= shared
+    assert warm == cold and len(cold.split()) > 3
 
 
 def test_the_event_loop_keeps_running_while_the_model_prefills(backend: OnnxBackend) -> None:

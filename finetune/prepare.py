@@ -22,6 +22,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from assistant.engine.context import SourceSelector
 from assistant.engine.settings import Settings
 from finetune.arguments import options_dict, parse_options
 from finetune.errors import FinetuneError
@@ -138,7 +139,8 @@ def prepare(options: PrepareOptions, settings: Settings | None = None) -> dict[s
 
     retriever = open_serving_retriever(settings) if options.context else None
     renderer = Renderer(serving_prompt_builder(settings), retriever,
-                        options.top_k or settings.retrieval.top_k, options.namespace)
+                        options.top_k or settings.retrieval.top_k, options.namespace,
+                        SourceSelector.from_settings(settings, retriever) if retriever is not None else None)
     out = Path(options.output_dir)
     tmp = out.with_name(out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)

@@ -53,6 +53,8 @@ class Outcome:
     latency_ms: float
     template_id: str | None = None
     answer: str = ""
+    ttft_ms: float | None = None  # time to the first streamed answer token
+    prompt_tokens: int = 0  # 0 when no model ran
 
     @property
     def answered(self) -> bool:
@@ -152,6 +154,8 @@ async def run_queries(settings: Any, query_set: list[Any], progress: bool) -> li
                 query=q.query, answerable=bool(q.relevant), template_id=reply.template_id, answer=reply.answer, route=reply.route, cited=cited, hit=cited in q.relevant,
                 top_score=max((h.score for h in hits), default=0.0) if hits is not None else None,
                 top_relevant=bool(hits) and hits[0].doc_id in q.relevant, latency_ms=latency,
+                ttft_ms=reply.timings.ttft_ms if reply.timings else None,
+                prompt_tokens=reply.timings.prompt_tokens if reply.timings else 0,
             ))
     finally:
         await assistant.close()
@@ -169,6 +173,7 @@ def compute_metrics(outcomes: list[Outcome]) -> dict[str, Any]:
     for o in outcomes:
         routes[o.route] = routes.get(o.route, 0) + 1
     latencies = [o.latency_ms for o in outcomes]
+    generated = [o for o in outcomes if o.route == "generate" and o.ttft_ms is not None]
     return {
         "source_hit_at_1": _rate([o.hit for o in answerable]),
         "answered_rate": _rate([o.answered for o in answerable]),
@@ -177,6 +182,9 @@ def compute_metrics(outcomes: list[Outcome]) -> dict[str, Any]:
         "answered_rate_unanswerable": _rate([o.answered for o in unanswerable]),
         "latency_ms_p50": round(float(np.percentile(latencies, 50)), 1),
         "latency_ms_p90": round(float(np.percentile(latencies, 90)), 1),
+        # grounded (generated) turns only: what the serving target "TTFT, grounded answer" means
+        "ttft_ms_p50_generated": round(float(np.percentile([o.ttft_ms for o in generated], 50)), 1) if generated else None,
+        "prompt_tokens_p50_generated": int(np.percentile([o.prompt_tokens for o in generated], 50)) if generated else None,
         "queries": len(outcomes), "answerable": len(answerable), "unanswerable": len(unanswerable),
         "routes": dict(sorted(routes.items())),
     }

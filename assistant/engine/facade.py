@@ -18,6 +18,7 @@ from dataclasses import replace
 from typing import Any
 
 from assistant.engine.backends import Backend, BackendError, GenerationRequest, SamplingParams, create_backend
+from assistant.engine.context import SourceSelector
 from assistant.engine.events import (
     Classification,
     ClassificationEvent,
@@ -55,6 +56,7 @@ class Assistant:
         self.policy = policy
         self.store = store
         self.prompt = PromptBuilder(settings.system_prompt, settings.company)
+        self.context = SourceSelector.from_settings(settings, retriever)
         self.on_handoff: list[Any] = []  # callbacks(reply, transcript); the webhook is one of them
 
     # -- construction ------------------------------------------------------------------------
@@ -147,7 +149,8 @@ class Assistant:
                 if decision.route == "generate":
                     reply.sources = [_source(i, h) for i, h in enumerate(hits, start=1)]
                     yield SourcesEvent(sources=reply.sources)
-                    messages = self.prompt.build(text, hits, [Turn(m.role, m.content) for m in history])
+                    excerpts = await asyncio.to_thread(self._excerpts, text, hits)
+                    messages = self.prompt.build(text, excerpts, [Turn(m.role, m.content) for m in history])
                     params = sampling or self._default_sampling()  # a copy below: the caller's stays untouched
                     params = replace(params, stop=[*params.stop, *(s for s in ECHO_STOPS if s not in params.stop)])
                     request = GenerationRequest(messages=messages, sampling=params, adapter=adapter,
@@ -227,10 +230,16 @@ class Assistant:
         yield DoneEvent(reply=reply)
 
     # -- internals ---------------------------------------------------------------------------
-    def _extractive(self, question: str, hits: list[Any]) -> str:
-        encode = getattr(getattr(self.retriever, "embedder", None), "encode", None)
+    def _excerpts(self, question: str, hits: list[Any]) -> list[Any]:
         try:
-            return extractive_answer(question, hits, encode) or self.prompt.fallback_answer(hits)
+            return self.context.select(question, hits)
+        except Exception:  # an encoder failure must not lose the turn: the passages whole then
+            log.exception("source selection failed; the model reads the top passages whole")
+            return hits[: self.context.passages]
+
+    def _extractive(self, question: str, hits: list[Any]) -> str:
+        try:  # the selector's encoder: it has just embedded these sentences with this question
+            return extractive_answer(question, hits, self.context.encode) or self.prompt.fallback_answer(hits)
         except Exception:  # an encoder failure must not lose the turn: the opening sentences then
             log.exception("extractive answer failed; using the top passage's opening")
             return self.prompt.fallback_answer(hits)

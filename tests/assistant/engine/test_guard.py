@@ -52,6 +52,15 @@ def test_a_title_list_is_caught_when_its_first_line_ends() -> None:
     assert guard.judge("[1] 1. Track your order", finished=True) == "title echo"
 
 
+def test_a_cited_opening_that_reads_out_a_title_is_caught_at_its_second_word() -> None:
+    guard = OpeningGuard(QUESTION, HITS)
+    assert guard.judge("[1] International") is None  # one word: could still be an answer
+    assert guard.judge("[1] International shipp") == "title echo"
+    assert guard.judge("[2] **Track your") == "title echo"
+    assert guard.judge("[1] International parcels pay") == "ok"  # not a title's opening
+    assert guard.judge("1. Track your") is None  # a numbered step may start with a title's words: wait
+
+
 def test_a_question_echo_is_caught() -> None:
     guard = OpeningGuard(QUESTION, HITS)
     assert guard.judge("Who pays the customs tax when a parcel goes to Switzerland?") == "question echo"

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -28,7 +29,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData, inspect, text
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
@@ -39,6 +40,9 @@ MODEL_MODULES = ("assistant.engine.store", "assistant.engine.reviews", "assistan
                  "assistant.engine.alerts", "assistant.engine.sites", "assistant.engine.handoffs")
 # Arbitrary constant shared by every replica: the key of the PostgreSQL advisory lock.
 _PG_LOCK_KEY = 7_312_004_419
+# SQLite answers "database is locked" at once, without waiting, when two connections would deadlock (a new
+# connection switching the file to WAL while a replica migrates). Such a starter backs off and retries.
+_SQLITE_RETRY_S = 30.0
 
 
 class DatabaseError(RuntimeError):
@@ -85,10 +89,18 @@ def _reason(exc: BaseException) -> str:
 @contextmanager
 def locked_connection(engine: Engine) -> Iterator[Connection]:
     """One transaction holding the schema lock; commits on success, rolls back on any error."""
-    try:
-        conn = engine.connect()
-    except SQLAlchemyError as exc:
-        raise DatabaseError(f"cannot connect to the database {masked_url(engine)}: {_reason(exc)}") from exc
+    deadline = time.monotonic() + _SQLITE_RETRY_S
+    while True:
+        try:
+            conn = engine.connect()
+            break
+        except OperationalError as exc:
+            if engine.dialect.name == "sqlite" and "locked" in str(exc) and time.monotonic() < deadline:
+                time.sleep(0.05)
+                continue
+            raise DatabaseError(f"cannot connect to the database {masked_url(engine)}: {_reason(exc)}") from exc
+        except SQLAlchemyError as exc:
+            raise DatabaseError(f"cannot connect to the database {masked_url(engine)}: {_reason(exc)}") from exc
     with conn:
         if conn.dialect.name == "sqlite":
             # Take the write lock now, not at the first write, so two starters cannot both see "empty".

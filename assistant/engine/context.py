@@ -17,18 +17,13 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
-from assistant.engine.guard import sentences
+from assistant.engine.guard import Passage, sentences
 
 Encoder = Callable[[list[str]], np.ndarray]
-
-
-class Passage(Protocol):
-    title: str
-    text: str
 
 
 @dataclass(frozen=True)

@@ -94,12 +94,11 @@ def locked_connection(engine: Engine) -> Iterator[Connection]:
         try:
             conn = engine.connect()
             break
-        except OperationalError as exc:
-            if engine.dialect.name == "sqlite" and "locked" in str(exc) and time.monotonic() < deadline:
+        except SQLAlchemyError as exc:
+            locked = isinstance(exc, OperationalError) and "locked" in str(exc)
+            if locked and engine.dialect.name == "sqlite" and time.monotonic() < deadline:
                 time.sleep(0.05)
                 continue
-            raise DatabaseError(f"cannot connect to the database {masked_url(engine)}: {_reason(exc)}") from exc
-        except SQLAlchemyError as exc:
             raise DatabaseError(f"cannot connect to the database {masked_url(engine)}: {_reason(exc)}") from exc
     with conn:
         if conn.dialect.name == "sqlite":

@@ -4,12 +4,13 @@
 
 Runs `assistant eval answers` on the same KB and queries three times and reads each grounded
 (generated) turn's TTFT, prompt tokens and citation from the per-query details:
-- `1 thread, whole passages`: ASSISTANT_ENGINE__THREADS=1, the top 4 passages whole (each cut at 700
-  characters): what the default did before engine.threads=0 reached the onnx model process;
-- `whole passages`: every core, the top 4 passages whole;
-- `default`: every core, the top 2 passages cut to their sentences closest to the question
-  (engine.context_passages=2, engine.context_chars=450; assistant/engine/context.py).
-All three keep the onnx model process's prefix cache (the system rules are prefilled once).
+- `int8, whole passages`: int8 weight-only model (engine.onnx_precision=int8), the top 4 passages
+  whole (each cut at 700 characters): the default before this session's changes;
+- `int8`: the top 2 passages cut to their sentences closest to the question (engine.context_passages=2,
+  engine.context_chars=450; assistant/engine/context.py), int8 weight-only model;
+- `default`: the same sources, the W8A8 model (engine.onnx_precision=w8a8; int8 activations too,
+  assistant/engine/quantization.py).
+All run on every core and keep the onnx model process's prefix cache (the system rules are prefilled once).
 TTFT is measured in the facade from the customer message to the first streamed answer text, so
 it includes understanding, retrieval, source selection, prefill and the answer guard's hold.
 Writes docs/bench/grounded-ttft.md and docs/bench/grounded-ttft.png.
@@ -31,9 +32,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 VARIANTS = {
-    "1 thread, whole passages": {"ASSISTANT_ENGINE__THREADS": "1", "ASSISTANT_ENGINE__CONTEXT_CHARS": "0",
-                                 "ASSISTANT_ENGINE__CONTEXT_PASSAGES": "4"},
-    "whole passages": {"ASSISTANT_ENGINE__CONTEXT_CHARS": "0", "ASSISTANT_ENGINE__CONTEXT_PASSAGES": "4"},
+    "int8, whole passages": {"ASSISTANT_ENGINE__ONNX_PRECISION": "int8", "ASSISTANT_ENGINE__CONTEXT_CHARS": "0",
+                             "ASSISTANT_ENGINE__CONTEXT_PASSAGES": "4"},
+    "int8": {"ASSISTANT_ENGINE__ONNX_PRECISION": "int8"},
     "default": {},
 }
 
@@ -88,17 +89,18 @@ def main() -> None:
         "TTFT: from the customer message to the first streamed answer text, measured in the facade, so it includes "
         "understanding, retrieval, source selection, prefill and the answer guard's hold. Grounded (generated) turns "
         "only; templates and abstentions answer in ~10 ms. The onnx model process keeps the previous request's KV "
-        "cache and prefills only what a prompt does not share with it (the system rules, ~60 tokens, in all three).",
+        "cache and prefills only what a prompt does not share with it (the system rules, ~60 tokens); every core.",
         "",
-        "| model reads | threads | grounded turns | prompt tokens p50 | TTFT p50 | TTFT p90 | TTFT <= 0.5 s "
+        "| model reads | weights | grounded turns | prompt tokens p50 | TTFT p50 | TTFT p90 | TTFT <= 0.5 s "
         "| source_hit_at_1 | answered | abstain/handoff on unanswerable |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    reads = {"1 thread, whole passages": ("top 4 passages whole", "1"), "whole passages": ("top 4 passages whole", "all"),
-             "default": ("top 2 passages, 450 chars of closest sentences (default)", "all")}
+    closest = "top 2 passages, 450 chars of closest sentences"
+    reads = {"int8, whole passages": ("top 4 passages whole", "int8 weight-only"), "int8": (closest, "int8 weight-only"),
+             "default": (f"{closest} (default)", "w8a8 (default)")}
     for name, r in results.items():
-        what, threads = reads[name]
-        lines.append(f"| {what} | {threads} | {r['generated']} | {r['prompt_tokens_p50']} | {r['ttft_ms_p50']:.0f} ms "
+        what, weights = reads[name]
+        lines.append(f"| {what} | {weights} | {r['generated']} | {r['prompt_tokens_p50']} | {r['ttft_ms_p50']:.0f} ms "
                      f"| {r['ttft_ms_p90']:.0f} ms | {r['under_500ms']:.0%} | {r['source_hit_at_1']} | {r['answered_rate']} "
                      f"| {r['abstain_or_handoff_rate_unanswerable']} |")
     lines += ["", "![grounded TTFT](grounded-ttft.png)", ""]

@@ -12,6 +12,7 @@ import importlib.util
 import json
 import os
 import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,14 +120,16 @@ def hf_folder(ref: ModelRef, cache_dir: Path) -> Path:
     return target
 
 
-ONNX_PRECISIONS = ("int8", "int4", "fp32")
+ONNX_PRECISIONS = ("w8a8", "int8", "int4", "fp32")
 
 
-def onnx_folder(ref: ModelRef, cache_dir: Path, precision: str = "int8", all_logits: bool = False) -> Path:
-    """An ONNX Runtime GenAI folder for `ref` (weights as MatMulNBits int8/int4, or fp32), built once and cached.
+def onnx_folder(ref: ModelRef, cache_dir: Path, precision: str = "w8a8", all_logits: bool = False) -> Path:
+    """An ONNX Runtime GenAI folder for `ref`, built once and cached.
 
-    onnxruntime-genai's model builder reads the HF folder from `hf_folder()`; it runs in a child
-    process because it imports onnx_ir and prints per-tensor progress we do not want in server logs.
+    int8/int4/fp32: onnxruntime-genai's model builder (MatMulNBits weights, or fp32). w8a8: the builder's
+    fp32 model of a SmoothQuant-scaled copy, then int8 x int8 MatMuls (assistant/engine/quantization.py).
+    Each step runs in a child process: the builder imports onnx_ir, and the builder and the quantisers
+    print per-tensor progress we do not want in server logs.
     The serving model computes logits for the last prompt position only (`prune_lm_head`): the LM head
     is a fifth of the model, so logits at every position made prefill ~30% slower. `all_logits=True`
     keeps them, for teacher-forced evaluation (bench/serving/quantization.py).
@@ -139,19 +142,32 @@ def onnx_folder(ref: ModelRef, cache_dir: Path, precision: str = "int8", all_log
     built = target / "conversion.json"
     if (target / "model.onnx").exists() and built.exists() and options.items() <= json.loads(built.read_text()).items():
         return target
-    import subprocess
     import sys
 
+    from tqdm.auto import tqdm
+
     tmp = target.with_name(target.name + f".tmp{os.getpid()}")
+    work = tmp.with_name(tmp.name + ".work")
+    python = [sys.executable, "-m"]
+    build = [*python, "onnxruntime_genai.models.builder", "-e", "cpu", "-c", str(work / "builder"),
+             "--extra_options", f"prune_lm_head={str(not all_logits).lower()}"]
+    if precision == "w8a8":
+        steps = [("smoothing", [*python, "assistant.engine.quantization", "smooth", str(source), str(work / "hf")]),
+                 ("exporting", [*build, "-i", str(work / "hf"), "-o", str(work / "fp32"), "-p", "fp32"]),
+                 ("quantising", [*python, "assistant.engine.quantization", "quantize", str(work / "fp32"), str(tmp)])]
+    else:
+        steps = [("exporting", [*build, "-i", str(source), "-o", str(tmp), "-p", precision])]
     shutil.rmtree(tmp, ignore_errors=True)
-    cmd = [sys.executable, "-m", "onnxruntime_genai.models.builder", "-i", str(source), "-o", str(tmp),
-           "-p", precision, "-e", "cpu", "-c", str(tmp.with_name(tmp.name + ".work")),
-           "--extra_options", f"prune_lm_head={str(not all_logits).lower()}"]
     env = dict(os.environ, HF_HUB_OFFLINE="1")
     try:
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+        with tqdm(steps, desc=f"onnx {precision} model", unit="step", disable=None) as bar:
+            for label, cmd in bar:
+                bar.set_postfix_str(label)
+                done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+                if done.returncode != 0:
+                    break
     finally:
-        shutil.rmtree(tmp.with_name(tmp.name + ".work"), ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
     if done.returncode != 0 or not (tmp / "genai_config.json").exists():
         shutil.rmtree(tmp, ignore_errors=True)
         last = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]

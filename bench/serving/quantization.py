@@ -94,14 +94,16 @@ def main() -> None:
             "tokens": sum(len(r) - 1 for r in rows), "texts": len(rows)}
     OUT_JSON.write_text(json.dumps({"meta": meta, "results": results}, indent=2))
     lines = [
-        "## Chat model weight formats: perplexity of the onnx backend's int8 / int4 / fp32 models",
+        "## Chat model weight formats: perplexity of the onnx backend's w8a8 / int8 / int4 / fp32 models",
         "",
         f"Date: {meta['date']}. Machine: 2-core x86-64 CPU (AVX2), 24 GiB, no GPU. Command: `{meta['command']}`",
         "",
         f"Teacher-forced over {meta['tokens']} tokens ({meta['texts']} help-centre articles of "
         "bench/data/store_kb.jsonl). Reference: the transformers backend's model in fp32 (the GGUF's Q4_1 "
         "weights, dequantised into the cached bf16 HF folder). The onnx models are built from it by onnxruntime-genai's model builder "
-        "(MatMulNBits, block 32, symmetric; `ASSISTANT_ENGINE__ONNX_PRECISION`).",
+        "(int8/int4: MatMulNBits, block 32, symmetric; `ASSISTANT_ENGINE__ONNX_PRECISION`). w8a8: the builder's fp32 model "
+        "of a SmoothQuant-scaled copy (calibrated on the sample intents' utterances, not these texts), with int8 x int8 "
+        "MatMuls and down_proj / LM head as MatMulNBits int8 (assistant/engine/quantization.py).",
         "",
         "| model | files | perplexity | vs reference |",
         "| --- | ---: | ---: | ---: |",
@@ -110,8 +112,9 @@ def main() -> None:
         size = f"{r['bytes'] / 1e6:.0f} MB" if r["bytes"] else ""
         lines.append(f"| {name} | {size} | {math.exp(r['nll']):.2f} | {100 * (math.exp(r['nll'] - base) - 1):+.1f}% |")
     lines += ["", "int4 re-quantises weights that were already 4-bit (Q4_1: asymmetric, one scale and minimum per "
-              "32) onto a symmetric grid, so the two rounding errors add up; int8 keeps them. Hence the default "
-              "`onnx_precision=int8`."]
+              "32) onto a symmetric grid, so the two rounding errors add up; int8 keeps them. w8a8 also quantises "
+              "the activations: a little more error than int8, for a prefill ~1.8x faster on an AVX2 CPU (time to "
+              "first token: docs/bench/grounded-ttft.md). Hence the default `onnx_precision=w8a8`."]
     OUT_MD.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

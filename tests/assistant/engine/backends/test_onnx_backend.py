@@ -63,11 +63,18 @@ def backend(model_cache_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     asyncio.run(created.close())
 
 
-def test_the_int8_model_predicts_the_fp32_models_next_tokens(backend: OnnxBackend, model_cache_dir: Path) -> None:
-    """Teacher-forced over a grounded answer: int8 weights must keep the fp32 model's choices."""
+@pytest.mark.parametrize(("precision", "min_agreement", "max_drift"), [("w8a8", 0.8, 0.25), ("int8", 0.9, 0.15)])
+def test_each_precision_predicts_the_fp32_models_next_tokens(
+        backend: OnnxBackend, model_cache_dir: Path, precision: str, min_agreement: float, max_drift: float) -> None:
+    """Teacher-forced over a grounded answer, the quantised model must keep the fp32 model's choices.
+
+    Measured on these 30 tokens: int8 weight-only 30/30 top-1, mean drift 0.09; w8a8 (the default) 26/30,
+    0.15; w8a8 without SmoothQuant scales 0/30, 7.3 (noise). The bounds sit between.
+    """
     import torch
     from transformers import AutoModelForCausalLM
 
+    from assistant.engine.backends.onnx_process import ModelProcess
     from assistant.engine.models import hf_folder
 
     ids = backend._encode(_messages(QUESTION))
@@ -77,16 +84,22 @@ def test_the_int8_model_predicts_the_fp32_models_next_tokens(backend: OnnxBacken
     reference = AutoModelForCausalLM.from_pretrained(hf_folder(backend.ref, model_cache_dir), dtype=torch.float32)
     with torch.no_grad():
         want = torch.log_softmax(reference(torch.tensor([ids])).logits[0].float(), -1).numpy()
+    model = backend._model if precision == "w8a8" else ModelProcess(str(onnx_folder(backend.ref, model_cache_dir,
+                                                                                     precision)), 1)
     start = len(ids) - 30
-    got = backend._model.start(ids[:start], len(ids) + 1)  # the backend's own model process
     agree, drift = [], []
-    for pos in range(start, len(ids)):
-        got = got - np.log(np.exp(got - got.max()).sum()) - got.max()
-        agree.append(int(got.argmax()) == int(want[pos - 1].argmax()))
-        drift.append(abs(float(got[ids[pos]] - want[pos - 1][ids[pos]])))
-        got = backend._model.append(ids[pos])
-    assert sum(agree) / len(agree) >= 0.9, f"top-1 agreement {sum(agree)}/{len(agree)}"
-    assert float(np.mean(drift)) < 0.15, f"mean |log-prob difference| {np.mean(drift):.3f}"
+    try:
+        got = model.start(ids[:start], len(ids) + 1)
+        for pos in range(start, len(ids)):
+            got = got - np.log(np.exp(got - got.max()).sum()) - got.max()
+            agree.append(int(got.argmax()) == int(want[pos - 1].argmax()))
+            drift.append(abs(float(got[ids[pos]] - want[pos - 1][ids[pos]])))
+            got = model.append(ids[pos])
+    finally:
+        if model is not backend._model:
+            model.close()
+    assert sum(agree) / len(agree) >= min_agreement, f"top-1 agreement {sum(agree)}/{len(agree)}"
+    assert float(np.mean(drift)) < max_drift, f"mean |log-prob difference| {np.mean(drift):.3f}"
 
 
 def test_stream_and_generate_agree_and_report_tokens(backend: OnnxBackend) -> None:
@@ -181,10 +194,10 @@ def test_one_stream_decodes_faster_than_the_transformers_backend(
 def test_the_built_model_is_cached_and_prefill_computes_last_token_logits_only(
         backend: OnnxBackend, model_cache_dir: Path) -> None:
     started = time.perf_counter()
-    again = onnx_folder(backend.ref, model_cache_dir, "int8")
+    again = onnx_folder(backend.ref, model_cache_dir, "w8a8")
     assert again == backend.folder and time.perf_counter() - started < 2  # no second build
     meta = json.loads((again / "conversion.json").read_text())
-    assert meta["precision"] == "int8" and meta["prune_lm_head"] is True
+    assert meta["precision"] == "w8a8" and meta["prune_lm_head"] is True
 
 
 def test_a_prompt_sharing_a_prefix_reuses_the_kv_cache_and_answers_the_same(backend: OnnxBackend) -> None:

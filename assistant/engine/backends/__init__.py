@@ -80,8 +80,9 @@ def _on_cpu(device: str) -> bool:
 def resolve_backend_name(name: str, engine: EngineConfig | None = None) -> str:
     """`auto`: vllm where installed; else onnx on a CPU when no LoRA adapter is registered; else transformers.
 
-    onnx (int8 weights) decodes one chat 1.4x faster than llama.cpp and 5.5x faster than the transformers
-    backend on 2 cores, each at its best thread count (docs/bench/serving-threads.md); only from ~16
+    onnx (int8 weights) decodes one chat at parity with llama.cpp (0.98x-1.43x over three runs) and 5.5x faster
+    than the transformers backend on 2 cores, each at its best thread count (docs/bench/serving-threads.md,
+    serving-w8a8.md), and prefills 2.7x+ faster than llama.cpp with its w8a8 default; only from ~16
     concurrent chats does the transformers batch give more (+20% tokens/s, docs/bench/serving-default.md).
     It serves no LoRA adapters, hence the rule.
     """

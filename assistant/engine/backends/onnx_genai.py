@@ -1,11 +1,13 @@
-"""ONNX Runtime GenAI backend (`backend=onnx`): the chat model as int8 (or int4) MatMulNBits weights on CPU.
+"""ONNX Runtime GenAI backend (`backend=onnx`): the chat model with int8 weights (and activations) on CPU.
 
 `auto` picks it on a CPU when no LoRA adapter is registered (backends/__init__.py:resolve_backend_name).
 Decode on a CPU is bound by the bytes of weights read per token: the transformers backend reads
-fp32 weights (538 MB per token for SmolLM2-135M), this one int8 (151 MB), so one stream decodes
-3.8x faster on one core (43.1 vs 11.2 tokens/s) and 1.43x llama.cpp's best with two (docs/benchmarks.md,
-"Serving"). The model folder is built once from the chat model's HF folder by onnxruntime-genai's model
-builder (assistant/engine/models.py:onnx_folder).
+fp32 weights (538 MB per token for SmolLM2-135M), this one int8 (~140-150 MB), so one stream decodes
+3.8x faster on one core (43.1 vs 11.2 tokens/s) and at parity with llama.cpp's best with two (0.98x-1.43x
+over three runs; docs/benchmarks.md, "Serving"). Prefill is arithmetic-bound: the default w8a8 model also
+quantises activations (SmoothQuant, assistant/engine/quantization.py) and prefills ~1.8x faster than int8
+weight-only. The model folder is built once from the chat model's HF folder
+(assistant/engine/models.py:onnx_folder, `engine.onnx_precision`).
 
 onnxruntime-genai runs the model and keeps the KV cache, in a child process (onnx_process.py: it holds
 the GIL during model calls, which would stall the server's event loop); everything else is shared with the

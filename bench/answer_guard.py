@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 from datetime import datetime
@@ -26,16 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from assistant.engine.guard import OpeningGuard  # noqa: E402
-
-
-def run(kb: Path, queries: Path, guard: bool, out: Path, intent_model: Path | None) -> list[dict]:
-    cmd = [str(Path(sys.executable).parent / "assistant"), "eval", "answers", "--kb", str(kb), "--queries",
-           str(queries), "--json", "--details", str(out)]
-    if intent_model is not None:
-        cmd += ["--intent-model", str(intent_model)]
-    env = dict(os.environ, ASSISTANT_ENGINE__ANSWER_GUARD=str(guard).lower())
-    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
-    return [json.loads(line) for line in out.read_text().splitlines()]
+from bench.answers_runner import add_arguments, eval_answers  # noqa: E402
 
 
 def cell(text: str) -> str:
@@ -58,17 +48,15 @@ def summarise(rows: list[dict], titles: list[SimpleNamespace]) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--kb", type=Path, default=ROOT / "bench/data/store_kb.jsonl")
-    parser.add_argument("--queries", type=Path, default=ROOT / "bench/data/store_eval_queries.jsonl")
-    parser.add_argument("--intent-model", type=Path, default=ROOT / "var/cache/test-intent-model")
+    add_arguments(parser)
     args = parser.parse_args()
-    intent_model = args.intent_model if (args.intent_model / "meta.json").exists() else None
     titles = [SimpleNamespace(title=json.loads(line)["title"], text="") for line in args.kb.read_text().splitlines()]
     load = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         results = {}
         for guard in (False, True):
-            rows = run(args.kb, args.queries, guard, Path(tmp) / f"guard-{guard}.jsonl", intent_model)
+            env = {"ASSISTANT_ENGINE__ANSWER_GUARD": str(guard).lower()}
+            _, rows = eval_answers(args, env, Path(tmp) / f"guard-{guard}.jsonl")
             results["on" if guard else "off"] = summarise(rows, titles)
             results["on" if guard else "off"]["rows"] = rows
     off, on = results["off"], results["on"]

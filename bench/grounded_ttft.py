@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 from datetime import datetime
@@ -31,22 +30,16 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.answers_runner import add_arguments, eval_answers  # noqa: E402
+
 VARIANTS = {
     "int8, whole passages": {"ASSISTANT_ENGINE__ONNX_PRECISION": "int8", "ASSISTANT_ENGINE__CONTEXT_CHARS": "0",
                              "ASSISTANT_ENGINE__CONTEXT_PASSAGES": "4"},
     "int8": {"ASSISTANT_ENGINE__ONNX_PRECISION": "int8"},
     "default": {},
 }
-
-
-def run(args: argparse.Namespace, env: dict[str, str], out: Path) -> tuple[dict, list[dict]]:
-    cmd = [str(Path(sys.executable).parent / "assistant"), "eval", "answers", "--kb", str(args.kb), "--queries",
-           str(args.queries), "--json", "--details", str(out)]
-    if (args.intent_model / "meta.json").exists():
-        cmd += ["--intent-model", str(args.intent_model)]
-    done = subprocess.run(cmd, env={**os.environ, **env}, check=True, stdout=subprocess.PIPE, text=True)
-    metrics = json.loads(done.stdout.strip().splitlines()[-1])
-    return metrics, [json.loads(line) for line in out.read_text().splitlines()]
 
 
 def summarise(metrics: dict, rows: list[dict]) -> dict:
@@ -67,15 +60,13 @@ def summarise(metrics: dict, rows: list[dict]) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--kb", type=Path, default=ROOT / "bench/data/store_kb.jsonl")
-    parser.add_argument("--queries", type=Path, default=ROOT / "bench/data/store_eval_queries.jsonl")
-    parser.add_argument("--intent-model", type=Path, default=ROOT / "var/cache/test-intent-model")
+    add_arguments(parser)
     args = parser.parse_args()
     load = os.getloadavg()
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for n, (name, env) in enumerate(VARIANTS.items()):
-            results[name] = summarise(*run(args, env, Path(tmp) / f"{n}.jsonl"))
+            results[name] = summarise(*eval_answers(args, env, Path(tmp) / f"{n}.jsonl"))
             print(name, {k: v for k, v in results[name].items() if k != "ttft"}, flush=True)
 
     lines = [

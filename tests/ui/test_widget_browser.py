@@ -72,6 +72,13 @@ def _ask(page, question: str) -> None:
 def test_demo_page_streams_answer_with_source_link_and_survives_reload(browser, served) -> None:
     context = browser.new_context(viewport={"width": 1100, "height": 800})
     page = context.new_page()
+    # A slow session start (a busy server) while the visitor already types: the question must wait
+    # for the greeting rather than land above it (CI once read the greeting as the answer).
+    page.add_init_script("""(() => {
+        const fetch0 = window.fetch;
+        window.fetch = (url, opts) => String(url).endsWith('/v1/widget/session')
+            ? new Promise(r => setTimeout(r, 1500)).then(() => fetch0(url, opts)) : fetch0(url, opts);
+    })()""")
     page.goto(f"{served['base']}/demo")
     page.get_by_role("button", name="Chat with support").click()
     dialog = page.get_by_role("dialog")
@@ -88,6 +95,8 @@ def test_demo_page_streams_answer_with_source_link_and_survives_reload(browser, 
     link.wait_for(timeout=60_000)
     answer = page.locator(".msg.bot .text").last.inner_text()
     assert "5 business days" in answer  # the fake backend answers from source [1]
+    texts = page.locator(".msg .text").all_inner_texts()
+    assert texts[0].startswith("Hi!") and texts[1] == "How long do refunds take?" and len(texts) == 3
     assert page.evaluate("window.__updates") >= 4
     assert link.get_attribute("target") == "_blank" and "noopener" in link.get_attribute("rel")
     _shot(page, "demo-answer")

@@ -49,7 +49,7 @@
   var api = (data.api || new URL(script.src, location.href).origin).replace(/\/$/, "");
   var storeKey = "support-assistant:" + siteKey + ":";
   var state = { token: null, expires: 0, sessionId: read("session"), conversationId: read("conversation"),
-                settings: {}, busy: false, ready: false, refused: false };
+                settings: {}, busy: false, ready: false, starting: null, refused: false };
 
   function read(name) { try { return localStorage.getItem(storeKey + name); } catch (e) { return null; } }
   function write(name, value) {
@@ -286,15 +286,18 @@
     });
   }
 
+  // One start at a time: a question sent while the session is still opening waits for it, so the
+  // greeting and the restored history always sit above the new question (and never appear twice).
   function start() {
-    if (state.ready) return Promise.resolve();
+    if (state.starting) return state.starting;
     setStatus("");
-    return session().then(function () {
+    state.starting = session().then(function () {
       state.ready = true;
       host.setAttribute("data-state", "ready");
       addMessage("bot", option("greeting", t("greeting")));
       return restore();
-    }).catch(connectError);
+    }).catch(function (e) { if (!state.ready) state.starting = null; connectError(e); });
+    return state.starting;
   }
 
   function parseEvent(block) {
@@ -308,6 +311,10 @@
 
   function ask(text) {
     if (state.busy || !text.trim()) return;
+    if (!state.ready) {
+      state.busy = true;
+      return start().then(function () { state.busy = false; if (state.ready) return ask(text); });
+    }
     state.busy = true;
     send.disabled = true;
     setStatus(t("thinking"));

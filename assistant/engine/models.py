@@ -139,6 +139,8 @@ def onnx_folder(ref: ModelRef, cache_dir: Path, precision: str = "w8a8", all_log
     source = hf_folder(ref, cache_dir)
     target = cache_dir / "models" / f"{Path(source).name}.onnx-{precision}{'-all-logits' if all_logits else ''}"
     options = {"precision": precision, "prune_lm_head": not all_logits}
+    if precision == "w8a8":
+        options["activation_scales"] = "per-row"  # per-tensor builds (before batching) are rebuilt
     built = target / "conversion.json"
     if (target / "model.onnx").exists() and built.exists() and options.items() <= json.loads(built.read_text()).items():
         return target

@@ -46,8 +46,12 @@ VARIANTS: dict[str, tuple[dict[str, str], dict[str, Any]]] = {
 }
 
 
-def prompts(n: int) -> list[list[dict[str, str]]]:
-    """n grounded chats: each store question with its relevant help page plus two others as sources."""
+def prompts(n: int, passages: int = 3, passage_chars: int = 0) -> list[list[dict[str, str]]]:
+    """n grounded chats: each store question with its relevant help page plus others as sources.
+
+    passage_chars > 0 cuts each passage to its first that many characters: prompts as long as the product's
+    source selector sends (engine.context_passages=2, engine.context_chars=450), not its sentence choice.
+    """
     from assistant.engine.prompt import PromptBuilder
     from assistant.engine.settings import Settings
 
@@ -60,9 +64,11 @@ def prompts(n: int) -> list[list[dict[str, str]]]:
     chats = []
     for i in range(n):  # past the answerable questions, the same questions come back with other passages
         q = queries[i % len(queries)]
-        picked = [q["relevant"][0], ids[(i * 7) % len(ids)], ids[(i * 13 + 3) % len(ids)]]
-        passages = [type("P", (), {"title": docs[d]["title"], "text": docs[d]["text"]}) for d in dict.fromkeys(picked)]
-        chats.append(builder.build(q["query"], passages))
+        picked = [q["relevant"][0], ids[(i * 7) % len(ids)], ids[(i * 13 + 3) % len(ids)]][:passages]
+        cut = passage_chars or None
+        sources = [type("P", (), {"title": docs[d]["title"], "text": docs[d]["text"][:cut]})
+                   for d in dict.fromkeys(picked)]
+        chats.append(builder.build(q["query"], sources))
     return chats
 
 

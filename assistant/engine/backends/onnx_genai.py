@@ -1,24 +1,23 @@
-"""ONNX Runtime GenAI backend (`backend=onnx`): the chat model with int8 weights (and activations) on CPU.
+"""ONNX Runtime backend (`backend=onnx`): the chat model with int8 weights and activations on CPU, batched.
 
 `auto` picks it on a CPU when no LoRA adapter is registered (backends/__init__.py:resolve_backend_name).
 Decode on a CPU is bound by the bytes of weights read per token: the transformers backend reads
 fp32 weights (538 MB per token for SmolLM2-135M), this one int8 (~140-150 MB), so one stream decodes
 3.8x faster on one core (43.1 vs 11.2 tokens/s) and at parity with llama.cpp's best with two (0.98x-1.43x
 over three runs; docs/benchmarks.md, "Serving"). Prefill is arithmetic-bound: the default w8a8 model also
-quantises activations (SmoothQuant, assistant/engine/quantization.py) and prefills ~1.8x faster than int8
-weight-only. The model folder is built once from the chat model's HF folder
-(assistant/engine/models.py:onnx_folder, `engine.onnx_precision`).
+quantises activations (SmoothQuant, per-row scales; assistant/engine/quantization.py) and prefills ~1.8x
+faster than int8 weight-only. The model folder is built once from the chat model's HF folder by
+onnxruntime-genai's model builder (assistant/engine/models.py:onnx_folder, `engine.onnx_precision`).
 
-onnxruntime-genai runs the model and keeps the KV cache, in a child process (onnx_process.py: it holds
-the GIL during model calls, which would stall the server's event loop); everything else is shared with the
-transformers backend so both behave the same: the HF tokenizer and chat template, sampling
-(temperature / top_p / seed on a torch.Generator), stop strings with hold-back, the bounded queue
-(QueueFull -> 503) and cancellation when the consumer stops iterating.
+Continuous batching: one worker thread admits waiting chats between decode steps (prefilled one by one,
+up to `prefill_tokens` per step) and decodes every running chat (up to `engine.max_batch_size`) in one
+model call per token, since one call reads the weights once for all rows. Each chat computes exactly
+what it would alone (tested). The model and its KV cache live in a child process (onnx_process.py and
+onnx_session.py: onnxruntime holds the GIL during model calls, which would stall the server's event
+loop). Everything else is shared with the transformers backend so both behave the same: the HF tokenizer
+and chat template, sampling (temperature / top_p / seed on a torch.Generator), stop strings with
+hold-back, the bounded queue (QueueFull -> 503) and cancellation when the consumer stops iterating.
 
-One worker thread decodes one chat at a time; the others wait in the queue. onnxruntime-genai's
-continuous batching (its dynamic-batching Engine) needs a paged-KV model, which its CPU builder does
-not produce; its static Engine ran 4 short chats at 48 tokens/s in total where one stream alone
-decoded 67 (quick checks while writing this backend), so one chat at a time, and a queue, on CPU.
 A model process that dies fails each request with a BackendError naming its exit code; restart the
 server. LoRA adapters are not served: an adapter request gets AdapterNotFound, and `engine.adapter`
 fails at start-up.
@@ -28,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import itertools
 import json
 import threading
 from typing import Any
@@ -40,6 +40,9 @@ from assistant.engine.models import ModelNotFound, hf_folder, onnx_folder
 
 class OnnxBackend(TransformersBackend):
     name = "onnx"
+    # Prompt tokens prefilled between two decode steps: ~1 s of prefill on 2 cores, the longest the running
+    # chats stall while newcomers join (prompts are prefilled one by one, so this bounds their sum)
+    prefill_tokens = 1024
 
     def __init__(self, settings: Any) -> None:
         super().__init__(settings)
@@ -70,7 +73,7 @@ class OnnxBackend(TransformersBackend):
         self._tokenizer = AutoTokenizer.from_pretrained(source)
         genai = json.loads((self.folder / "genai_config.json").read_text())["model"]
         self._eos = set(_as_list(genai.get("eos_token_id")) + _as_list(self._tokenizer.eos_token_id))
-        self._model = ModelProcess(str(self.folder), self.settings.engine.threads)
+        self._model = ModelProcess(str(self.folder), self.settings.engine.threads, self.max_batch_size)
 
     async def close(self) -> None:
         await super().close()
@@ -78,43 +81,59 @@ class OnnxBackend(TransformersBackend):
             await asyncio.to_thread(self._model.close)
 
     def _run(self) -> None:
+        """Continuous batching: newcomers are prefilled between decode steps; every running chat decodes together."""
+        running: dict[int, Any] = {}
+        ids = itertools.count()
         while True:
             with self._wake:
-                while not self._waiting and not self._closing:
+                while not self._waiting and not running and not self._closing:
                     self._wake.wait()
                 if self._closing:
                     closed = BackendError("backend closed")
-                    while self._waiting:
-                        self._waiting.popleft().fail(closed)
+                    for seq in [*running.values(), *self._waiting]:
+                        seq.fail(closed)
+                    self._waiting.clear()
                     return
-                seq = self._waiting.popleft()
-            if seq.cancelled.is_set():
-                continue
-            self._running = 1
-            try:
-                self._decode(seq)
-            except BaseException as exc:  # noqa: BLE001 - surfaced to the awaiting coroutine
-                seq.fail(exc)
-            self._running = 0
+                newcomers = self._take(list(running.values()))
+            for seq in newcomers:
+                sid = next(ids)
+                try:
+                    self._next(seq, self._model.add(sid, seq.prompt))
+                except BaseException as exc:  # noqa: BLE001 - surfaced to the awaiting coroutine
+                    seq.fail(exc)
+                    continue
+                running[sid] = seq
+            self._settle(running)
+            if running:
+                try:
+                    logits = self._model.step({sid: seq.pending for sid, seq in running.items()})
+                    for sid, seq in running.items():
+                        self._next(seq, logits[sid])
+                    self._settle(running)
+                except BaseException as exc:  # noqa: BLE001 - surfaced to the awaiting coroutines
+                    for seq in running.values():
+                        seq.fail(exc)
+                    running.clear()
+            self._running = len(running)
 
-    def _decode(self, seq: Any) -> None:
-        """Prefill the prompt, then one model call per token until eos, a stop string, max_new or cancel."""
-        import torch
-
-        from assistant.engine.backends.batcher import _sample_one
-
-        logits = self._model.start(seq.prompt, len(seq.prompt) + seq.max_new)
+    def _next(self, seq: Any, logits: Any) -> None:
+        """Sample the chat's next token from its logits (its own temperature, top_p and seed) and take it."""
         sampling = seq.request.sampling
-        while not seq.done:
-            if self._closing:
-                raise BackendError("backend closed")
-            if seq.cancelled.is_set():
+        if sampling.temperature > 0:
+            import torch
+
+            from assistant.engine.backends.batcher import _sample_one
+
+            token = _sample_one(torch.from_numpy(logits), sampling.temperature, sampling.top_p, seq.generator)
+        else:
+            token = int(logits.argmax())
+        seq.accept(token, self._eos, self._tokenizer)
+
+    def _settle(self, running: dict[int, Any]) -> None:
+        """Finished and cancelled chats leave the batch (the model process parks their cache)."""
+        for sid, seq in list(running.items()):
+            if seq.cancelled.is_set() and not seq.done:
                 seq.done, seq.finish_reason, seq.completion_tokens = True, "cancelled", len(seq.generated)
-                return
-            if sampling.temperature > 0:
-                token = _sample_one(torch.from_numpy(logits), sampling.temperature, sampling.top_p, seq.generator)
-            else:
-                token = int(logits.argmax())
-            seq.accept(token, self._eos, self._tokenizer)
-            if not seq.done:
-                logits = self._model.append(token)
+            if seq.done:
+                del running[sid]
+                self._model.drop(sid)

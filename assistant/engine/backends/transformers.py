@@ -38,6 +38,7 @@ class QueueFull(BackendError):
 
 class TransformersBackend:
     name = "transformers"
+    prefill_tokens = PREFILL_TOKENS
 
     def __init__(self, settings: Any) -> None:
         self.settings = settings
@@ -210,7 +211,7 @@ class TransformersBackend:
             if (len(batch) or taken) and wanted != adapter:
                 break
             width = max([len(seq.prompt)] + [len(s.prompt) for s in taken])
-            if taken and width * (len(taken) + 1) > PREFILL_TOKENS:
+            if taken and width * (len(taken) + 1) > self.prefill_tokens:
                 break
             adapter = wanted
             taken.append(self._waiting.popleft())

@@ -1,10 +1,11 @@
-"""The onnx backend (ONNX Runtime GenAI, int8 weights) with the real default model.
+"""The onnx backend (w8a8 model in onnxruntime, continuous batching) with the real default model.
 
-One backend per module; the int8 model folder is built once into the shared model cache (~30 s).
+One backend per module; the model folder is built once into the shared model cache (~60 s).
 Checks fidelity to the fp32 transformers model (teacher-forced next-token agreement), the protocol
-(streaming, sampling, stop strings, token counts, cancellation, back-pressure, refusals) and that
-one stream decodes faster than the transformers backend, the reason this backend exists, and that the
-model process leaves the event loop free while it prefills.
+(streaming, sampling, stop strings, token counts, cancellation, back-pressure, refusals), that
+concurrent chats decode together, each exactly as it would alone, that one stream decodes faster than
+the transformers backend, the reason this backend exists, and that the model process leaves the event
+loop free while it prefills.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from assistant.engine.backends import (
     create_backend,
 )
 from assistant.engine.backends.onnx_genai import OnnxBackend
-from assistant.engine.backends.onnx_process import shared_prefix
+from assistant.engine.backends.onnx_session import shared_prefix
 from assistant.engine.backends.transformers import TransformersBackend
 from assistant.engine.models import ModelNotFound, ModelRef, onnx_folder
 from assistant.engine.settings import Settings
@@ -89,14 +90,16 @@ def test_each_precision_predicts_the_fp32_models_next_tokens(
     start = len(ids) - 30
     agree, drift = [], []
     try:
-        got = model.start(ids[:start], len(ids) + 1)
+        got = model.add(-1, ids[:start])
         for pos in range(start, len(ids)):
             got = got - np.log(np.exp(got - got.max()).sum()) - got.max()
             agree.append(int(got.argmax()) == int(want[pos - 1].argmax()))
             drift.append(abs(float(got[ids[pos]] - want[pos - 1][ids[pos]])))
-            got = model.append(ids[pos])
+            got = model.step({-1: ids[pos]})[-1]
     finally:
-        if model is not backend._model:
+        if model is backend._model:
+            model.drop(-1)
+        else:
             model.close()
     assert sum(agree) / len(agree) >= min_agreement, f"top-1 agreement {sum(agree)}/{len(agree)}"
     assert float(np.mean(drift)) < max_drift, f"mean |log-prob difference| {np.mean(drift):.3f}"
@@ -137,6 +140,38 @@ def test_a_cancelled_stream_frees_the_worker_for_the_next_chat(backend: OnnxBack
     assert time.perf_counter() - started < 30  # the 200-token answer was not decoded to its end
     time.sleep(0.3)
     assert backend.active() == 0 and backend.queue_depth() == 0
+
+
+def test_concurrent_chats_decode_together_each_as_it_would_alone(backend: OnnxBackend) -> None:
+    """Greedy answers are the same alone and in a batch; the batch answers them in less time than one by one.
+
+    Both runs start from an empty prefix cache, and the questions' first words differ, so every prompt
+    after the first reuses the same cached prefix (the system rules) in both runs: the part of a prompt
+    prefilled after a cached prefix may differ from a whole-prompt prefill in float rounding (as in any
+    KV-cache engine), which could flip a near-tie in a greedy answer; batching itself changes nothing.
+    Measured on 1 thread (a busy 2-core machine): 5 chats x 40 tokens one by one 3.9 s, together 1.6 s.
+    """
+    questions = [QUESTION, "Where is my parcel?", *OTHERS[1:]]
+    assert len({q.split()[0] for q in questions}) == len(questions)
+    requests = [_request(q, max_tokens=32) for q in questions]
+
+    async def one_by_one() -> list:
+        backend._model.reset()
+        return [await backend.generate(r) for r in requests]
+
+    async def together() -> list:
+        backend._model.reset()
+        return list(await asyncio.gather(*(backend.generate(r) for r in requests)))
+
+    started = time.perf_counter()
+    alone = asyncio.run(one_by_one())
+    serial_s = time.perf_counter() - started
+    started = time.perf_counter()
+    batched = asyncio.run(together())
+    batch_s = time.perf_counter() - started
+    assert [g.text for g in batched] == [g.text for g in alone]
+    assert [g.completion_tokens for g in batched] == [g.completion_tokens for g in alone]
+    assert batch_s < 0.8 * serial_s, f"together {batch_s:.1f} s, one by one {serial_s:.1f} s"
 
 
 def test_a_full_queue_raises_queue_full_and_the_admitted_requests_finish(
@@ -201,13 +236,13 @@ def test_the_built_model_is_cached_and_prefill_computes_last_token_logits_only(
 
 
 def test_a_prompt_sharing_a_prefix_reuses_the_kv_cache_and_answers_the_same(backend: OnnxBackend) -> None:
-    """Prefix cache: the shared system prompt is not prefilled again, and rewinding to it changes nothing."""
+    """Prefix cache: the shared system prompt is not prefilled again, and reusing it changes nothing."""
     ids_a, ids_b = backend._encode(_messages(OTHERS[2])), backend._encode(_messages(OTHERS[1]))
     shared = shared_prefix(ids_a, ids_b)
     assert shared > 10  # the system prompt and the chat template's opening
 
     async def run() -> tuple[str, int, str, int]:
-        backend._model.start([ids_b[0] + 1, 5, 6], 8)  # another first token: the next prompt starts cold
+        backend._model.reset()  # no cached prefix: the next prompt starts cold
         cold = await backend.generate(_request(OTHERS[1], max_tokens=24))
         cold_reused = backend._model.last_reused
         await backend.generate(_request(OTHERS[2], max_tokens=24))

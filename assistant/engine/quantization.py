@@ -17,7 +17,7 @@ by it, folding 1/s into the preceding RMSNorm (or, for o_proj and down_proj, int
 the float model is unchanged and the activations flatten. The MLP's down_proj inputs kept outliers
 that no `a` flattened enough (perplexity 26.9 with it int8 x int8, 24.9 without), so down_proj, and
 the LM head, which decides each token, keep MatMulNBits int8 weights (blockwise int8 compute).
-Measured on the store help centre: perplexity 24.45 fp32, 24.57 int8 weight-only, 24.85 this (+1.6%; 24.86 in the bench run).
+Measured on the store help centre: perplexity 24.45 fp32, 24.57 int8 weight-only, 24.94 this (+2.0%, per-row scales).
 
 Activation scales are per row (one per token), not ONNX Runtime's per-tensor DynamicQuantizeLinear
 (per_row_activations): with one scale for the whole batch, a row's logits depended on the other rows in

@@ -61,7 +61,7 @@ class EngineConfig(BaseModel):
     threads: int = Field(0, ge=0, description="torch / ONNX Runtime threads; 0 = all cores.")
     onnx_precision: Literal["w8a8", "int8", "int4", "fp32"] = Field(
         "w8a8", description="Weights of the onnx backend's model (built once from the chat model). w8a8: "
-        "SmoothQuant-scaled int8 weights and activations, prefill ~1.8x faster than int8, perplexity +1.7% "
+        "SmoothQuant-scaled int8 weights and activations, prefill ~1.8x faster than int8, perplexity +2.0% "
         "vs fp32; int8: weight-only (+0.5%); int4 decodes faster but raised it 28% (docs/benchmarks.md).",
     )
     vllm_args: dict[str, Any] = Field(

@@ -15,7 +15,10 @@ Slots: one buffer per layer and kind, [slots, kv_heads, capacity, head_dim]. Slo
 running rows, in order; a finished row is swapped to the end of them and stays there, parked, with
 its tokens: a later prompt that starts with the same tokens (every grounded prompt opens with the
 same system rules; a conversation's next turn repeats its history) takes that slot and prefills only
-the rest (prefix cache). Capacity grows in steps of GROW tokens as rows lengthen.
+the rest (prefix cache). Capacity grows in steps of GROW tokens as rows lengthen, and is kept.
+Memory: 46 KB of fp32 keys and values per slot and position for the default model (30 layers x 2 x 3 kv
+heads x 64), so at most (engine.max_batch_size + 2) x engine.max_context_tokens x 46 KB: 1.7 GB with the
+defaults (16, 2048); ~0.3 GB for 16 chats of ~400 tokens.
 """
 
 from __future__ import annotations

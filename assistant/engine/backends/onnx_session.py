@@ -171,7 +171,7 @@ class BatchSession:
             self.tokens[slot] = []
 
     def reset(self) -> None:
-        """After a failed model call: nothing in the cache can be trusted."""
+        """Forget every chat and cached prefix: after a failed model call (nothing in the cache can be trusted)."""
         self.tokens = [[] for _ in range(self.slots)]
         self.seq_ids = [None] * self.slots
         self.active = 0

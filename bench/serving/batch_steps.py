@@ -3,8 +3,7 @@
     python bench/serving/batch_steps.py [--threads 1] [--concat]
     python bench/serving/batch_steps.py --engine onnx --threads 2 --passages 2 --passage-chars 450
 
-transformers: 
-Drives assistant/engine/backends/batcher.py's DecodeBatch directly (no event loop consumer): prefill
+transformers: drives assistant/engine/backends/batcher.py's DecodeBatch directly (no event loop consumer): prefill
 the rows two at a time, as the worker admits them, then time ten decode steps. --concat measures the
 plain DynamicCache (a whole-cache concatenation per step) instead of the in-place SpareLayer.
 Prints one line per batch size; the numbers are quoted in docs/bench/serving-notes.md.
@@ -97,6 +96,7 @@ def onnx_steps(args: argparse.Namespace) -> None:
         out = tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=True)
         ids.append(list(out["input_ids"] if hasattr(out, "keys") else out))
     session = BatchSession(folder, args.threads, 16)
+    load = [round(x, 2) for x in os.getloadavg()]
     rows = []
     for size in (1, 4, 8, 16):
         session.reset()
@@ -110,19 +110,19 @@ def onnx_steps(args: argparse.Namespace) -> None:
             times.append(time.perf_counter() - start)
             last = {i: int(v.argmax()) for i, v in out.items()}
         step = float(np.median(times))
-        rows.append((size, prefill, session.last_reused, step))
+        rows.append((size, prefill, step))
         print(f"rows={size} prefill {prefill:.2f}s step {1000 * step:.1f}ms -> {size / step:.1f} tok/s", flush=True)
-    one = 1 / rows[0][3]
+    one = 1 / rows[0][2]
     command = "python bench/serving/batch_steps.py " + " ".join(sys.argv[1:])
     lines = ["## onnx backend: decode-step cost of the batch (BatchSession, w8a8 model)", "",
              f"Date: {dt.datetime.now().isoformat(timespec='minutes')}. Machine: 2-core x86-64 CPU (AVX2), 24 GiB, "
-             f"no GPU, shared with other jobs (load before: {[round(x, 2) for x in os.getloadavg()]}). "
+             f"no GPU, shared with other jobs (load before: {load}). "
              f"Command: `{command}`", "",
              f"{args.threads} thread(s); prompts: {np.median([len(i) for i in ids]):.0f} tokens (median), prefilled "
              "one by one (the system rules from the prefix cache after the first); then the median of 16 decode steps.",
              "", "| rows | prefill of the rows | one decode step | decode tok/s | vs one row |",
              "| ---: | ---: | ---: | ---: | ---: |"]
-    for size, prefill, _, step in rows:
+    for size, prefill, step in rows:
         lines.append(f"| {size} | {prefill:.2f} s | {1000 * step:.1f} ms | {size / step:.1f} | {size / step / one:.2f}x |")
     (ROOT / "docs" / "bench" / "onnx-batch.md").write_text("\n".join(lines) + "\n")
 

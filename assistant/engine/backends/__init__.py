@@ -82,8 +82,8 @@ def resolve_backend_name(name: str, engine: EngineConfig | None = None) -> str:
 
     onnx (int8 weights) decodes one chat at parity with llama.cpp (0.98x-1.43x over three runs) and 5.5x faster
     than the transformers backend on 2 cores, each at its best thread count (docs/bench/serving-threads.md,
-    serving-w8a8.md), and prefills 2.7x+ faster than llama.cpp with its w8a8 default; only from ~16
-    concurrent chats does the transformers batch give more (+20% tokens/s, docs/bench/serving-default.md).
+    serving-w8a8.md), and prefills 2.7x+ faster than llama.cpp with its w8a8 default; with continuous
+    batching it also gives ~2.1x the transformers batch's tokens/s at 16 chats (docs/bench/serving-batch.md).
     It serves no LoRA adapters, hence the rule.
     """
     if name != "auto":

@@ -22,8 +22,8 @@ class RetrievalConfig(BaseModel):
 
     # Embedding
     embed_batch_size: int = Field(
-        0, ge=0, le=4096, description="Texts per embedding batch; 0 = 16 on a CPU (length-sorted small batches "
-        "pad least: fastest measured on 2 cores), 128 on a GPU.",
+        0, ge=0, le=4096, description="Texts per embedding batch; 0 = 4 with onnx on a CPU, 16 with torch on a "
+        "CPU (length-sorted small batches pad least: fastest measured on 2 cores), 128 on a GPU.",
     )
     embed_backend: Literal["auto", "torch", "onnx", "onnx-int8"] = Field(
         "auto",

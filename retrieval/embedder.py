@@ -2,8 +2,9 @@
 
 On a CPU the default runtime is ONNX Runtime with int8 weights (retrieval/onnx_encoder.py) when
 onnxruntime is installed: about twice the ingestion speed and a third of the query-embedding
-time, at equal retrieval quality on our eval sets (docs/benchmarks.md). Batches default to 16
-texts on a CPU: sorted by length, small batches pad least (bs 16: 117 chunks/s, bs 64: 95).
+time, at equal retrieval quality on our eval sets (docs/benchmarks.md). Small batches pad least:
+on 2 cores, token-count-sorted onnx-int8 batches of 4/8/16/32 texts embedded 185/182/175/162
+chunks/s (batches of 16 sorted by characters: 157), so onnx defaults to 4 and torch to 16.
 
 `fingerprint` (the embedding of a fixed probe sentence) identifies the model independently of
 where its folder lives, so an index can refuse a different model with a clear message.
@@ -14,6 +15,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -69,7 +71,6 @@ class Embedder:
             raise RetrievalError(f"cannot load embedding model {spec!r}: {exc}") from exc
         self.spec = spec
         self.name = model_name(spec)
-        self.batch_size = batch_size or (16 if self.model.device.type == "cpu" else 128)
         self._onnx = None
         if backend == "auto":
             backend = self._auto_backend(device, path, cache_dir)
@@ -80,6 +81,7 @@ class Embedder:
 
             self._onnx = OnnxEncoder(self.model, path, cache_dir, quantize=backend == "onnx-int8")
         self.backend = backend
+        self.batch_size = batch_size or (128 if self.model.device.type != "cpu" else 4 if self._onnx else 16)
         self._pieces: dict[str, int] = {}
         dims = (
             self.model.get_embedding_dimension() if hasattr(self.model, "get_embedding_dimension") else None
@@ -104,31 +106,29 @@ class Embedder:
         """(len(texts), dims) float32, unit length. Sorted by length so batches pad little."""
         if not texts:
             return np.zeros((0, self.dims), dtype=np.float32)
-        order = np.argsort([-len(t) for t in texts], kind="stable")
         out = np.empty((len(texts), self.dims), dtype=np.float32)
         step = max(self.batch_size, 1)
         show = progress and len(texts) >= _PROGRESS_MIN
-        batches = [order[start : start + step] for start in range(0, len(texts), step)]
         with tqdm(total=len(texts), desc="embedding", unit="chunk", disable=not show) as bar:
-            if self._onnx is not None:
-                results = self._onnx.encode_batches([[texts[i] for i in idx] for idx in batches])
-            else:
-                results = (
-                    self.model.encode(
-                        [texts[i] for i in idx],
-                        batch_size=step,
-                        normalize_embeddings=True,
-                        convert_to_numpy=True,
-                        show_progress_bar=False,
-                    )
-                    for idx in batches
-                )
-            for idx, vecs in zip(batches, results, strict=True):
-                if self._onnx is not None:
-                    vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
-                out[idx] = vecs.astype(np.float32, copy=False)
+            for idx, vecs in self._batches(texts, step):
+                out[idx] = vecs
                 bar.update(len(idx))
         return out
+
+    def _batches(self, texts: list[str], step: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(indices, unit vectors) per batch; onnx sorts by token count itself."""
+        if self._onnx is not None:
+            for idx, vecs in self._onnx.encode_many(texts, step):
+                yield idx, vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
+            return
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        for start in range(0, len(texts), step):
+            idx = order[start : start + step]
+            vecs = self.model.encode(
+                [texts[i] for i in idx], batch_size=step, normalize_embeddings=True, convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+            yield idx, vecs.astype(np.float32, copy=False)
 
     def fragments(self, word: str) -> int:
         """Sub-word pieces the model's tokenizer splits `word` into (1 = a word the model knows whole)."""

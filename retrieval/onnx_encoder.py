@@ -143,6 +143,8 @@ class OnnxEncoder:
 
         self.workers = max(torch.get_num_threads(), 1)
         self._bulk: Any = None  # one-thread session shared by the bulk workers, opened on first use
+        self._splitter: Any = None  # the bulk path's own fast tokenizer, made on first use
+        self.pad_id = int(self.tokenizer.pad_token_id or 0)
 
     def _export(self, model: Any, folder: Path, quantize: bool) -> None:
         import torch
@@ -187,24 +189,54 @@ class OnnxEncoder:
         mask = enc["attention_mask"][..., None].astype(np.float32)
         return ((hidden * mask).sum(1) / np.maximum(mask.sum(1), 1e-9)).astype(np.float32, copy=False)
 
-    def encode_batches(self, batches: list[list[str]]) -> Iterator[np.ndarray]:
-        """Many batches, results in order: each core runs whole batches on a one-thread session.
+    def encode_many(self, texts: list[str], batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Many texts as (indices, pooled vectors) pairs, in batches of equal or near-equal token count.
 
-        A chunk batch is a few small matrices; split across cores, ORT's threads spend part of every
-        MatMul waiting for each other. Whole batches per core ingested 1.2x faster on 2 cores
-        (bench/retrieval_speed.py). A single query keeps the multi-threaded session: lower latency.
+        Texts are tokenised a window at a time and sorted by token count, so a batch pads almost
+        nothing (sorting by characters left ~10% of every batch padding). Each core runs whole
+        batches on a one-thread session: split across cores, ORT's threads spend part of every small
+        MatMul waiting for each other. A single query keeps the multi-threaded session.
         """
-        if self.workers < 2 or len(batches) < 2:
-            yield from map(self.encode, batches)
+        window = max(batch_size, 1) * 256  # bounded: a huge ingest is not tokenised up front
+        for start in range(0, len(texts), window):
+            ids = self._token_ids(texts[start : start + window])
+            order = np.argsort([-len(row) for row in ids], kind="stable")
+            batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+            feeds = (self._feed([ids[i] for i in idx]) for idx in batches)
+            for idx, vecs in zip(batches, self._run_all(feeds, len(batches)), strict=True):
+                yield idx + start, vecs
+
+    def _token_ids(self, texts: list[str]) -> list[list[int]]:
+        if self._splitter is None:
+            # a private copy: the shared one is re-configured per call by transformers and is not
+            # safe to use from two threads at once ("Already borrowed")
+            from tokenizers import Tokenizer
+
+            self._splitter = Tokenizer.from_str(self.tokenizer.backend_tokenizer.to_str())
+            self._splitter.no_padding()
+            self._splitter.enable_truncation(self.max_length)
+        return [e.ids for e in self._splitter.encode_batch(texts)]
+
+    def _feed(self, rows: list[list[int]]) -> dict[str, np.ndarray]:
+        width = max(map(len, rows))
+        input_ids = np.full((len(rows), width), self.pad_id, dtype=np.int64)
+        mask = np.zeros((len(rows), width), dtype=np.int64)
+        for r, row in enumerate(rows):
+            input_ids[r, : len(row)] = row
+            mask[r, : len(row)] = 1
+        return {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": np.zeros_like(input_ids)}
+
+    def _run_all(self, feeds: Iterator[dict[str, np.ndarray]], count: int) -> Iterator[np.ndarray]:
+        if self.workers < 2 or count < 2:
+            yield from (self._run(feed, self.session) for feed in feeds)
             return
         if self._bulk is None:
             self._bulk = open_session(self.path, threads=1)  # Run() is thread-safe: one session serves all
         pending: deque[Future[np.ndarray]] = deque()
         with ThreadPoolExecutor(self.workers, thread_name_prefix="embed") as pool:
-            for batch in batches:
-                # tokenised here: a fast tokenizer called from two threads at once can fail ("Already borrowed")
-                pending.append(pool.submit(self._run, self._tokenize(batch), self._bulk))
-                if len(pending) > self.workers:  # bounded look-ahead: a huge ingest is not tokenised up front
+            for feed in feeds:
+                pending.append(pool.submit(self._run, feed, self._bulk))
+                if len(pending) > self.workers:
                     yield pending.popleft().result()
             while pending:
                 yield pending.popleft().result()

@@ -102,3 +102,20 @@ def test_bulk_workers_give_the_single_session_vectors_in_order(model_dir: str, c
     assert e._onnx._bulk is not None  # the one-thread session really ran them
     np.testing.assert_allclose(bulk, one_by_one, atol=1e-4)
     assert (bulk @ one_by_one.T).argmax(1).tolist() == list(range(len(texts)))
+
+
+def test_bulk_tokens_match_the_model_tokenizer_and_batches_hold_similar_lengths(model_dir: str, cache: Path) -> None:
+    e = Embedder(model_dir, backend="onnx-int8", cache_dir=cache, batch_size=1)
+    assert Embedder(model_dir, backend="onnx-int8", cache_dir=cache).batch_size == 4  # the onnx CPU default
+    long_text = "Our returns window is thirty days from delivery. " * 60  # past the 256-token limit
+    texts = [*TEXTS, long_text]
+    # one text per batch: no padding and no cross-row quantisation, so any difference is tokenisation
+    alone = np.stack([e._onnx.encode([t])[0] for t in texts])
+    alone /= np.linalg.norm(alone, axis=1, keepdims=True)
+    np.testing.assert_allclose(e.encode(texts), alone, atol=1e-6)
+    lengths = [len(ids) for ids in e._onnx._token_ids(texts)]
+    assert max(lengths) == e._onnx.max_length and min(lengths) == 3  # "x" = [CLS] x [SEP]
+    widths = [len(idx) for idx, _ in e._onnx.encode_many([f"{t} {n}" for n in range(3) for t in texts], 4)]
+    assert widths == [4, 4, 4, 4, 2]
+    batches = [sorted(idx.tolist()) for idx, _ in e._onnx.encode_many(texts * 2, 2)]
+    assert batches[0] == [len(texts) - 1, 2 * len(texts) - 1]  # longest first: the two long copies together

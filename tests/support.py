@@ -61,10 +61,13 @@ def running_server(env: dict[str, str], *, ready_timeout: float = 600.0, port: i
             if proc.poll() is not None:
                 raise RuntimeError(f"server exited with {proc.returncode}; see {log.name}")
             try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
+                ready = httpx.get(f"{base}/readyz", timeout=2)
             except httpx.HTTPError:
-                pass
+                ready = None
+            if ready is not None and ready.status_code == 200:
+                break
+            if ready is not None and ready.json().get("status") == "error":  # a failed load is final: say why now
+                raise RuntimeError(f"server failed to load: {ready.json().get('detail')}; see {log.name}")
             time.sleep(0.5)
         else:
             raise TimeoutError(f"server not ready after {ready_timeout}s; see {log.name}")

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import threading
 from typing import Any
 
 from assistant.engine.backends.base import BackendError
@@ -68,10 +69,16 @@ def serve(conn: Any, folder: str, threads: int, max_rows: int) -> None:
 
 
 class ModelProcess:
-    """The parent's handle: blocking calls, meant for one worker thread."""
+    """The parent's handle: blocking calls, made by the backend's worker thread.
+
+    Each call is one send and one receive on the pipe, under a lock: a second caller (a shutdown, a test's
+    reset) waits its turn instead of interleaving with the worker's call, which would hand each of them the
+    other's reply or half a message.
+    """
 
     def __init__(self, folder: str, threads: int, max_rows: int = 1) -> None:
         self.last_reused = 0
+        self._lock = threading.Lock()
         context = multiprocessing.get_context("spawn")  # fork would copy the server's threads and locks
         self._conn, child = context.Pipe()
         self._process = context.Process(target=serve, args=(child, folder, threads, max_rows), name="onnx-model",
@@ -93,11 +100,12 @@ class ModelProcess:
             raise BackendError(f"the onnx model process exited (code {self._process.exitcode})") from exc
 
     def _call(self, *message: Any) -> tuple[Any, int]:
-        try:
-            self._conn.send(message)
-        except OSError as exc:
-            raise BackendError(f"the onnx model process exited (code {self._process.exitcode})") from exc
-        kind, payload, reused = self._receive()
+        with self._lock:
+            try:
+                self._conn.send(message)
+            except OSError as exc:
+                raise BackendError(f"the onnx model process exited (code {self._process.exitcode})") from exc
+            kind, payload, reused = self._receive()
         if kind == "error":
             raise BackendError(f"onnx model: {payload}")
         return payload, reused
@@ -119,6 +127,15 @@ class ModelProcess:
         self._call("reset")
 
     def close(self) -> None:
+        # a call still running gets a few seconds to finish; a hung model process is terminated regardless
+        locked = self._lock.acquire(timeout=5)
+        try:
+            self._close()
+        finally:
+            if locked:
+                self._lock.release()
+
+    def _close(self) -> None:
         if self._process.is_alive():
             with contextlib.suppress(OSError):  # already gone: terminate below
                 self._conn.send(("close",))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -268,3 +269,24 @@ def test_the_event_loop_keeps_running_while_the_model_prefills(backend: OnnxBack
 
     worst = asyncio.run(run())
     assert worst < 0.25, f"the event loop stalled for {worst:.2f} s"
+
+
+def test_calls_from_two_threads_never_mix_their_replies(backend: OnnxBackend) -> None:
+    """A test's reset (or a shutdown) racing the worker's drop once handed each thread the other's reply."""
+    model, errors = backend._model, []
+
+    def hammer(call) -> None:  # noqa: ANN001
+        try:
+            for _ in range(300):
+                call()
+        except Exception as exc:  # noqa: BLE001 - collected for the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=hammer, args=(lambda: model.drop(10**6),)),
+               threading.Thread(target=hammer, args=(model.reset,))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert asyncio.run(backend.generate(_request(max_tokens=4))).completion_tokens > 0  # still in step

@@ -175,13 +175,6 @@ class OnnxEncoder:
             if previous and hasattr(model, "set_attn_implementation"):
                 model.set_attn_implementation(previous)
 
-    def encode(self, texts: list[str]) -> np.ndarray:
-        """One batch: (len(texts), dims) float32, pooled, not normalised."""
-        return self._run(self._tokenize(texts), self.session)
-
-    def _tokenize(self, texts: list[str]) -> Any:
-        return self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="np")
-
     def _run(self, enc: Any, session: Any) -> np.ndarray:
         hidden = session.run(None, {n: enc[n].astype(np.int64) for n in self.inputs})[0]
         if self.mode == "cls":

@@ -109,8 +109,13 @@ def test_bulk_tokens_match_the_model_tokenizer_and_batches_hold_similar_lengths(
     assert Embedder(model_dir, backend="onnx-int8", cache_dir=cache).batch_size == 4  # the onnx CPU default
     long_text = "Our returns window is thirty days from delivery. " * 60  # past the 256-token limit
     texts = [*TEXTS, long_text]
-    # one text per batch: no padding and no cross-row quantisation, so any difference is tokenisation
-    alone = np.stack([e._onnx.encode([t])[0] for t in texts])
+    # one text per batch, against the model's own (transformers) tokenizer: no padding and no cross-row
+    # quantisation, so any difference is tokenisation
+    enc = e._onnx
+    alone = np.stack([
+        enc._run(enc.tokenizer([t], truncation=True, max_length=enc.max_length, return_tensors="np"), enc.session)[0]
+        for t in texts
+    ])
     alone /= np.linalg.norm(alone, axis=1, keepdims=True)
     np.testing.assert_allclose(e.encode(texts), alone, atol=1e-6)
     lengths = [len(ids) for ids in e._onnx._token_ids(texts)]

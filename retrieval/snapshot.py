@@ -9,6 +9,7 @@ its chunk is. Writes build a new Snapshot with `apply` and `save` it to a new ve
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,9 +67,21 @@ class Upsert:
     hash: str
 
 
+# Markdown marks that carry no words: emphasis, inline-code ticks, table rule rows, list bullets.
+# MiniLM reads each `*` or `-` as a token of its own, so they cost ~6% of a help-centre chunk's
+# tokens (and embedding time) and add nothing to its meaning; the stored chunk keeps them.
+_MARKUP = re.compile(
+    r"\*\*|(?<!\w)__|__(?!\w)|`"
+    r"|^[ \t]*\|?[ \t]*:?-{2,}:?[ \t]*(?:\|[ \t]*:?-{2,}:?[ \t]*)*\|?[ \t]*$"
+    r"|^[ \t]*[-*+][ \t]+",
+    re.MULTILINE,
+)
+
+
 def embed_body(title: str, section: str | None, text: str) -> str:
     """What a chunk's body row embeds (and BM25 indexes): its title and section give it context."""
     head = " — ".join(part for part in (title, section) if part)
+    text = _MARKUP.sub("", text)
     return f"{head}\n{text}" if head else text
 
 

@@ -9,12 +9,17 @@ Token ids per chunk row are kept (flat array + offsets) so a later write needs n
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import bm25s
 import numpy as np
 
 from retrieval.tokenizer import tokenize
+
+# bm25s sets its own logger to DEBUG at import, so "Building index from IDs" reached the CLI's
+# output on every write; its warnings still come through
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 EMPTY = ""  # id 0: stands in for a chunk without tokens so bm25s keeps its row
 

@@ -39,8 +39,16 @@ def add(
     namespace: str = NAMESPACE,
     data_dir: Path = typer.Option(None, "--data-dir", help="Override ASSISTANT_DATA_DIR."),
     as_json: bool = AS_JSON,
+    keep_going: bool = typer.Option(
+        False, "--keep-going", help="Exit 0 when some inputs were left out (they are still reported), "
+        "as long as at least one was ingested or found unchanged.",
+    ),
 ) -> None:
-    """Ingest Markdown, text, HTML, PDF, FAQ CSV/JSONL and JSONL documents. Unchanged files are skipped."""
+    """Ingest Markdown, text, HTML, PDF, FAQ CSV/JSONL and JSONL documents. Unchanged files are skipped.
+
+    A file that cannot be read is reported and left out; the rest are ingested, and the exit code is 1
+    (0 with --keep-going if anything was ingested).
+    """
     from retrieval import RetrievalError
 
     retriever = open_retriever(data_dir)
@@ -56,8 +64,11 @@ def add(
         typer.echo(f"error: {where}: {message}", err=True)
     if as_json:
         print_json_last(report.model_dump())
-    if report.errors and not (report.added or report.updated or report.skipped or report.deleted):
-        raise typer.Exit(1)
+    if report.errors:
+        # the good files are in the index; the exit code still tells a script that some were left out
+        typer.echo(f"error: {len(report.errors)} input(s) left out; the rest were ingested", err=True)
+        if not (keep_going and (report.added or report.updated or report.skipped or report.deleted)):
+            raise typer.Exit(1)
 
 
 @kb_app.command("rm")

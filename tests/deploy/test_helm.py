@@ -132,7 +132,7 @@ def test_index_is_rebuilt_by_a_hook_job_on_the_shared_volume_before_the_app_star
                                                                           ["helm.sh/hook-weight"])
     assert pvc["spec"]["accessModes"] == ["ReadWriteMany"]
     script = job["spec"]["template"]["spec"]["containers"][0]["args"][0]
-    assert "assistant kb add" in script and "--data-dir /shared" in script
+    assert "assistant kb add" in script and "--data-dir /shared" in script and "--keep-going" in script
     cron = find(docs, "CronJob", "-reindex")
     assert cron["spec"]["suspend"] is True and cron["spec"]["concurrencyPolicy"] == "Forbid"
 

@@ -28,9 +28,17 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_kb_add_search_stats_rm(env: Path) -> None:
     runner = CliRunner()
     added = runner.invoke(app, ["kb", "add", str(env), "--json"])
-    assert added.exit_code == 0, added.output
+    # the bad file is left out and the exit code says so; the two good ones are in the index
+    assert added.exit_code == 1, added.output
     report = json.loads(added.stdout.strip().splitlines()[-1])
     assert report["added"] == 2 and report["errors"][0][0].endswith("bad.jsonl")
+    assert "1 input(s) left out" in added.stderr
+    keep_going = runner.invoke(app, ["kb", "add", str(env), "--keep-going"])
+    assert keep_going.exit_code == 0 and "bad.jsonl" in keep_going.stderr
+    (env / "bad.jsonl").unlink()
+    again = runner.invoke(app, ["kb", "add", str(env), "--json"])
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout.strip().splitlines()[-1])["skipped"] == 2
     found = runner.invoke(app, ["kb", "search", "can I send items back", "--json"])
     assert found.exit_code == 0
     hits = json.loads(found.stdout.strip().splitlines()[-1])["hits"]

@@ -91,7 +91,8 @@ args:
       src="$(python -c 'from assistant.engine.knowledge import SAMPLE_KB; print(SAMPLE_KB)')"
       echo "kb/ is empty: indexing the bundled sample help centre ($src)"
     fi
-    exec assistant kb add "$src" --namespace {{ .Values.indexJob.namespace | quote }} --data-dir /shared
+    # --keep-going: one unreadable file is reported in this Job's log but does not block the release
+    exec assistant kb add "$src" --namespace {{ .Values.indexJob.namespace | quote }} --data-dir /shared --keep-going
 env:
   - name: MPLCONFIGDIR
     value: /tmp/matplotlib

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 BACKENDS = ("transformers", "onnx", "onnx:int4", "vllm")  # engines the product can run; llama.cpp is the peer
@@ -14,8 +15,13 @@ def _f(value: Any, fmt: str) -> str:
 
 
 def base(spec: str) -> str:
-    """The engine without its thread count: "onnx@2" -> "onnx"."""
-    return spec.partition("@")[0]
+    """The engine without its thread count or round: "onnx@2#3" -> "onnx"."""
+    return spec.partition("#")[0].partition("@")[0]
+
+
+def round_of(spec: str) -> str:
+    """The round of a spec run with --rounds: "onnx@2#3" -> "3" ("" without rounds)."""
+    return spec.partition("#")[2]
 
 
 def _shape(meta: dict[str, Any]) -> str:
@@ -41,6 +47,28 @@ def peer_ratio(results: dict[str, Any]) -> str:
             f"({peer:.1f} tok/s, {peer_spec}): " + "; ".join(parts) + ".")
 
 
+def round_ratios(results: dict[str, Any]) -> str:
+    """With --rounds: per round, each product engine's best single-stream decode over llama.cpp's best."""
+    rounds: dict[str, dict[str, float]] = {}
+    for spec, r in results.items():
+        decode = r.get("levels", {}).get("1", {}).get("decode_tok_s")
+        if decode and round_of(spec):
+            best = rounds.setdefault(round_of(spec), {})
+            best[base(spec)] = max(decode, best.get(base(spec), 0.0))
+    ratios: dict[str, list[float]] = {}
+    for best in rounds.values():
+        peer = best.get("llamacpp")
+        for name, tok in best.items():
+            if peer and name != "llamacpp":
+                ratios.setdefault(name, []).append(tok / peer)
+    if not ratios:
+        return ""
+    parts = [f"{name}: {' / '.join(f'{x:.2f}x' for x in xs)}, median **{median(xs):.2f}x**"
+             for name, xs in ratios.items()]
+    return ("Single-stream decode against llama.cpp, round by round (each engine's best thread count within the "
+            "round): " + "; ".join(parts) + ".")
+
+
 def verdict(results: dict[str, Any]) -> str:
     ok = {name: r for name, r in results.items() if base(name) in BACKENDS and "levels" in r}
     if not ok:
@@ -61,12 +89,14 @@ def verdict(results: dict[str, Any]) -> str:
 
 
 def plot(results: dict[str, Any], png: Path) -> None:
-    """Aggregate tokens/s and TTFT p50 against concurrency, one line per engine."""
+    """Aggregate tokens/s and TTFT p50 against concurrency, one line per engine (per round with --rounds)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    if any(round_of(spec) for spec in results):
+        return plot_rounds(results, png, plt)
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     for name, r in results.items():
         if "levels" not in r:
@@ -81,6 +111,29 @@ def plot(results: dict[str, Any], png: Path) -> None:
         ax.set_title(title)
         ax.grid(alpha=0.3)
         ax.legend()
+    fig.tight_layout()
+    fig.savefig(png, dpi=110)
+    plt.close(fig)
+
+
+def plot_rounds(results: dict[str, Any], png: Path, plt: Any) -> None:
+    """With --rounds: single-stream decode tokens/s and TTFT p50, round by round, one line per engine."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    lines: dict[str, dict[int, dict[str, Any]]] = {}
+    for spec, r in results.items():
+        if "levels" in r and "1" in r["levels"]:
+            lines.setdefault(spec.partition("#")[0], {})[int(round_of(spec))] = r["levels"]["1"]
+    for name, by_round in lines.items():
+        xs = sorted(by_round)
+        left.plot(xs, [by_round[x].get("decode_tok_s") or 0 for x in xs], marker="o", label=name)
+        right.plot(xs, [by_round[x].get("ttft_p50_s") or 0 for x in xs], marker="o", label=name)
+    for ax, title in ((left, "single-stream decode tokens/s"), (right, "time to first token p50 (s)")):
+        ax.set_xlabel("round")
+        ax.set_xticks(range(1, 1 + max((len(v) for v in lines.values()), default=1)))
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    left.set_ylim(bottom=0)
     fig.tight_layout()
     fig.savefig(png, dpi=110)
     plt.close(fig)
@@ -141,4 +194,6 @@ def write_report(meta: dict[str, Any], results: dict[str, Any], md: Path, js: Pa
     lines += ["", f"![serving]({md.with_suffix('.png').name})", "", verdict(results)]
     if peer_ratio(results):
         lines += ["", peer_ratio(results)]
+    if round_ratios(results):
+        lines += ["", round_ratios(results)]
     md.write_text("\n".join(lines) + "\n")

@@ -2,7 +2,7 @@
 
     .venv-vllm/bin/python bench/serving/serving.py [--engines transformers,onnx,onnx:int4,llamacpp,vllm]
         [--levels 1,4,16,64] [--llamacpp-levels 1,4,16] [--max-tokens 64] [--threads 2] [--max-batch 16]
-        [--passages 3] [--passage-chars 0] [--out serving]
+        [--passages 3] [--passage-chars 0] [--rounds 1] [--out serving]
 
 An engine name may end in @N to run it with N threads instead of --threads (llamacpp@1,llamacpp@2,onnx@2):
 each engine can then be compared at its best thread count in one run.
@@ -137,8 +137,8 @@ def _weight_bytes(backend: Any, settings: Any) -> int:
 
 
 def split_spec(spec: str, default_threads: int) -> tuple[str, int]:
-    """"onnx:int4@1" -> ("onnx:int4", 1); no @N -> the run's --threads."""
-    engine, _, threads = spec.partition("@")
+    """"onnx:int4@1" -> ("onnx:int4", 1); no @N -> the run's --threads; a round suffix "#2" is dropped."""
+    engine, _, threads = spec.partition("#")[0].partition("@")
     return engine, int(threads) if threads else default_threads
 
 
@@ -223,6 +223,10 @@ def main() -> None:
     parser.add_argument("--passage-chars", type=int, default=0,
                         help="cut each passage to this many characters (0: whole); 450 with --passages 2 gives "
                              "prompts as long as the product sends")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run the engine list this many times, round-robin (rows named engine#k), and report "
+                             "each round's single-stream decode against llama.cpp and the median: this VM's speed "
+                             "drifts between minutes, and a drift should not land on one engine only")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # child mode: the engine name
     args = parser.parse_args()
     args.level_list = [int(x) for x in args.levels.split(",")]
@@ -240,7 +244,11 @@ def main() -> None:
                             "passages": args.passages, "passage_chars": args.passage_chars}
     meta["bandwidth"] = measure_bandwidth(args.threads)
     results: dict[str, Any] = {}
-    for engine in tqdm(args.engines.split(","), desc="engines"):
+    specs = args.engines.split(",")
+    if args.rounds > 1:
+        specs = [f"{spec}#{k}" for k in range(1, args.rounds + 1) for spec in specs]
+    meta["rounds"] = args.rounds
+    for engine in tqdm(specs, desc="engines"):
         started = time.perf_counter()
         try:
             raw = run_child(engine, args)

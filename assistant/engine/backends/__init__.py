@@ -80,10 +80,10 @@ def _on_cpu(device: str) -> bool:
 def resolve_backend_name(name: str, engine: EngineConfig | None = None) -> str:
     """`auto`: vllm where installed; else onnx on a CPU when no LoRA adapter is registered; else transformers.
 
-    onnx (int8 weights) decodes one chat at parity with llama.cpp (0.98x-1.43x over three runs) and 5.5x faster
-    than the transformers backend on 2 cores, each at its best thread count (docs/bench/serving-threads.md,
-    serving-w8a8.md), and prefills 2.7x+ faster than llama.cpp with its w8a8 default; with continuous
-    batching it also gives ~2.1x the transformers batch's tokens/s at 16 chats (docs/bench/serving-batch.md).
+    onnx (w8a8) decodes one chat at 0.94x llama.cpp's best (median of 5 interleaved rounds,
+    docs/bench/serving-decode-rounds.md) and ~5x faster than the transformers backend on 2 cores, answers
+    first ~3x sooner than llama.cpp (prefill), and with continuous batching gives ~2x the transformers
+    batch's tokens/s at 16 chats (docs/bench/serving-batch.md).
     It serves no LoRA adapters, hence the rule.
     """
     if name != "auto":

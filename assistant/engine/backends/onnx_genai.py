@@ -3,8 +3,8 @@
 `auto` picks it on a CPU when no LoRA adapter is registered (backends/__init__.py:resolve_backend_name).
 Decode on a CPU is bound by the bytes of weights read per token: the transformers backend reads
 fp32 weights (538 MB per token for SmolLM2-135M), this one int8 (~140-150 MB), so one stream decodes
-3.8x faster on one core (43.1 vs 11.2 tokens/s) and at parity with llama.cpp's best with two (0.98x-1.43x
-over three runs; docs/benchmarks.md, "Serving"). Prefill is arithmetic-bound: the default w8a8 model also
+3.8x faster on one core (43.1 vs 11.2 tokens/s); with two it reaches 0.94x llama.cpp's best (median of 5
+interleaved rounds; docs/bench/serving-decode-rounds.md). Prefill is arithmetic-bound: the default w8a8 model also
 quantises activations (SmoothQuant, per-row scales; assistant/engine/quantization.py) and prefills ~1.8x
 faster than int8 weight-only. The model folder is built once from the chat model's HF folder by
 onnxruntime-genai's model builder (assistant/engine/models.py:onnx_folder, `engine.onnx_precision`).

@@ -290,3 +290,31 @@ def test_calls_from_two_threads_never_mix_their_replies(backend: OnnxBackend) ->
         t.join()
     assert errors == []
     assert asyncio.run(backend.generate(_request(max_tokens=4))).completion_tokens > 0  # still in step
+
+
+@pytest.mark.parametrize("table", [True, False], ids=["shared table", "pipe"])
+def test_logits_reach_the_backend_exactly_as_the_model_computed_them(
+    backend: OnnxBackend, table: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Logits come back through the shared table (or, for a vocabulary the table does not fit, the pipe)."""
+    from assistant.engine.backends import onnx_process
+    from assistant.engine.backends.onnx_session import BatchSession
+
+    if not table:
+        monkeypatch.setattr(onnx_process, "vocab_size", lambda folder: 0)
+    tokenizer = backend._tokenizer
+    prompts = [tokenizer.encode(q) for q in (QUESTION, *OTHERS[:2])]
+    remote = onnx_process.ModelProcess(str(backend.folder), 1, max_rows=4)
+    local = BatchSession(backend.folder, 1, 4)
+    try:
+        assert (remote._table is not None) is table
+        first = [remote.add(i, p) for i, p in enumerate(prompts)]
+        assert all(np.array_equal(a, local.add(i, p)) for i, (a, p) in enumerate(zip(first, prompts, strict=True)))
+        fed = {i: int(np.argmax(a)) for i, a in enumerate(first)}
+        for _ in range(3):
+            got, want = remote.step(fed), local.step(fed)
+            assert set(got) == set(want) == set(fed)
+            assert all(np.array_equal(got[i], want[i]) for i in fed)
+            fed = {i: int(np.argmax(v)) for i, v in got.items()}
+    finally:
+        remote.close()

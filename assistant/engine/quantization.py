@@ -39,6 +39,7 @@ from typing import Any
 ALPHA = 0.7  # perplexity 25.44 / 24.92 / 25.02 at 0.6 / 0.7 / 0.8 (down_proj weight-only); 90 at 0.5 if all int8
 SUPPORTED = ("llama", "mistral", "qwen2", "qwen3")  # RMSNorm (x * w) before q/k/v and gate/up; SiLU-gated MLP
 CALIBRATION = Path(__file__).resolve().parents[1] / "samples" / "intents.csv"
+VALUE_SCALES = "value_scales.npy"
 
 
 class QuantizationError(RuntimeError):
@@ -95,11 +96,12 @@ def _scales(x_max: Any, weights: list[Any], alpha: float) -> Any:
     return _ratio(x_max, torch.stack([w.abs().amax(0) for w in weights]).amax(0), alpha)
 
 
-def smooth(model: Any, maxima: dict[str, Any], alpha: float = ALPHA) -> None:
+def smooth(model: Any, maxima: dict[str, Any], alpha: float = ALPHA) -> list[Any]:
     """Fold SmoothQuant scales into `model` in place; its float outputs stay the same.
 
     The LM head is untied from the embeddings first: its scales fold into the final norm, which the
-    embedding lookup must not see.
+    embedding lookup must not see. Returns each layer's value scales: v_proj's outputs, and so the values
+    in the KV cache, are divided by them (a model sharing this cache must do the same: decode_model.py).
     """
     import torch
 
@@ -108,6 +110,7 @@ def smooth(model: Any, maxima: dict[str, Any], alpha: float = ALPHA) -> None:
         raise QuantizationError(f"w8a8 smoothing supports {', '.join(SUPPORTED)} models, not "
                                 f"{config.model_type!r}; use engine.onnx_precision=int8")
     groups = config.num_attention_heads // config.num_key_value_heads
+    value_scales = []
     with torch.no_grad():
         if getattr(config, "tie_word_embeddings", False):
             model.lm_head.weight = torch.nn.Parameter(model.model.embed_tokens.weight.detach().clone())
@@ -129,6 +132,7 @@ def smooth(model: Any, maxima: dict[str, Any], alpha: float = ALPHA) -> None:
             w_max = attn.o_proj.weight.abs().amax(0).view(-1, groups, head_dim).amax(1)
             s = _ratio(x_max, w_max, alpha).reshape(-1)
             _scale_rows(attn.v_proj, 1 / s)
+            value_scales.append(s)
             attn.o_proj.weight *= s.view(-1, head_dim).repeat_interleave(groups, 0).reshape(-1)
             s = _scales(maxima[f"{i}.mlp.down_proj"], [mlp.down_proj.weight], alpha)
             _scale_rows(mlp.up_proj, 1 / s)  # down's input is silu(gate) * up: linear in up's output
@@ -136,6 +140,7 @@ def smooth(model: Any, maxima: dict[str, Any], alpha: float = ALPHA) -> None:
         s = _scales(maxima["lm_head"], [model.lm_head.weight], alpha)
         model.model.norm.weight /= s
         model.lm_head.weight *= s
+    return value_scales
 
 
 def _scale_rows(linear: Any, factor: Any) -> None:
@@ -145,15 +150,20 @@ def _scale_rows(linear: Any, factor: Any) -> None:
 
 
 def smoothed_folder(source: Path, target: Path, alpha: float = ALPHA) -> Path:
-    """Write `source` (an HF folder) smoothed, in float32, to `target`, for the ONNX builder."""
+    """Write `source` (an HF folder) smoothed, in float32, to `target`, for the ONNX builder.
+
+    Also writes target/VALUE_SCALES ([layers, kv heads x head dim], float32): what the values are divided by.
+    """
+    import numpy as np
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(source)
     model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32).eval()
-    smooth(model, activation_maxima(model, tokenizer, calibration_prompts(tokenizer)), alpha)
+    value_scales = smooth(model, activation_maxima(model, tokenizer, calibration_prompts(tokenizer)), alpha)
     model.config.dtype = "float32"
     model.save_pretrained(target, safe_serialization=True)
+    np.save(target / VALUE_SCALES, torch.stack(value_scales).numpy().astype(np.float32))
     tokenizer.save_pretrained(target)
     for name in ("chat_template.jinja", "generation_config.json"):
         if (source / name).exists() and not (target / name).exists():

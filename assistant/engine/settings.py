@@ -64,6 +64,11 @@ class EngineConfig(BaseModel):
         "SmoothQuant-scaled int8 weights and activations, prefill ~1.8x faster than int8, perplexity +2.0% "
         "vs fp32; int8: weight-only (+0.5%); int4 decodes faster but raised it 28% (docs/benchmarks.md).",
     )
+    onnx_decode_model: bool = Field(
+        True, description="onnx backend, w8a8 from a Q4_1 GGUF: decode steps of 1-2 chats use the GGUF's own 4-bit "
+        "weights (decode.onnx), ~18% faster there. A chat's tokens then depend on whether more than 2 chats decode "
+        "with it; false: every step uses the w8a8 model and a chat decodes alike alone or batched.",
+    )
     vllm_args: dict[str, Any] = Field(
         default_factory=dict,
         description='Extra vLLM engine arguments (AsyncEngineArgs fields), JSON: {"enforce_eager": false}.',

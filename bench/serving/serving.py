@@ -117,7 +117,9 @@ def _weight_bytes(backend: Any, settings: Any) -> int:
     if getattr(backend, "folder", None) is not None:  # onnx: the initializers its matmuls read (not the gather)
         import onnx
 
-        graph = onnx.load(str(backend.folder / "model.onnx"), load_external_data=False).graph
+        small = backend.folder / "decode.onnx"  # what one chat's steps run on (onnx_session.DECODE_ROWS)
+        use = small if small.exists() and settings.engine.onnx_decode_model else backend.folder / "model.onnx"
+        graph = onnx.load(str(use), load_external_data=False).graph
         read = {name for node in graph.node if node.op_type in ("MatMul", "MatMulNBits", "MatMulInteger") for name in node.input}
         sizes = {t.name: math.prod(t.dims) * onnx.helper.tensor_dtype_to_np_dtype(t.data_type).itemsize
                  for t in graph.initializer}

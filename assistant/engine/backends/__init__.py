@@ -80,8 +80,8 @@ def _on_cpu(device: str) -> bool:
 def resolve_backend_name(name: str, engine: EngineConfig | None = None) -> str:
     """`auto`: vllm where installed; else onnx on a CPU when no LoRA adapter is registered; else transformers.
 
-    onnx (w8a8) decodes one chat at 0.94x llama.cpp's best (median of 5 interleaved rounds,
-    docs/bench/serving-decode-rounds.md) and ~5x faster than the transformers backend on 2 cores, answers
+    onnx (w8a8, with the GGUF's 4-bit weights for steps of 1-2 chats) decodes one chat at 1.08x llama.cpp's
+    best (median of 5 interleaved rounds, docs/bench/serving-decode-rounds.md) and ~5x faster than the transformers backend on 2 cores, answers
     first ~3x sooner than llama.cpp (prefill), and with continuous batching gives ~2x the transformers
     batch's tokens/s at 16 chats (docs/bench/serving-batch.md).
     It serves no LoRA adapters, hence the rule.

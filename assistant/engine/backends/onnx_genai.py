@@ -3,8 +3,9 @@
 `auto` picks it on a CPU when no LoRA adapter is registered (backends/__init__.py:resolve_backend_name).
 Decode on a CPU is bound by the bytes of weights read per token: the transformers backend reads
 fp32 weights (538 MB per token for SmolLM2-135M), this one int8 (~140-150 MB), so one stream decodes
-3.8x faster on one core (43.1 vs 11.2 tokens/s); with two it reaches 0.94x llama.cpp's best (median of 5
-interleaved rounds; docs/bench/serving-decode-rounds.md). Prefill is arithmetic-bound: the default w8a8 model also
+3.8x faster on one core (43.1 vs 11.2 tokens/s). Steps of 1-2 chats run on decode.onnx, the GGUF's own
+4-bit blocks (104 MB a token; assistant/engine/decode_model.py): one stream then decodes at 1.08x
+llama.cpp's best on two cores (median of 5 interleaved rounds; docs/bench/serving-decode-rounds.md). Prefill is arithmetic-bound: the default w8a8 model also
 quantises activations (SmoothQuant, per-row scales; assistant/engine/quantization.py) and prefills ~1.8x
 faster than int8 weight-only. The model folder is built once from the chat model's HF folder by
 onnxruntime-genai's model builder (assistant/engine/models.py:onnx_folder, `engine.onnx_precision`).
@@ -73,7 +74,8 @@ class OnnxBackend(TransformersBackend):
         self._tokenizer = AutoTokenizer.from_pretrained(source)
         genai = json.loads((self.folder / "genai_config.json").read_text())["model"]
         self._eos = set(_as_list(genai.get("eos_token_id")) + _as_list(self._tokenizer.eos_token_id))
-        self._model = ModelProcess(str(self.folder), self.settings.engine.threads, self.max_batch_size)
+        self._model = ModelProcess(str(self.folder), self.settings.engine.threads, self.max_batch_size,
+                                   self.settings.engine.onnx_decode_model)
 
     async def close(self) -> None:
         await super().close()

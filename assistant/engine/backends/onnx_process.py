@@ -54,12 +54,13 @@ def table_view(shared: Any, vocab: int) -> np.ndarray | None:
     return np.frombuffer(shared, dtype=np.float32).reshape(-1, vocab)
 
 
-def serve(conn: Any, folder: str, threads: int, max_rows: int, shared: Any = None, vocab: int = 0) -> None:
+def serve(conn: Any, folder: str, threads: int, max_rows: int, shared: Any = None, vocab: int = 0,
+          small_decode: bool = True) -> None:
     """Child-process body."""
     try:
         from assistant.engine.backends.onnx_session import BatchSession
 
-        session = BatchSession(folder, threads, max_rows)
+        session = BatchSession(folder, threads, max_rows, small_decode)
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises it at start-up
         conn.send(("error", f"{type(exc).__name__}: {exc}", 0))
         return
@@ -108,7 +109,7 @@ class ModelProcess:
     other's reply or half a message.
     """
 
-    def __init__(self, folder: str, threads: int, max_rows: int = 1) -> None:
+    def __init__(self, folder: str, threads: int, max_rows: int = 1, small_decode: bool = True) -> None:
         self.last_reused = 0
         self._lock = threading.Lock()
         context = multiprocessing.get_context("spawn")  # fork would copy the server's threads and locks
@@ -117,7 +118,7 @@ class ModelProcess:
         # mapped by both processes; the child only writes it while the parent waits for its reply
         shared = context.RawArray("f", max(max_rows, 1) * vocab) if vocab else None
         self._table = table_view(shared, vocab)
-        self._process = context.Process(target=serve, args=(child, folder, threads, max_rows, shared, vocab),
+        self._process = context.Process(target=serve, args=(child, folder, threads, max_rows, shared, vocab, small_decode),
                                         name="onnx-model", daemon=True)
         self._process.start()
         child.close()

@@ -11,6 +11,13 @@ cache positions [0, len_r), and one decode step over n rows is one model call wi
 a mask that is 1 for each row's tokens plus the new one. Every row computes exactly what it computes
 alone (tested, with w8a8's per-row activation scales), which a decode batch needs.
 
+Two models, one cache: model.onnx (w8a8) prefills and decodes steps of 3 or more rows; decode.onnx, where the
+folder has one (assistant/engine/decode_model.py: the GGUF's own 4-bit weights), decodes steps of at most
+DECODE_ROWS rows, where it is faster (a step of 1 / 2 / 3 / 4 / 16 rows took 0.80 / 0.85 / 1.01 / 1.04 / 1.12x
+w8a8's time, 2 threads, ~300-token contexts; its prefill took 1.48x). Both write the same keys and values
+(the same attention layers). The price: the models round differently, so a chat's tokens depend on whether
+more than DECODE_ROWS chats decode with it; with decode.onnx off (`small_decode=False`) they do not.
+
 Slots: one buffer per layer and kind, [slots, kv_heads, capacity, head_dim]. Slots [0, active) are the
 running rows, in order; a finished row is swapped to the end of them and stays there, parked, with
 its tokens: a later prompt that starts with the same tokens (every grounded prompt opens with the
@@ -26,12 +33,14 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 GROW = 256  # cache positions added at a time: each growth copies every slot once
 PARKED = 2  # finished rows kept beyond the running ones, for their prefixes
 MIN_REUSE = 8  # shorter shared prefixes are not worth a slot copy
+DECODE_ROWS = 2  # decode steps of at most this many rows use decode.onnx, when there is one
 
 
 def available_cores() -> int:
@@ -54,18 +63,23 @@ def shared_prefix(cached: list[int], prompt: list[int]) -> int:
 class BatchSession:
     """add() a chat (prefill), step() every running chat by one token, drop() a finished one."""
 
-    def __init__(self, folder: str | Path, threads: int, max_rows: int) -> None:
+    def __init__(self, folder: str | Path, threads: int, max_rows: int, small_decode: bool = True) -> None:
         import onnxruntime as ort
 
         self._ort = ort
-        decoder = json.loads((Path(folder) / "genai_config.json").read_text())["model"]["decoder"]
+        folder = Path(folder)
+        decoder = json.loads((folder / "genai_config.json").read_text())["model"]["decoder"]
         self.kv_heads, self.head_dim = decoder["num_key_value_heads"], decoder["head_size"]
         options = ort.SessionOptions()
         # engine.threads=0 means every core; onnxruntime's own default counts the host's cores
         options.intra_op_num_threads = threads or available_cores()
         options.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(str(Path(folder) / "model.onnx"), options,
-                                            providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"])
+        self.decoder = None
+        if small_decode and (folder / "decode.onnx").exists():
+            self.decoder = ort.InferenceSession(str(folder / "decode.onnx"), options,
+                                                providers=["CPUExecutionProvider"])
+        self.last_model = ""  # "decode" or "model": which one ran the last step (observability, tests)
         pasts = [i.name for i in self.session.get_inputs() if i.name.startswith("past_key_values.")]
         self.names = [(p, p.replace("past_key_values.", "present.")) for p in pasts]
         self.max_slots = max_rows + PARKED
@@ -101,8 +115,8 @@ class BatchSession:
         self.tokens[a], self.tokens[b] = self.tokens[b], self.tokens[a]
         self.seq_ids[a], self.seq_ids[b] = self.seq_ids[b], self.seq_ids[a]
 
-    def _run(self, rows: slice, input_ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        binding = self.session.io_binding()
+    def _run(self, rows: slice, input_ids: np.ndarray, mask: np.ndarray, session: Any = None) -> np.ndarray:
+        binding = (session or self.session).io_binding()
         binding.bind_cpu_input("input_ids", input_ids)
         binding.bind_cpu_input("attention_mask", mask)
         binding.bind_output("logits")
@@ -110,7 +124,7 @@ class BatchSession:
             value = self._ort.OrtValue.ortvalue_from_numpy(buf[rows])  # a view: the model writes in place
             binding.bind_ortvalue_input(past, value)
             binding.bind_ortvalue_output(present, value)
-        self.session.run_with_iobinding(binding)
+        (session or self.session).run_with_iobinding(binding)
         # logits only (copy_outputs_to_cpu would copy every cache buffer too), copied out of memory that the
         # binding owns and frees
         return np.array(binding.get_outputs()[0].numpy()[:, -1], copy=True)
@@ -153,7 +167,9 @@ class BatchSession:
         for r in range(self.active):
             mask[r, : len(self.tokens[r]) + 1] = 1
         ids = np.asarray([[fed[s]] for s in rows], np.int64)
-        logits = self._run(slice(0, self.active), ids, mask)
+        small = self.decoder is not None and self.active <= DECODE_ROWS
+        self.last_model = "decode" if small else "model"
+        logits = self._run(slice(0, self.active), ids, mask, self.decoder if small else None)
         for r, s in enumerate(rows):
             self.tokens[r].append(fed[s])
         return {s: logits[r] for r, s in enumerate(rows)}

@@ -15,7 +15,9 @@ import datetime as dt
 import json
 import math
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +26,7 @@ from tqdm import tqdm
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from assistant.engine.decode_model import build as build_decode_model  # noqa: E402
 from assistant.engine.models import ONNX_PRECISIONS, hf_folder, onnx_folder, resolve_chat_model  # noqa: E402
 from assistant.engine.settings import Settings  # noqa: E402
 
@@ -50,13 +53,13 @@ def nll_torch(folder: Path, rows: list[list[int]]) -> float:
     return total / count
 
 
-def nll_onnx(folder: Path, rows: list[list[int]], threads: int) -> float:
-    """Whole-sequence forward through the built model.onnx (empty KV cache), logits at every position."""
+def nll_onnx(folder: Path, rows: list[list[int]], threads: int, model_file: str = "model.onnx") -> float:
+    """Whole-sequence forward through the built model (empty KV cache), logits at every position."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
-    session = ort.InferenceSession(str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(str(folder / model_file), options, providers=["CPUExecutionProvider"])
     decoder = json.loads((folder / "genai_config.json").read_text())["model"]["decoder"]
     empty = np.zeros((1, decoder["num_key_value_heads"], 0, decoder["head_size"]), np.float32)
     total = count = 0.0
@@ -88,13 +91,22 @@ def main() -> None:
         folder = onnx_folder(ref, settings.cache_dir, precision, all_logits=True)  # same weights as served
         size = sum(p.stat().st_size for p in folder.glob("model.onnx*"))
         results[f"onnx {precision}"] = {"nll": nll_onnx(folder, rows, args.threads), "bytes": size}
+    # the small-batch decode model (assistant/engine/decode_model.py), built as onnx_folder builds it but over
+    # the all-logits fp32 export; on its own (no value scales: no w8a8 cache to share)
+    fp32 = onnx_folder(ref, settings.cache_dir, "fp32", all_logits=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        build_decode_model(fp32, Path(ref.path) / str(ref.gguf_file), Path(tmp))
+        size = sum(p.stat().st_size for p in Path(tmp).glob("decode.onnx*"))
+        shutil.copy(fp32 / "genai_config.json", Path(tmp) / "genai_config.json")
+        nll = nll_onnx(Path(tmp), rows, args.threads, "decode.onnx")
+    results["onnx w8a8's decode model (steps of 1-2 chats)"] = {"nll": nll, "bytes": size}
     base = results["fp32 (transformers backend)"]["nll"]
     meta = {"date": dt.datetime.now().isoformat(timespec="minutes"), "load": [round(x, 2) for x in os.getloadavg()],
             "command": " ".join(["python bench/serving/quantization.py", *sys.argv[1:]]),
             "tokens": sum(len(r) - 1 for r in rows), "texts": len(rows)}
     OUT_JSON.write_text(json.dumps({"meta": meta, "results": results}, indent=2))
     lines = [
-        "## Chat model weight formats: perplexity of the onnx backend's w8a8 / int8 / int4 / fp32 models",
+        "## Chat model weight formats: perplexity of the onnx backend's w8a8 / int8 / int4 / fp32 / decode models",
         "",
         f"Date: {meta['date']}. Machine: 2-core x86-64 CPU (AVX2), 24 GiB, no GPU. Command: `{meta['command']}`",
         "",
@@ -114,7 +126,10 @@ def main() -> None:
     lines += ["", "int4 re-quantises weights that were already 4-bit (Q4_1: asymmetric, one scale and minimum per "
               "32) onto a symmetric grid, so the two rounding errors add up; int8 keeps them. w8a8 also quantises "
               "the activations: a little more error than int8, for a prefill ~1.8x faster on an AVX2 CPU (time to "
-              "first token: docs/bench/grounded-ttft.md). Hence the default `onnx_precision=w8a8`."]
+              "first token: docs/bench/grounded-ttft.md). Hence the default `onnx_precision=w8a8`. Its decode model (decode.onnx, "
+              "assistant/engine/decode_model.py) holds the GGUF's own 4-bit q and scales, the minimum as an 8-bit "
+              "per-block offset, activations int8 per 32 inside the kernel; the onnx backend runs decode steps of "
+              "1-2 chats on it."]
     OUT_MD.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

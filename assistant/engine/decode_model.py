@@ -30,7 +30,6 @@ fp32 weight's row through its bf16 rounding; that also recovers the q/k row orde
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -72,11 +71,15 @@ def row_order(weight_t: np.ndarray, gguf_rows: np.ndarray) -> np.ndarray:
     return order
 
 
-def matmul_parts(gguf_tensors: dict[str, Any], node_name: str) -> tuple[np.ndarray, ...] | None:
-    """q, d, m (GGUF row order) of the weight behind one builder MatMul; None for MatMuls outside the layers."""
+def layer_of(node_name: str) -> int | None:
+    """The decoder layer a builder node belongs to ("/model/layers.7/mlp/..." -> 7); None outside the layers."""
     if "/model/layers." not in node_name:
         return None
-    layer = int(node_name.split("/model/layers.")[1].split("/")[0])
+    return int(node_name.split("/model/layers.")[1].split("/")[0])
+
+
+def matmul_parts(gguf_tensors: dict[str, Any], node_name: str, layer: int) -> tuple[np.ndarray, ...]:
+    """q, d, m (GGUF row order) of the weight behind one builder MatMul of `layer`."""
     parts = GGUF_PARTS.get(node_name.split("/")[-2])
     if parts is None:
         raise NotApplicable(f"unknown layer MatMul {node_name}")
@@ -94,10 +97,8 @@ def build(fp32_folder: Path, gguf_file: Path, target: Path, value_scales: np.nda
     import gguf
     import onnx
     from onnx import helper, numpy_helper
-    from onnxruntime.quantization.matmul_nbits_quantizer import (
-        DefaultWeightOnlyQuantConfig,
-        MatMulNBitsQuantizer,
-    )
+
+    from assistant.engine.quantization import save_int8_weight_only
 
     decoder = json.loads((fp32_folder / "genai_config.json").read_text())["model"]["decoder"]
     kv_dim = decoder["num_key_value_heads"] * decoder["head_size"]
@@ -112,14 +113,13 @@ def build(fp32_folder: Path, gguf_file: Path, target: Path, value_scales: np.nda
     by_name = {n.name: n for n in graph.node}
     done: set[str] = set()
 
-    def blocks(node: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def blocks(node: Any, layer: int) -> tuple[np.ndarray, ...]:
         """q, d, m of a layer MatMul in the exported weight's row order, v rows scaled to w8a8's values."""
-        q, d, m = matmul_parts(tensors, node.name)  # type: ignore[misc]
+        q, d, m = matmul_parts(tensors, node.name, layer)
         weight = numpy_helper.to_array(weights[node.input[1]])  # [K, N]
         order = row_order(weight.T, (q * d[..., None] + m[..., None]).reshape(len(q), weight.shape[0]))
         q, d, m = q[order], d[order], m[order]
         if value_scales is not None and "qkv_proj" in node.name:  # v: the last kv_dim outputs
-            layer = int(node.name.split("/model/layers.")[1].split("/")[0])
             d[-kv_dim:] /= value_scales[layer][:, None]
             m[-kv_dim:] /= value_scales[layer][:, None]
         graph.initializer.remove(weights[node.input[1]])
@@ -128,18 +128,18 @@ def build(fp32_folder: Path, gguf_file: Path, target: Path, value_scales: np.nda
     for node in graph.node:
         if node.name in done:
             continue
-        if node.op_type != "MatMul" or "/model/layers." not in node.name:  # the LM head: quantised below
+        layer = layer_of(node.name)
+        if node.op_type != "MatMul" or layer is None:  # the LM head: quantised below
             nodes.append(node)
             continue
         # gate and up read the same input: one kernel over both (a Split after), one offset MatMul
         fused = [node] + ([by_name[node.name.replace("gate_proj", "up_proj")]] if "gate_proj" in node.name else [])
         done.update(n.name for n in fused)
-        parts = [blocks(f) for f in fused]
+        parts = [blocks(f, layer) for f in fused]
         q, d, m = (np.concatenate(a) for a in zip(*parts, strict=True))
         x, k, n = node.input[0], q.shape[1] * BLOCK, len(q)
         p = f"q4/{node.name.strip('/')}"
         if value_scales is not None and "o_proj" in node.name:  # back from w8a8's values, per query head
-            layer = int(node.name.split("/model/layers.")[1].split("/")[0])
             per_head = np.repeat(value_scales[layer].reshape(-1, decoder["head_size"]), groups, axis=0)
             added.append(numpy_helper.from_array(per_head.reshape(-1).astype(np.float32), f"{p}/value_scales"))
             nodes.append(helper.make_node("Mul", [x, f"{p}/value_scales"], [f"{p}/input"]))
@@ -171,10 +171,7 @@ def build(fp32_folder: Path, gguf_file: Path, target: Path, value_scales: np.nda
     if not any(o.domain == "com.microsoft" for o in model.opset_import):
         model.opset_import.append(helper.make_opsetid("com.microsoft", 1))
     # the LM head and the offsets, in 8 bits: fp32 offsets (4 bytes per 32 weights) made a step 7% slower
-    quantizer = MatMulNBitsQuantizer(model, algo_config=DefaultWeightOnlyQuantConfig(
-        block_size=BLOCK, is_symmetric=True, accuracy_level=4, bits=8))
-    quantizer.process()
-    quantizer.model.save_model_to_file(str(target / "decode.onnx"), use_external_data_format=True)
+    save_int8_weight_only(model, target / "decode.onnx")
     return replaced
 
 
@@ -197,4 +194,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -175,10 +175,6 @@ def quantize_w8a8(fp32_folder: Path, target: Path) -> None:
     """From the builder's fp32 folder: int8 x int8 MatMuls; down_proj and the LM head as MatMulNBits int8."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
-    from onnxruntime.quantization.matmul_nbits_quantizer import (
-        DefaultWeightOnlyQuantConfig,
-        MatMulNBitsQuantizer,
-    )
 
     target.mkdir(parents=True, exist_ok=True)
     for path in fp32_folder.iterdir():
@@ -195,12 +191,23 @@ def quantize_w8a8(fp32_folder: Path, target: Path) -> None:
                          use_external_data_format=True, extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
         model = onnx.load(str(staged / "model.onnx"))
         per_row_activations(model)
-        quantizer = MatMulNBitsQuantizer(model, algo_config=DefaultWeightOnlyQuantConfig(
-            block_size=32, is_symmetric=True, accuracy_level=4, bits=8))
-        quantizer.process()
-        quantizer.model.save_model_to_file(str(target / "model.onnx"), use_external_data_format=True)
+        save_int8_weight_only(model, target / "model.onnx")
     finally:
         shutil.rmtree(staged, ignore_errors=True)
+
+
+def save_int8_weight_only(model: Any, path: Path) -> None:
+    """Every MatMul left with a constant weight becomes MatMulNBits int8 (symmetric, per 32, int8 compute); saved
+    with external data next to `path`."""
+    from onnxruntime.quantization.matmul_nbits_quantizer import (
+        DefaultWeightOnlyQuantConfig,
+        MatMulNBitsQuantizer,
+    )
+
+    quantizer = MatMulNBitsQuantizer(model, algo_config=DefaultWeightOnlyQuantConfig(
+        block_size=32, is_symmetric=True, accuracy_level=4, bits=8))
+    quantizer.process()
+    quantizer.model.save_model_to_file(str(path), use_external_data_format=True)
 
 
 def per_row_activations(model: Any) -> int:

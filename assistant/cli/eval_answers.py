@@ -48,13 +48,16 @@ class Outcome:
     route: str
     cited: str | None  # doc id of the first cited source
     hit: bool  # cited source is relevant
-    top_score: float | None  # None when the turn never reached retrieval (template, handoff)
+    top_score: float | None  # None when the score threshold never decided the turn (template, handoff)
     top_relevant: bool  # the top retrieved document is relevant (what a newly answered query would cite)
     latency_ms: float
     template_id: str | None = None
     answer: str = ""
     ttft_ms: float | None = None  # time to the first streamed answer token
     prompt_tokens: int = 0  # 0 when no model ran
+    intent: str | None = None  # the intent model's verdict (None = out of scope)
+    confidence: float = 0.0
+    top_doc: str | None = None  # the top retrieved document, whatever the route
 
     @property
     def answered(self) -> bool:
@@ -152,10 +155,13 @@ async def run_queries(settings: Any, query_set: list[Any], progress: bool) -> li
             cited = cited_doc(reply)
             outcomes.append(Outcome(
                 query=q.query, answerable=bool(q.relevant), template_id=reply.template_id, answer=reply.answer, route=reply.route, cited=cited, hit=cited in q.relevant,
-                top_score=max((h.score for h in hits), default=0.0) if hits is not None else None,
+                # a template reply searched only to corroborate; the score threshold never applied to it
+                top_score=max((h.score for h in hits), default=0.0) if hits is not None and reply.route != "template"
+                else None,
                 top_relevant=bool(hits) and hits[0].doc_id in q.relevant, latency_ms=latency,
                 ttft_ms=reply.timings.ttft_ms if reply.timings else None,
                 prompt_tokens=reply.timings.prompt_tokens if reply.timings else 0,
+                intent=reply.intent, confidence=reply.confidence, top_doc=hits[0].doc_id if hits else None,
             ))
     finally:
         await assistant.close()

@@ -139,13 +139,21 @@ class Assistant:
             yield TokenEvent(text=reply.answer)
         else:
             decision = self.policy.before_retrieval(text, cls, state)
-            if decision is None:
+            hits: list[Any] = []
+            if decision is None or self.policy.needs_corroboration(decision):
                 t_r = time.perf_counter()
                 hits = await asyncio.to_thread(
                     self.retriever.search, text, self.settings.retrieval.top_k, namespace or site_id
                 )
                 timings.retrieval_ms = (time.perf_counter() - t_r) * 1000
-                decision = self.policy.after_retrieval([h.score for h in hits], state)
+                if decision is not None and not self.policy.corroborated(
+                    decision, [h.doc_id for h in hits], self.retriever.indexed(decision.sources, namespace or site_id)
+                ):
+                    log.info("template %s not corroborated by retrieval; answering from the knowledge base",
+                             decision.template_id)
+                    decision = None
+                if decision is None:
+                    decision = self.policy.after_retrieval([h.score for h in hits], state)
                 if decision.route == "generate":
                     reply.sources = [_source(i, h) for i, h in enumerate(hits, start=1)]
                     yield SourcesEvent(sources=reply.sources)
@@ -212,7 +220,10 @@ class Assistant:
                 reply.abstained = decision.route == "abstain"
                 reply.handoff = decision.handoff
                 if decision.route == "template" and getattr(decision, "sources", None):
-                    reply.sources = [Source(index=i, doc_id=d, title=d, snippet="", score=1.0)
+                    # a page the corroborating search found is cited with its title, link and passage
+                    found = {h.doc_id: h for h in reversed(hits)}
+                    reply.sources = [_source(i, found[d]) if d in found
+                                     else Source(index=i, doc_id=d, title=d, snippet="", score=1.0)
                                      for i, d in enumerate(decision.sources, start=1)]
                     yield SourcesEvent(sources=reply.sources)
                 timings.ttft_ms = (time.perf_counter() - t0) * 1000

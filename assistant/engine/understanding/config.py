@@ -65,6 +65,13 @@ class UnderstandingConfig(BaseModel):
     default_template_threshold: float = Field(
         0.8, ge=0.0, le=1.0, description="Intent confidence needed for a template when the YAML sets none."
     )
+    # A confident intent can still be the wrong one ("trade in my old jacket for store credit" read as
+    # payment_methods at 0.84); the knowledge base is a second, independent opinion of what was asked.
+    corroborate_templates: bool = Field(
+        True, description="A template answers only when retrieval also ranks one of its source pages in the top "
+        "retrieval.top_k; otherwise the turn goes on to retrieval, generation or abstention. Skipped for templates "
+        "without sources and when the knowledge base holds none of their pages. Costs one retrieval per template reply."
+    )
     # On bench/data/store_eval_queries.jsonl (60 answerable, 20 unanswerable) 0.10 answered 83% of the
     # answerable and abstained on 90% of the unanswerable (0.15: 62% / 90%); `eval answers` should own this.
     min_retrieval_score: float = Field(

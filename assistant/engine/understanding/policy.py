@@ -95,6 +95,17 @@ class AnswerPolicy:
         return Decision(route="template", text=rendered.text, template_id=rendered.template_id,
                         sources=rendered.sources, slots=rendered.slots)
 
+    def needs_corroboration(self, decision: Decision | None) -> bool:
+        return (self.config.corroborate_templates and decision is not None and decision.route == "template"
+                and bool(decision.sources))
+
+    def corroborated(self, decision: Decision, retrieved: list[str], indexed: set[str]) -> bool:
+        """Retrieval agrees with the template: one of its pages is among the `retrieved` doc ids.
+
+        `indexed` are the template's pages the knowledge base holds; with none, there is nothing to check against.
+        """
+        return not indexed or any(doc_id in decision.sources for doc_id in retrieved)
+
     def after_retrieval(self, scores: list[float], state: ConversationState) -> Decision:
         top = max(scores, default=0.0)
         if top >= self.config.min_retrieval_score:

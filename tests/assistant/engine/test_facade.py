@@ -22,12 +22,29 @@ HITS = [
 ]
 
 
-def make(tmp_path: Path, *, hits=HITS, classifier=None, backend=None) -> Assistant:
-    settings = Settings(data_dir=tmp_path)
+REFUND_TEMPLATE = """\
+intents:
+  refund_status:
+    threshold: 0.4
+    templates:
+      - id: refund_status.default
+        text: "Refunds reach you within 5 business days."
+        sources: [refund-timing]
+"""
+
+
+def make(tmp_path: Path, *, hits=HITS, classifier=None, backend=None, templates: str | None = None,
+         indexed: set[str] | None = None, **settings_kw) -> Assistant:
+    settings = Settings(data_dir=tmp_path, **settings_kw)
     backend = backend or FakeBackend(settings)
     classifier = classifier or FakeClassifier()
-    return Assistant(settings, backend=backend, retriever=FakeRetriever(list(hits)), understanding=classifier,
-                     policy=AnswerPolicy(settings.understanding, TemplateBook.empty()),
+    book = TemplateBook.empty()
+    if templates is not None:
+        tmp_path.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "templates.yaml").write_text(templates)
+        book = TemplateBook.load(tmp_path / "templates.yaml")
+    return Assistant(settings, backend=backend, retriever=FakeRetriever(list(hits), documents=indexed or set()),
+                     understanding=classifier, policy=AnswerPolicy(settings.understanding, book),
                      store=Store(settings.resolved_database_url))
 
 
@@ -138,3 +155,38 @@ def test_fallback_answer_cuts_at_a_sentence_end() -> None:
     answer = PromptBuilder("rules", "Shop").fallback_answer([long], max_chars=120)
     assert answer.startswith("Heading First fact is here.") and answer.endswith(". [1]") and len(answer) <= 125
     assert PromptBuilder("rules", "Shop").fallback_answer([]) == ""
+
+
+def test_a_template_corroborated_by_retrieval_answers(tmp_path: Path) -> None:
+    bot = make(tmp_path, templates=REFUND_TEMPLATE)  # refund-timing is the top hit
+    reply = run(bot.chat("where is my refund"))
+    assert (reply.route, reply.template_id) == ("template", "refund_status.default")
+    assert [s.doc_id for s in reply.sources] == ["refund-timing"] and bot.backend.requests == []
+    assert len(bot.retriever.queries) == 1
+    # cited with what the search found: the page's title and passage, not just its id
+    assert (reply.sources[0].title, reply.sources[0].score) == ("Refund timing", 0.9)
+    assert reply.sources[0].snippet.startswith("Refunds are paid")
+
+
+def test_a_template_retrieval_disagrees_with_goes_on_to_the_knowledge_base(tmp_path: Path) -> None:
+    # the KB holds the template's page, but retrieval ranks other pages for this message: the intent was wrong
+    hits = [FakeHit("return-policy", "Return policy", "You can return items within 30 days.", 0.6)]
+    bot = make(tmp_path, hits=hits, templates=REFUND_TEMPLATE, indexed={"refund-timing"})
+    reply = run(bot.chat("can I trade in my old jacket"))
+    assert reply.route == "generate" and reply.template_id is None
+    assert [s.doc_id for s in reply.sources] == ["return-policy"] and len(bot.backend.requests) == 1
+    # and with weak retrieval evidence the same turn abstains instead of answering with the template
+    weak = make(tmp_path / "weak", hits=[FakeHit("return-policy", "Return policy", "...", 0.03)],
+                templates=REFUND_TEMPLATE, indexed={"refund-timing"})
+    assert run(weak.chat("can I trade in my old jacket")).route == "abstain"
+
+
+def test_a_template_is_kept_when_the_kb_lacks_its_pages_or_the_check_is_off(tmp_path: Path) -> None:
+    hits = [FakeHit("return-policy", "Return policy", "You can return items within 30 days.", 0.6)]
+    bot = make(tmp_path, hits=hits, templates=REFUND_TEMPLATE)  # nothing to corroborate against
+    assert run(bot.chat("where is my refund")).template_id == "refund_status.default"
+    off = make(tmp_path / "off", hits=hits, templates=REFUND_TEMPLATE, indexed={"refund-timing"},
+               understanding={"corroborate_templates": False})
+    kept = run(off.chat("where is my refund"))
+    assert kept.template_id == "refund_status.default" and kept.sources[0].title == "refund-timing"
+    assert off.retriever.queries == []  # no retrieval at all: the template reply stays as fast as before

@@ -6,7 +6,12 @@ import pytest
 
 from assistant.engine.events import Classification, Sentiment
 from assistant.engine.understanding.config import UnderstandingConfig
-from assistant.engine.understanding.policy import AnswerPolicy, ConversationState, is_explicit_human_request
+from assistant.engine.understanding.policy import (
+    AnswerPolicy,
+    ConversationState,
+    Decision,
+    is_explicit_human_request,
+)
 from assistant.engine.understanding.templates import TemplateBook
 
 BOOK = """\
@@ -43,6 +48,18 @@ def test_template_when_confident_and_slots_found(policy):
     assert decision.template_id == "track.with_id"
     assert decision.text == "Order #NW-12345 is on its way with Acme."
     assert decision.sources == ("order-tracking",)
+
+
+def test_only_a_template_with_sources_asks_retrieval_to_corroborate(policy, tmp_path):
+    decision = policy.before_retrieval("where is NW-12345", classification(), ConversationState())
+    assert policy.needs_corroboration(decision)
+    assert policy.corroborated(decision, ["faq", "order-tracking"], {"order-tracking"})
+    assert not policy.corroborated(decision, ["faq", "returns"], {"order-tracking"})
+    assert policy.corroborated(decision, ["faq"], set())  # the KB lacks the page: nothing to check against
+    assert not policy.needs_corroboration(None)
+    assert not policy.needs_corroboration(Decision(route="template", text="Hi!", template_id="greeting.default"))
+    off = AnswerPolicy(UnderstandingConfig(corroborate_templates=False), policy.templates)
+    assert not off.needs_corroboration(decision)
 
 
 def test_no_template_under_threshold_missing_slot_or_out_of_scope(policy):

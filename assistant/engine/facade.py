@@ -35,6 +35,7 @@ from assistant.engine.guard import OpeningGuard, extractive_answer, needs_citati
 from assistant.engine.prompt import ECHO_STOPS, PromptBuilder, Turn
 from assistant.engine.settings import Settings
 from assistant.engine.store import ConversationNotFound, Store, new_id
+from assistant.engine.understanding import rephrase
 from assistant.engine.understanding.policy import ConversationState
 
 log = logging.getLogger(__name__)
@@ -216,6 +217,8 @@ class Assistant:
             if decision.route != "generate":
                 reply.route = decision.route
                 reply.answer = decision.text or ""
+                if decision.route == "template" and self.settings.understanding.rephrase_templates:
+                    reply.answer = await self._rephrase(text, decision, timings, message_id)
                 reply.template_id = getattr(decision, "template_id", None)
                 reply.abstained = decision.route == "abstain"
                 reply.handoff = decision.handoff
@@ -241,6 +244,25 @@ class Assistant:
         yield DoneEvent(reply=reply)
 
     # -- internals ---------------------------------------------------------------------------
+    async def _rephrase(self, question: str, decision: Any, timings: Timings, request_id: str) -> str:
+        """The model's rewording of a template reply when it kept every fact, else the template as written."""
+        # ~4 characters a token: twice the template's length is room enough for a rewording, not for an essay
+        sampling = SamplingParams(temperature=0.0, max_tokens=max(32, len(decision.text) // 2))
+        request = GenerationRequest(messages=rephrase.messages(question, decision.text), sampling=sampling,
+                                    request_id=request_id)
+        try:
+            generation = await self.backend.generate(request)
+        except BackendError as exc:  # the curated reply never depends on the model being up
+            log.warning("template %s sent as written: rephrasing failed: %s", decision.template_id, exc)
+            return decision.text
+        timings.prompt_tokens, timings.completion_tokens = generation.prompt_tokens, generation.completion_tokens
+        verdict = rephrase.check(decision.text, generation.text, decision.facts)
+        if generation.finish_reason == "length" or not verdict.ok:
+            log.info("template %s sent as written: the rephrasing %s", decision.template_id,
+                     "was cut off" if verdict.ok else verdict.reason)
+            return decision.text
+        return generation.text.strip()
+
     def _excerpts(self, question: str, hits: list[Any]) -> list[Any]:
         try:
             return self.context.select(question, hits)

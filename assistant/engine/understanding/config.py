@@ -72,6 +72,12 @@ class UnderstandingConfig(BaseModel):
         "retrieval.top_k; otherwise the turn goes on to retrieval, generation or abstention. Skipped for templates "
         "without sources and when the knowledge base holds none of their pages. Costs one retrieval per template reply."
     )
+    rephrase_templates: bool = Field(
+        False, description="Let the chat model reword a template reply to fit the customer's message. The "
+        "rewording is shown only when it keeps every slot value, number, time, price, e-mail address and link of "
+        "the template and adds none; otherwise the template is sent as written. Costs one generation per template "
+        "reply."
+    )
     # On bench/data/store_eval_queries.jsonl (60 answerable, 20 unanswerable) 0.10 answered 83% of the
     # answerable and abstained on 90% of the unanswerable (0.15: 62% / 90%); `eval answers` should own this.
     min_retrieval_score: float = Field(

@@ -49,6 +49,7 @@ class Decision:
     sources: tuple[str, ...] = ()
     slots: dict[str, str] = field(default_factory=dict)
     handoff: Handoff | None = None
+    facts: tuple[str, ...] = ()  # a template's placeholder values: what a rephrasing must keep
 
 
 def _trailing(values: list, predicate) -> int:
@@ -93,7 +94,7 @@ class AnswerPolicy:
         if rendered is None:
             return None
         return Decision(route="template", text=rendered.text, template_id=rendered.template_id,
-                        sources=rendered.sources, slots=rendered.slots)
+                        sources=rendered.sources, slots=rendered.slots, facts=tuple(rendered.filled.values()))
 
     def needs_corroboration(self, decision: Decision | None) -> bool:
         return (self.config.corroborate_templates and decision is not None and decision.route == "template"

@@ -51,7 +51,8 @@ class RenderedTemplate:
     intent: str
     text: str
     sources: tuple[str, ...]
-    slots: dict[str, str]
+    slots: dict[str, str]  # the values extracted from the message
+    filled: dict[str, str] = field(default_factory=dict)  # every placeholder's value, defaults included
 
 
 @dataclass
@@ -93,6 +94,7 @@ class TemplateBook:
                 text=template.text.format_map(values),
                 sources=template.sources,
                 slots={k: v for k, v in found.items() if k in needed},
+                filled={name: str(values[name]) for name in template.placeholders},
             )
         return None
 

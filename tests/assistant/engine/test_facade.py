@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from assistant.engine.backends import BackendError
 from assistant.engine.backends.fake import FakeBackend
 from assistant.engine.events import ClassificationEvent, DoneEvent, HandoffEvent, SourcesEvent, TokenEvent
 from assistant.engine.facade import Assistant, InvalidMessage
@@ -190,3 +191,36 @@ def test_a_template_is_kept_when_the_kb_lacks_its_pages_or_the_check_is_off(tmp_
     kept = run(off.chat("where is my refund"))
     assert kept.template_id == "refund_status.default" and kept.sources[0].title == "refund-timing"
     assert off.retriever.queries == []  # no retrieval at all: the template reply stays as fast as before
+
+
+def test_a_rephrased_template_is_sent_only_when_it_keeps_every_fact(tmp_path: Path) -> None:
+    book = REFUND_TEMPLATE.replace("Refunds reach you within 5 business days.",
+                                   "Refunds reach {company} customers within 5 business days.")
+    book = "slots: {company: Northwind}\n" + book
+    bot = make(tmp_path, templates=book, understanding={"rephrase_templates": True})
+    bot.backend.enqueue("Good news: as a Northwind customer you get your refund within 5 business days.",
+                        "Your refund arrives within 3 business days.")
+    kept = run(bot.chat("where is my refund"))
+    assert kept.template_id == "refund_status.default"
+    assert kept.answer == "Good news: as a Northwind customer you get your refund within 5 business days."
+    request = bot.backend.requests[0]
+    assert "Refunds reach Northwind customers within 5 business days." in request.messages[-1]["content"]
+    assert kept.timings.completion_tokens > 0
+    refused = run(bot.chat("where is my refund"))  # "3 business days" changes a fact: the template as written
+    assert (refused.template_id, refused.answer) == ("refund_status.default",
+                                                    "Refunds reach Northwind customers within 5 business days.")
+    # off by default: no model call for a template reply
+    plain = make(tmp_path / "plain", templates=book)
+    assert run(plain.chat("where is my refund")).answer.startswith("Refunds reach Northwind")
+    assert plain.backend.requests == []
+
+
+def test_a_template_is_sent_as_written_when_the_engine_fails(tmp_path: Path) -> None:
+    class Down(FakeBackend):
+        async def generate(self, request):
+            raise BackendError("engine stopped")
+
+    settings = Settings(data_dir=tmp_path)
+    bot = make(tmp_path, templates=REFUND_TEMPLATE, backend=Down(settings), understanding={"rephrase_templates": True})
+    reply = run(bot.chat("where is my refund"))
+    assert (reply.route, reply.answer) == ("template", "Refunds reach you within 5 business days.")

@@ -333,3 +333,28 @@ def test_logits_reach_the_backend_exactly_as_the_model_computed_them(
             fed = {i: int(np.argmax(v)) for i, v in got.items()}
     finally:
         remote.close()
+
+
+@pytest.mark.parametrize("intent, message", [("greeting", "hello there"), ("contact_hours", "are you open on Saturday?")])
+def test_a_template_reworded_by_the_real_model_is_shown_only_when_the_fact_check_passes(
+        backend: OnnxBackend, tmp_path: Path, intent: str, message: str) -> None:
+    """The default model really rewords the sample templates (bench/rephrase.py: most rewordings drop a fact);
+    whatever it writes, the customer sees the template as written or a rewording that kept every fact."""
+    from assistant.engine.facade import Assistant
+    from assistant.engine.store import Store
+    from assistant.engine.understanding import rephrase
+    from assistant.engine.understanding.policy import AnswerPolicy
+    from assistant.engine.understanding.templates import TemplateBook
+    from assistant.engine.understanding.understanding import SAMPLE_TEMPLATES
+    from tests.support import FakeClassifier, FakeRetriever
+
+    settings = Settings(data_dir=tmp_path, understanding={"rephrase_templates": True, "corroborate_templates": False})
+    book = TemplateBook.load(SAMPLE_TEMPLATES)
+    bot = Assistant(settings, backend=backend, retriever=FakeRetriever([]), understanding=FakeClassifier(intent, 0.99),
+                    policy=AnswerPolicy(settings.understanding, book), store=Store(settings.resolved_database_url))
+    reply = asyncio.run(bot.chat(message))
+    rendered = book.select(intent, message)
+    assert reply.route == "template" and reply.template_id == rendered.template_id
+    assert reply.timings.completion_tokens > 0  # the model was asked
+    assert reply.answer == rendered.text or rephrase.check(rendered.text, reply.answer, rendered.filled.values()).ok
+    bot.store.close()

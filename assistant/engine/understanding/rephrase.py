@@ -14,6 +14,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from bm25s.stopwords import STOPWORDS_EN_PLUS
+
 SYSTEM = (
     "You rewrite a customer-support reply so that it answers the customer's message directly and politely. "
     "Keep every fact exactly as written: numbers, times, prices, names, e-mail addresses and links. "
@@ -47,11 +49,9 @@ def facts_of(text: str, values: Iterable[str] = ()) -> set[str]:
 # none of the reply's words either.
 MIN_WORDS_KEPT = 0.4
 _WORD = re.compile(r"[a-z]{4,}")
-_COMMON = frozenset({
-    "about", "also", "anything", "been", "could", "else", "from", "have", "help", "here", "just", "more", "only",
-    "should", "some", "such", "than", "that", "their", "them", "then", "there", "they", "this", "what", "when",
-    "which", "will", "with", "would", "your",
-})
+# bm25s's English stop words (what BM25 already skips), plus the sample templates' sign-off ("Anything else I can
+# help with?") and modal fillers, which a nonsense reply can keep without keeping the answer
+_COMMON = frozenset(STOPWORDS_EN_PLUS) | {"also", "anything", "could", "else", "help", "would"}
 
 
 def _content(text: str) -> set[str]:

@@ -64,6 +64,15 @@ def _shot(page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"))
 
 
+def _slow_session_start(page) -> None:
+    """Delay the widget's session request by 1.5 s, as a busy server would."""
+    page.add_init_script("""(() => {
+        const fetch0 = window.fetch;
+        window.fetch = (url, opts) => String(url).endsWith('/v1/widget/session')
+            ? new Promise(r => setTimeout(r, 1500)).then(() => fetch0(url, opts)) : fetch0(url, opts);
+    })()""")
+
+
 def _ask(page, question: str) -> None:
     page.get_by_role("textbox", name="Type your question").fill(question)
     page.keyboard.press("Enter")
@@ -74,11 +83,7 @@ def test_demo_page_streams_answer_with_source_link_and_survives_reload(browser, 
     page = context.new_page()
     # A slow session start (a busy server) while the visitor already types: the question must wait
     # for the greeting rather than land above it (CI once read the greeting as the answer).
-    page.add_init_script("""(() => {
-        const fetch0 = window.fetch;
-        window.fetch = (url, opts) => String(url).endsWith('/v1/widget/session')
-            ? new Promise(r => setTimeout(r, 1500)).then(() => fetch0(url, opts)) : fetch0(url, opts);
-    })()""")
+    _slow_session_start(page)
     page.goto(f"{served['base']}/demo")
     page.get_by_role("button", name="Chat with support").click()
     dialog = page.get_by_role("dialog")
@@ -162,9 +167,13 @@ def test_mobile_width_and_chinese_strings(browser, served) -> None:
 def test_allowed_second_origin_works_through_cors(browser, served) -> None:
     context = browser.new_context()
     page = context.new_page()
+    _slow_session_start(page)  # the question is typed before the session opens, as in CI's failed run
     page.goto(f"{served['other']}/allowed.html")
     page.get_by_role("button", name="Chat with support").click()
     _ask(page, "How long do refunds take?")
+    # The queued question has no bubble until the session opens: wait for it to be shown before
+    # waiting for its reply to finish (else the second wait passes at once, as it did in CI).
+    page.locator(".msg.user").wait_for(timeout=60_000)
     page.locator(".msg.bot[aria-busy]").wait_for(state="detached", timeout=60_000)
     assert page.locator(".msg.user").count() == 1 and page.locator(".msg.bot .text").last.inner_text().strip()
     assert page.get_by_role("alert").count() == 0

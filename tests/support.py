@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -112,6 +113,8 @@ class FakeClassifier:
 
     def __init__(self, intent: str | None = "refund_status", confidence: float = 0.5, templates: Any = None) -> None:
         self.intent, self.confidence, self.templates = intent, confidence, templates
+        # like an intent model folder saved before examples.json: no intent vouches for a weak page
+        self.intents = SimpleNamespace(examples={})
 
     def classify(self, text: str) -> Classification:
         negative = any(w in text.lower() for w in ("terrible", "awful", "angry", "worst"))

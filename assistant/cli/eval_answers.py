@@ -58,6 +58,9 @@ class Outcome:
     intent: str | None = None  # the intent model's verdict (None = out of scope)
     confidence: float = 0.0
     top_doc: str | None = None  # the top retrieved document, whatever the route
+    # a confident intent vouches for the top page (understanding.intent_corroborates_retrieval): answered
+    # at any threshold, so the sweep must not replay it as an abstention
+    intent_vouches: bool = False
 
     @property
     def answered(self) -> bool:
@@ -162,10 +165,17 @@ async def run_queries(settings: Any, query_set: list[Any], progress: bool) -> li
                 ttft_ms=reply.timings.ttft_ms if reply.timings else None,
                 prompt_tokens=reply.timings.prompt_tokens if reply.timings else 0,
                 intent=reply.intent, confidence=reply.confidence, top_doc=hits[0].doc_id if hits else None,
+                intent_vouches=bool(hits) and reply.route != "template" and _vouches(assistant, q.query, hits[0].doc_id),
             ))
     finally:
         await assistant.close()
     return outcomes
+
+
+def _vouches(assistant: Any, text: str, top_doc: str) -> bool:
+    """What the facade would decide for this top page if the score alone said abstain."""
+    cls = assistant.classify(text)
+    return assistant.policy.intent_can_vouch(cls) and assistant.intent_vouches(cls, top_doc)
 
 
 def _rate(flags: list[bool]) -> float | None:
@@ -200,14 +210,15 @@ def replay(outcomes: list[Outcome], threshold: float) -> dict[str, float]:
     """The three rates had the threshold been `threshold`; turns that never reached retrieval keep their route.
 
     A query the threshold newly lets through is assumed to cite its top hit (what the fake backend and
-    the facade's fallback answer cite); one that stays answered keeps the source it really cited.
+    the facade's fallback answer cite); one that stays answered keeps the source it really cited. A turn
+    whose confident intent vouches for the top page is answered at every threshold, as in the facade.
     """
     answered, hits, abstained = [], [], []
     for o in outcomes:
         if o.top_score is None:
             ok, hit = o.answered, o.hit
         else:
-            ok = o.top_score >= threshold
+            ok = o.top_score >= threshold or o.intent_vouches
             hit = ok and (o.hit if o.route == "generate" else o.top_relevant)
         if o.answerable:
             answered.append(ok)

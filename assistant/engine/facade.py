@@ -32,6 +32,7 @@ from assistant.engine.events import (
     TokenEvent,
 )
 from assistant.engine.guard import OpeningGuard, extractive_answer, needs_citation, quoted_from
+from assistant.engine.intent_pages import IntentPages
 from assistant.engine.prompt import ECHO_STOPS, PromptBuilder, Turn
 from assistant.engine.settings import Settings
 from assistant.engine.store import ConversationNotFound, Store, new_id
@@ -58,6 +59,7 @@ class Assistant:
         self.store = store
         self.prompt = PromptBuilder(settings.system_prompt, settings.company)
         self.context = SourceSelector.from_settings(settings, retriever)
+        self.intent_pages = IntentPages(retriever)
         self.on_handoff: list[Any] = []  # callbacks(reply, transcript); the webhook is one of them
 
     # -- construction ------------------------------------------------------------------------
@@ -89,6 +91,13 @@ class Assistant:
     # -- public API --------------------------------------------------------------------------
     def classify(self, text: str) -> Classification:
         return self.understanding.classify(text)
+
+    def intent_vouches(self, cls: Classification, top_doc: str, namespace: str = "default") -> bool:
+        """The intent's own training messages land on `top_doc` too (searched once per index version)."""
+        if cls.intent is None:
+            return False
+        examples = self.understanding.intents.examples.get(cls.intent, [])
+        return self.policy.intent_agrees(self.intent_pages.shares(cls.intent, examples, namespace), top_doc)
 
     def validate(self, message: str) -> str:
         text = (message or "").strip()
@@ -154,7 +163,12 @@ class Assistant:
                              decision.template_id)
                     decision = None
                 if decision is None:
-                    decision = self.policy.after_retrieval([h.score for h in hits], state)
+                    scores = [h.score for h in hits]
+                    agrees = False
+                    if self.policy.needs_intent_check(cls, scores):
+                        agrees = await asyncio.to_thread(self.intent_vouches, cls, hits[0].doc_id,
+                                                         namespace or site_id)
+                    decision = self.policy.after_retrieval(scores, state, intent_agrees=agrees)
                 if decision.route == "generate":
                     reply.sources = [_source(i, h) for i, h in enumerate(hits, start=1)]
                     yield SourcesEvent(sources=reply.sources)

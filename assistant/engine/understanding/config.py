@@ -83,6 +83,20 @@ class UnderstandingConfig(BaseModel):
     min_retrieval_score: float = Field(
         0.10, ge=0.0, le=1.0, description="Below this calibrated top-hit score the assistant abstains."
     )
+    # The score ranks pages against each other but says little about whether one fits: a short question
+    # that names a page's subject in other words ("replace a zipper" for the repairs page) scores low.
+    # A confident intent is a second opinion, and the intent's own training messages show which pages
+    # its questions land on.
+    intent_corroborates_retrieval: bool = Field(
+        True, description="Below min_retrieval_score, still answer when the intent model is as confident as "
+        "the intent's template threshold and the top page is where at least intent_page_share of that intent's "
+        "own training messages land (their top search hit). Costs one search per stored example (up to 32) "
+        "the first time an intent is checked after a knowledge-base change."
+    )
+    intent_page_share: float = Field(
+        0.1, gt=0.0, le=1.0, description="Share of an intent's training messages whose top hit must be the page "
+        "(intent_corroborates_retrieval)."
+    )
     abstain_message: str = Field(DEFAULT_ABSTAIN_MESSAGE, description="Fixed reply when the assistant abstains.")
     handoff_message: str = Field(DEFAULT_HANDOFF_MESSAGE, description="Reply when the conversation is handed off.")
     handoff_intents: list[str] = Field(

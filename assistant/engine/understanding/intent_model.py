@@ -5,6 +5,9 @@ the out-of-scope threshold; the test file is never seen. The `oos` label (config
 training data means out of scope; the threshold applies to the neural head's best in-scope logit
 (oos.py says why not the probability). Without oos examples nothing is rejected and the answer
 policy's per-intent thresholds decide what is trusted.
+
+The folder also keeps up to EXAMPLES_PER_INTENT training messages per intent (examples.json): the
+answer policy searches the knowledge base with them to learn where an intent's questions land.
 """
 
 from __future__ import annotations
@@ -22,6 +25,17 @@ from assistant.engine.understanding.classifier import TextClassifier, TrainOptio
 from assistant.engine.understanding.dataset import LabelledData
 from assistant.engine.understanding.encoder import Encoder
 from assistant.engine.understanding.oos import best_in_scope_logit, calibrate_oos_threshold, in_scope_scores
+
+EXAMPLES_PER_INTENT = 32
+
+
+def first_examples(data: LabelledData, skip: str, limit: int = EXAMPLES_PER_INTENT) -> dict[str, list[str]]:
+    """The first `limit` training messages of each label but `skip` (the out-of-scope one), in file order."""
+    out: dict[str, list[str]] = {}
+    for text, label in zip(data.texts, data.labels, strict=True):
+        if label != skip and len(rows := out.setdefault(label, [])) < limit:
+            rows.append(text)
+    return out
 
 
 def stratified_holdout(labels: list[str], fraction: float, seed: int = 0,
@@ -54,8 +68,9 @@ class IntentPrediction:
 
 class IntentModel:
     def __init__(self, classifier: TextClassifier, oos_label: str, threshold: float, meta: dict | None = None,
-                 oos_score: str = "probability") -> None:
+                 oos_score: str = "probability", examples: dict[str, list[str]] | None = None) -> None:
         self.classifier = classifier
+        self.examples = examples or {}  # intent -> some of its training messages (older folders: none)
         self.oos_label = oos_label
         self.threshold = threshold
         self.oos_score = oos_score  # what `threshold` applies to: "max_logit" or "probability" (older models)
@@ -112,6 +127,7 @@ class IntentModel:
         # CPU seconds tell how much work training was when other jobs share the cores
         meta["train_cpu_seconds"] = round(time.process_time() - cpu_started, 2)
         model.meta = meta
+        model.examples = first_examples(data, oos_label)
         return model
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
@@ -150,6 +166,7 @@ class IntentModel:
         self.classifier.save(tmp, {"kind": "intent", "oos_label": self.oos_label, "threshold": self.threshold,
                                    "oos_score": self.oos_score})
         (tmp / "training.json").write_text(json.dumps(self.meta, indent=2, default=str))
+        (tmp / "examples.json").write_text(json.dumps(self.examples, indent=1, ensure_ascii=False), encoding="utf-8")
         shutil.rmtree(folder, ignore_errors=True)
         folder.parent.mkdir(parents=True, exist_ok=True)
         tmp.rename(folder)
@@ -162,5 +179,7 @@ class IntentModel:
             raise ValueError(f"{folder} is not an intent model")
         training = Path(folder) / "training.json"
         extra = json.loads(training.read_text()) if training.exists() else {}
+        examples_file = Path(folder) / "examples.json"
+        examples = json.loads(examples_file.read_text(encoding="utf-8")) if examples_file.exists() else {}
         return cls(classifier, meta.get("oos_label", "oos"), float(meta.get("threshold", 0.0)), extra,
-                   oos_score=meta.get("oos_score", "probability"))
+                   oos_score=meta.get("oos_score", "probability"), examples=examples)

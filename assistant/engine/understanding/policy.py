@@ -1,7 +1,8 @@
 """Answer policy: per turn, decide between a human handoff, a curated template, retrieval + generation, or abstention.
 
 The facade asks twice: `before_retrieval` (handoff or template, else None = go retrieve) and
-`after_retrieval` (generate, or abstain/hand off when the calibrated retrieval scores are too low).
+`after_retrieval` (generate, or abstain/hand off when the calibrated retrieval scores are too low and a
+confident intent does not vouch for the top page: `needs_intent_check`, `intent_agrees`).
 """
 
 from __future__ import annotations
@@ -107,9 +108,24 @@ class AnswerPolicy:
         """
         return not indexed or any(doc_id in decision.sources for doc_id in retrieved)
 
-    def after_retrieval(self, scores: list[float], state: ConversationState) -> Decision:
+    def intent_can_vouch(self, classification: Classification) -> bool:
+        """The intent is in scope and as confident as its template threshold (the default one without a template)."""
+        intent = classification.intent
+        return (self.config.intent_corroborates_retrieval and intent is not None and not classification.out_of_scope
+                and classification.confidence >= self.templates.threshold(intent))
+
+    def needs_intent_check(self, classification: Classification, scores: list[float]) -> bool:
+        """The top score is too low on its own, and the intent is confident enough to vouch for a page."""
+        return (bool(scores) and max(scores) < self.config.min_retrieval_score
+                and self.intent_can_vouch(classification))
+
+    def intent_agrees(self, shares: dict[str, float], top_doc: str) -> bool:
+        """The top page is where enough of the intent's own training messages land (IntentPages.shares)."""
+        return shares.get(top_doc, 0.0) >= self.config.intent_page_share
+
+    def after_retrieval(self, scores: list[float], state: ConversationState, intent_agrees: bool = False) -> Decision:
         top = max(scores, default=0.0)
-        if top >= self.config.min_retrieval_score:
+        if top >= self.config.min_retrieval_score or intent_agrees:
             return Decision(route="generate")
         streak = 1 + _trailing(state.abstentions, bool)
         if streak >= self.config.handoff_abstain_streak:

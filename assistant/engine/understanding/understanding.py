@@ -96,6 +96,9 @@ class Understanding:
         intent_dir = config.intent_model_dir or settings.data_dir / "intent-model"
         if (intent_dir / "meta.json").exists():
             intents = IntentModel.load(intent_dir, encoder)
+            if config.intent_corroborates_retrieval and not intents.examples:
+                log.warning("%s keeps no training examples (trained before examples.json): no intent can vouch "
+                            "for a weak retrieval score until it is retrained", intent_dir)
         else:
             data_path = config.intent_data or SAMPLE_INTENTS
             log.info("no intent model at %s: training one from %s", intent_dir, data_path)

@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from assistant.engine.understanding.intent_model import IntentModel, stratified_holdout
+from assistant.engine.understanding.dataset import LabelledData
+from assistant.engine.understanding.intent_model import IntentModel, first_examples, stratified_holdout
+
+
+def test_first_examples_per_intent_in_file_order_without_out_of_scope():
+    texts = [f"t{i}" for i in range(9)]
+    labels = ["a", "oos", "b", "a", "a", "b", "oos", "a", "c"]
+    examples = first_examples(LabelledData(texts, labels, "x.csv"), "oos", limit=3)
+    assert examples == {"a": ["t0", "t3", "t4"], "b": ["t2", "t5"], "c": ["t8"]}
 
 
 def test_stratified_holdout_keeps_every_label_in_training():
@@ -51,6 +59,10 @@ def test_save_load_round_trip_gives_same_probabilities(sample_model_dir, encoder
     texts = ["can I pay with paypal", "my jacket arrived with a broken zip"]
     assert np.allclose(model.predict_proba(texts), again.predict_proba(texts))
     assert again.threshold == model.threshold and again.oos_score == model.oos_score == "max_logit"
+    # the folder keeps each intent's first training messages for the answer policy (IntentPages)
+    assert again.examples == model.examples and "oos" not in again.examples
+    assert set(again.examples) == set(model.labels) and all(0 < len(v) <= 32 for v in again.examples.values())
+    assert again.examples["track_order"][:2] == ["where is my order", "Where is my parcel? I ordered last Tuesday"]
     assert not list(tmp_path.glob("copy.tmp*"))
 
 

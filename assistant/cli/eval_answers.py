@@ -49,7 +49,7 @@ class Outcome:
     cited: str | None  # doc id of the first cited source
     hit: bool  # cited source is relevant
     top_score: float | None  # None when the score threshold never decided the turn (template, handoff)
-    top_relevant: bool  # the top retrieved document is relevant (what a newly answered query would cite)
+    top_relevant: bool  # the page the facade leads with is relevant (what a newly answered query would cite)
     latency_ms: float
     template_id: str | None = None
     answer: str = ""
@@ -57,7 +57,7 @@ class Outcome:
     prompt_tokens: int = 0  # 0 when no model ran
     intent: str | None = None  # the intent model's verdict (None = out of scope)
     confidence: float = 0.0
-    top_doc: str | None = None  # the top retrieved document, whatever the route
+    top_doc: str | None = None  # the page the facade leads with (retrieval order, near-tie broken by the intent)
     # a confident intent vouches for the top page (understanding.intent_corroborates_retrieval): answered
     # at any threshold, so the sweep must not replay it as an abstention
     intent_vouches: bool = False
@@ -155,6 +155,8 @@ async def run_queries(settings: Any, query_set: list[Any], progress: bool) -> li
             reply = await assistant.chat(q.query)
             latency = (time.perf_counter() - started) * 1000
             hits = recorder.last
+            if hits and reply.route != "template":  # the order the facade answered from
+                hits = assistant.lead_with_intent_page(assistant.classify(q.query), hits)
             cited = cited_doc(reply)
             outcomes.append(Outcome(
                 query=q.query, answerable=bool(q.relevant), template_id=reply.template_id, answer=reply.answer, route=reply.route, cited=cited, hit=cited in q.relevant,

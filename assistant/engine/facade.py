@@ -99,6 +99,17 @@ class Assistant:
         examples = self.understanding.intents.examples.get(cls.intent, [])
         return self.policy.intent_agrees(self.intent_pages.shares(cls.intent, examples, namespace), top_doc)
 
+    def lead_with_intent_page(self, cls: Classification, hits: list[Any], namespace: str = "default") -> list[Any]:
+        """`hits` with the confident intent's own page first when retrieval ranked it in a near-tie below the top."""
+        if not hits or not self.policy.intent_can_break_ties(cls):
+            return hits
+        examples = self.understanding.intents.examples.get(cls.intent, [])
+        page = self.policy.intent_page(self.intent_pages.shares(cls.intent, examples, namespace),
+                                       [(h.doc_id, h.score) for h in hits])
+        if page is None:
+            return hits
+        return [h for h in hits if h.doc_id == page] + [h for h in hits if h.doc_id != page]
+
     def validate(self, message: str) -> str:
         text = (message or "").strip()
         if not text:
@@ -163,6 +174,7 @@ class Assistant:
                              decision.template_id)
                     decision = None
                 if decision is None:
+                    hits = await asyncio.to_thread(self.lead_with_intent_page, cls, hits, namespace or site_id)
                     scores = [h.score for h in hits]
                     agrees = False
                     if self.policy.needs_intent_check(cls, scores):

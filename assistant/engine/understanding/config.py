@@ -97,6 +97,22 @@ class UnderstandingConfig(BaseModel):
         0.1, gt=0.0, le=1.0, description="Share of an intent's training messages whose top hit must be the page "
         "(intent_corroborates_retrieval)."
     )
+    # Pages that share words score alike ("nothing has moved in the tracking" finds the tracking page and the
+    # missing-parcel page within a few hundredths); the intent model learned what such customers meant.
+    # Measured with `assistant eval answers` (docs/bench/answers.md, "A confident intent breaks near-ties").
+    intent_breaks_ties: bool = Field(
+        True, description="When the intent model is as confident as the intent's template threshold, lead with "
+        "the intent's own page (the top search hit of at least intent_own_page_share of its training messages) if "
+        "retrieval found it scoring at least intent_tie_ratio of the top hit's score."
+    )
+    intent_tie_ratio: float = Field(
+        0.8, gt=0.0, le=1.0, description="How close to the top score the intent's page must be to count as a "
+        "near-tie it may break (intent_breaks_ties)."
+    )
+    intent_own_page_share: float = Field(
+        0.5, gt=0.0, le=1.0, description="Share of an intent's training messages whose top hit must be one page "
+        "for that page to be the intent's own (intent_breaks_ties)."
+    )
     abstain_message: str = Field(DEFAULT_ABSTAIN_MESSAGE, description="Fixed reply when the assistant abstains.")
     handoff_message: str = Field(DEFAULT_HANDOFF_MESSAGE, description="Reply when the conversation is handed off.")
     handoff_intents: list[str] = Field(

@@ -2,7 +2,8 @@
 
 The facade asks twice: `before_retrieval` (handoff or template, else None = go retrieve) and
 `after_retrieval` (generate, or abstain/hand off when the calibrated retrieval scores are too low and a
-confident intent does not vouch for the top page: `needs_intent_check`, `intent_agrees`).
+confident intent does not vouch for the top page: `needs_intent_check`, `intent_agrees`). Between the two, a
+confident intent may reorder a near-tie in favour of its own page (`intent_page`).
 """
 
 from __future__ import annotations
@@ -108,11 +109,30 @@ class AnswerPolicy:
         """
         return not indexed or any(doc_id in decision.sources for doc_id in retrieved)
 
-    def intent_can_vouch(self, classification: Classification) -> bool:
+    def confident(self, classification: Classification) -> bool:
         """The intent is in scope and as confident as its template threshold (the default one without a template)."""
         intent = classification.intent
-        return (self.config.intent_corroborates_retrieval and intent is not None and not classification.out_of_scope
+        return (intent is not None and not classification.out_of_scope
                 and classification.confidence >= self.templates.threshold(intent))
+
+    def intent_can_vouch(self, classification: Classification) -> bool:
+        return self.config.intent_corroborates_retrieval and self.confident(classification)
+
+    def intent_can_break_ties(self, classification: Classification) -> bool:
+        return self.config.intent_breaks_ties and self.confident(classification)
+
+    def intent_page(self, shares: dict[str, float], hits: list[tuple[str, float]]) -> str | None:
+        """The intent's own page when retrieval ranked it below the top in a near-tie, else None.
+
+        `shares`: IntentPages.shares for the intent; `hits`: (doc id, score), best first.
+        """
+        if not shares or not hits:
+            return None
+        page, share = max(shares.items(), key=lambda kv: kv[1])
+        if share < self.config.intent_own_page_share or page == hits[0][0]:
+            return None
+        score = next((s for doc_id, s in hits if doc_id == page), None)
+        return page if score is not None and score >= self.config.intent_tie_ratio * hits[0][1] else None
 
     def needs_intent_check(self, classification: Classification, scores: list[float]) -> bool:
         """The top score is too low on its own, and the intent is confident enough to vouch for a page."""

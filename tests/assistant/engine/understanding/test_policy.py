@@ -136,6 +136,24 @@ def test_the_intent_vouches_for_a_page_its_own_examples_find(policy):
     assert policy.after_retrieval([0.05], ConversationState(), intent_agrees=False).route == "abstain"
 
 
+def test_a_confident_intent_breaks_a_near_tie_for_its_own_page(policy):
+    shares = {"missing-package": 0.7, "order-tracking": 0.2}
+    tie = [("order-tracking", 0.25), ("missing-package", 0.24), ("returns", 0.1)]
+    assert policy.intent_page(shares, tie) == "missing-package"
+    assert policy.intent_page(shares, [("order-tracking", 0.25), ("missing-package", 0.19)]) is None  # < 0.8 x
+    assert policy.intent_page(shares, [("order-tracking", 0.25), ("returns", 0.24)]) is None  # not retrieved
+    assert policy.intent_page(shares, [("missing-package", 0.3), ("order-tracking", 0.2)]) is None  # already first
+    assert policy.intent_page({"missing-package": 0.4, "order-tracking": 0.35}, tie) is None  # no page of its own
+    assert policy.intent_page({}, tie) is None and policy.intent_page(shares, []) is None
+    assert policy.intent_can_break_ties(classification(confidence=0.85))
+    assert not policy.intent_can_break_ties(classification(confidence=0.79))  # under track_order's 0.8
+    assert not policy.intent_can_break_ties(classification(intent=None))
+    assert not policy.intent_can_break_ties(classification(out_of_scope=True))
+    policy.config.intent_breaks_ties = False
+    assert not policy.intent_can_break_ties(classification(confidence=0.85))
+    assert policy.intent_can_vouch(classification(confidence=0.85))  # the two checks switch off separately
+
+
 def test_handoff_on_repeated_abstention(policy):
     decision = policy.after_retrieval([0.1], ConversationState(abstentions=[False, True]))
     assert decision.route == "handoff"

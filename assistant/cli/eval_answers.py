@@ -155,8 +155,9 @@ async def run_queries(settings: Any, query_set: list[Any], progress: bool) -> li
             reply = await assistant.chat(q.query)
             latency = (time.perf_counter() - started) * 1000
             hits = recorder.last
+            cls = assistant.classify(q.query)
             if hits and reply.route != "template":  # the order the facade answered from
-                hits = assistant.lead_with_intent_page(assistant.classify(q.query), hits)
+                hits = assistant.lead_with_intent_page(cls, hits)
             cited = cited_doc(reply)
             outcomes.append(Outcome(
                 query=q.query, answerable=bool(q.relevant), template_id=reply.template_id, answer=reply.answer, route=reply.route, cited=cited, hit=cited in q.relevant,
@@ -167,16 +168,15 @@ async def run_queries(settings: Any, query_set: list[Any], progress: bool) -> li
                 ttft_ms=reply.timings.ttft_ms if reply.timings else None,
                 prompt_tokens=reply.timings.prompt_tokens if reply.timings else 0,
                 intent=reply.intent, confidence=reply.confidence, top_doc=hits[0].doc_id if hits else None,
-                intent_vouches=bool(hits) and reply.route != "template" and _vouches(assistant, q.query, hits[0].doc_id),
+                intent_vouches=bool(hits) and reply.route != "template" and _vouches(assistant, cls, hits[0].doc_id),
             ))
     finally:
         await assistant.close()
     return outcomes
 
 
-def _vouches(assistant: Any, text: str, top_doc: str) -> bool:
+def _vouches(assistant: Any, cls: Any, top_doc: str) -> bool:
     """What the facade would decide for this top page if the score alone said abstain."""
-    cls = assistant.classify(text)
     return assistant.policy.intent_can_vouch(cls) and assistant.intent_vouches(cls, top_doc)
 
 

@@ -96,19 +96,21 @@ class Assistant:
         """The intent's own training messages land on `top_doc` too (searched once per index version)."""
         if cls.intent is None:
             return False
-        examples = self.understanding.intents.examples.get(cls.intent, [])
-        return self.policy.intent_agrees(self.intent_pages.shares(cls.intent, examples, namespace), top_doc)
+        return self.policy.intent_agrees(self._intent_shares(cls, namespace), top_doc)
 
     def lead_with_intent_page(self, cls: Classification, hits: list[Any], namespace: str = "default") -> list[Any]:
         """`hits` with the confident intent's own page first when retrieval ranked it in a near-tie below the top."""
         if not hits or not self.policy.intent_can_break_ties(cls):
             return hits
-        examples = self.understanding.intents.examples.get(cls.intent, [])
-        page = self.policy.intent_page(self.intent_pages.shares(cls.intent, examples, namespace),
-                                       [(h.doc_id, h.score) for h in hits])
+        page = self.policy.intent_page(self._intent_shares(cls, namespace), [(h.doc_id, h.score) for h in hits])
         if page is None:
             return hits
         return [h for h in hits if h.doc_id == page] + [h for h in hits if h.doc_id != page]
+
+    def _intent_shares(self, cls: Classification, namespace: str) -> dict[str, float]:
+        """Where the intent's own training messages land (IntentPages: searched once per index version)."""
+        examples = self.understanding.intents.examples.get(cls.intent, [])
+        return self.intent_pages.shares(cls.intent, examples, namespace)
 
     def validate(self, message: str) -> str:
         text = (message or "").strip()
@@ -174,7 +176,8 @@ class Assistant:
                              decision.template_id)
                     decision = None
                 if decision is None:
-                    hits = await asyncio.to_thread(self.lead_with_intent_page, cls, hits, namespace or site_id)
+                    if hits and self.policy.intent_can_break_ties(cls):  # else no thread hop on the hot path
+                        hits = await asyncio.to_thread(self.lead_with_intent_page, cls, hits, namespace or site_id)
                     scores = [h.score for h in hits]
                     agrees = False
                     if self.policy.needs_intent_check(cls, scores):

@@ -195,6 +195,9 @@ NOTES = """### Notes
   All 6 layers fine-tuned, first CV fold only (a one-off probe, same split, seed and 3 epochs; 8 min):
   85.54 against 85.07 for the shipped 2 layers on that fold, +0.47 where +1.85 on average is needed, so the
   full CV was not run and the default was not changed.
+  A larger encoder, all-mpnet-base-v2 (the only other sentence encoder found by searching PyPI's package names,
+  uploaded in five parts), mixed with the shipped model on the same folds: 84.92 (+0.77), still short; section
+  "A second sentence encoder" below.
 - understanding-airline-cv.png is the confusion matrix of the latest airline run (the fine-tuned one).
 - The airline data is CC BY-NC-SA: only these numbers are kept, no model trained on it is saved or shipped.
 """

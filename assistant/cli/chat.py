@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from assistant.cli.common import build_settings, fail, print_json_last
+from assistant.cli.common import JsonFlag, build_settings, fail, print_json_last
 
 
 def register(app: typer.Typer, eval_app: typer.Typer) -> None:
@@ -15,7 +15,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
     def chat(
         question: str = typer.Argument(..., help="The customer's question."),
         conversation: str = typer.Option(None, "--conversation", "-c", help="Continue this conversation id."),
-        as_json: bool = typer.Option(False, "--json", help="Print the full reply as JSON (last line)."),
+        as_json: JsonFlag = False,
         backend: str = typer.Option(None, help="auto | transformers | onnx | vllm | openai | fake"),
         model: str = typer.Option(None, help="Chat model: HF folder, GGUF file or hub id."),
         embedding_model: str = typer.Option(None, help="Embedding model folder or hub id."),

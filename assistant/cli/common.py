@@ -1,15 +1,24 @@
-"""Helpers shared by CLI commands: settings with flag overrides, clear failures, JSON output."""
+"""Helpers shared by CLI commands: settings with flag overrides, clear failures, JSON output, common flags."""
 
 from __future__ import annotations
 
 import json
 import sys
-from typing import Any, NoReturn
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
 
 import typer
 from pydantic import ValidationError
 
 from assistant.engine.settings import Settings
+
+# Flags that several commands take, declared once so their names, bounds and help read the same everywhere.
+JsonFlag = Annotated[bool, typer.Option("--json", help="Also print one JSON object as the last line of stdout.")]
+ThreadsOption = Annotated[int, typer.Option("--threads", min=0, help="Torch threads (0 = all cores).")]
+EpochsOption = Annotated[
+    int | None, typer.Option("--epochs", min=0, help="Encoder fine-tuning epochs (0 = frozen; default: settings).")
+]
+PlotOption = Annotated[Path | None, typer.Option("--plot", help="Write a confusion-matrix PNG here.")]
 
 
 def build_settings(**overrides: Any) -> Settings:
@@ -53,3 +62,11 @@ def print_json_last(obj: Any) -> None:
     """Emit one JSON object as the last line of stdout (the contract of every `--json` flag)."""
     sys.stdout.flush()
     print(json.dumps(obj, default=str))
+
+
+def set_threads(threads: int) -> None:
+    """Torch threads for training/eval commands; 0 keeps torch's default (all cores)."""
+    if threads > 0:
+        import torch
+
+        torch.set_num_threads(threads)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import typer
 
-from assistant.cli.common import build_settings, fail, print_json_last
+from assistant.cli.common import JsonFlag, build_settings, fail, print_json_last
 
 URL_HELP = "SQLAlchemy URL, e.g. postgresql+psycopg://user:pass@host/db (default: from settings)."
 
@@ -37,7 +37,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         revision: str = typer.Argument("head", help="Target revision (default: head, the newest)."),
         database_url: str = typer.Option(None, help=URL_HELP),
         sql: bool = typer.Option(False, "--sql", help="Print the SQL instead of running it."),
-        json_out: bool = typer.Option(False, "--json", help="Print a JSON summary as the last line."),
+        json_out: JsonFlag = False,
     ) -> None:
         """Migrate the database up to REVISION."""
         _migrate("upgrade", revision, database_url, sql, json_out)
@@ -48,7 +48,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         database_url: str = typer.Option(None, help=URL_HELP),
         yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
         sql: bool = typer.Option(False, "--sql", help="Print the SQL instead of running it."),
-        json_out: bool = typer.Option(False, "--json", help="Print a JSON summary as the last line."),
+        json_out: JsonFlag = False,
     ) -> None:
         """Migrate the database down to REVISION (may drop data)."""
         if not (yes or sql) and not typer.confirm(f"Downgrade the database to {revision}? This may drop data"):
@@ -58,7 +58,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
     @db_app.command()
     def current(
         database_url: str = typer.Option(None, help=URL_HELP),
-        json_out: bool = typer.Option(False, "--json", help="Print a JSON summary as the last line."),
+        json_out: JsonFlag = False,
     ) -> None:
         """Show the database's schema revision and the newest one available."""
         from assistant.engine import migrations

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import typer
 
-from assistant.cli.common import build_settings, fail, print_json_last
+from assistant.cli.common import JsonFlag, build_settings, fail, print_json_last
 
 SETTING = "understanding.min_retrieval_score"
 SETTING_ENV = "ASSISTANT_UNDERSTANDING__MIN_RETRIEVAL_SCORE"
@@ -326,7 +326,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
     def eval_answers(
         kb: Path = typer.Option(..., "--kb", help='KB JSONL: {"id","title","text"} per line.'),
         queries: Path = typer.Option(..., "--queries", help='Queries JSONL: {"query","relevant":[ids]}; [] = no answer.'),
-        as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON (last line)."),
+        as_json: JsonFlag = False,
         plot_path: Path = typer.Option(None, "--plot", help="Write a PNG: answered/abstained confusion (+ sweep)."),
         limit: int = typer.Option(None, "--limit", min=1, help="Use only the first N queries."),
         generate: bool = typer.Option(True, "--generate/--no-generate",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from assistant.cli.common import build_settings, fail, print_json_last
+from assistant.cli.common import JsonFlag, build_settings, fail, print_json_last
 
 
 def register(app: typer.Typer, eval_app: typer.Typer) -> None:
@@ -27,7 +27,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         model: str = typer.Option(
             None, "--embedding-model", help="Sentence-transformers folder (default: MiniLM)."
         ),
-        as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON (last line)."),
+        as_json: JsonFlag = False,
     ) -> None:
         """Measure retrieval quality and latency on a KB and a query set."""
         from assistant.engine.models import ModelNotFound, resolve_embedding_model

@@ -10,8 +10,16 @@ from pathlib import Path
 
 import typer
 
-from assistant.cli.common import build_settings, fail, print_json_last
-from assistant.cli.train import set_threads
+from assistant.cli.common import (
+    EpochsOption,
+    JsonFlag,
+    PlotOption,
+    ThreadsOption,
+    build_settings,
+    fail,
+    print_json_last,
+    set_threads,
+)
 
 
 def _report(title: str, metrics: dict) -> None:
@@ -26,10 +34,10 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
     def eval_intents(
         train: Path = typer.Option(..., "--train", help="Training CSV (header; text, intent; 'oos' = out of scope)."),
         test: Path = typer.Option(..., "--test", help="Test CSV in the same format."),
-        plot: Path = typer.Option(None, "--plot", help="Write a confusion-matrix PNG here."),
-        epochs: int = typer.Option(None, "--epochs", min=0, help="Encoder fine-tuning epochs (0 = frozen)."),
-        threads: int = typer.Option(1, "--threads", min=0, help="Torch threads (0 = all cores)."),
-        as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON (last line)."),
+        plot: PlotOption = None,
+        epochs: EpochsOption = None,
+        threads: ThreadsOption = 1,
+        as_json: JsonFlag = False,
     ) -> None:
         """Train an intent model on TRAIN and report accuracy, macro-F1, out-of-scope recall/precision, latency."""
         from assistant.engine.understanding.confusion import plot_confusion
@@ -54,10 +62,10 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
     def eval_sentiment(
         test: Path = typer.Option(..., "--test", help="Test CSV (header; text, negative/neutral/positive)."),
         train: Path = typer.Option(None, "--train", help="Train a head on this CSV; without it the shipped default."),
-        plot: Path = typer.Option(None, "--plot", help="Write a confusion-matrix PNG here."),
-        epochs: int = typer.Option(None, "--epochs", min=0, help="Encoder fine-tuning epochs (0 = frozen)."),
-        threads: int = typer.Option(1, "--threads", min=0, help="Torch threads (0 = all cores)."),
-        as_json: bool = typer.Option(False, "--json", help="Print the metrics as JSON (last line)."),
+        plot: PlotOption = None,
+        epochs: EpochsOption = None,
+        threads: ThreadsOption = 1,
+        as_json: JsonFlag = False,
     ) -> None:
         """Report sentiment accuracy, macro-F1 and single-message latency."""
         from assistant.engine.understanding.confusion import plot_confusion

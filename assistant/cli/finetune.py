@@ -12,7 +12,7 @@ from typing import Any
 
 import typer
 
-from assistant.cli.common import fail, print_json_last
+from assistant.cli.common import JsonFlag, fail, print_json_last
 
 _PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
 
@@ -95,7 +95,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
     @finetune_app.command("list")
     def list_adapters(
         adapters_dir: str = typer.Option(None, help="Adapter registry; default = settings engine.adapters_dir."),
-        as_json: bool = typer.Option(False, "--json", help="Print the list as JSON (last line)."),
+        as_json: JsonFlag = False,
     ) -> None:
         """List registered adapters with their base model, date and validation loss."""
         from pathlib import Path

@@ -10,14 +10,13 @@ from pathlib import Path
 
 import typer
 
-from assistant.cli.common import build_settings, fail, print_json_last
+from assistant.cli.common import JsonFlag, build_settings, fail, print_json_last
 
 kb_app = typer.Typer(
     help="Knowledge base: add documents, remove them, search, show stats.", no_args_is_help=True
 )
 
 NAMESPACE = typer.Option("default", "--namespace", "-n", help="Knowledge base (one per support site).")
-AS_JSON = typer.Option(False, "--json", help="Also print one JSON object as the last line.")
 
 
 def open_retriever(data_dir: Path | None = None):
@@ -38,7 +37,7 @@ def add(
     paths: list[Path] = typer.Argument(..., help="Files or folders (walked recursively)."),
     namespace: str = NAMESPACE,
     data_dir: Path = typer.Option(None, "--data-dir", help="Override ASSISTANT_DATA_DIR."),
-    as_json: bool = AS_JSON,
+    as_json: JsonFlag = False,
     keep_going: bool = typer.Option(
         False, "--keep-going", help="Exit 0 when some inputs were left out (they are still reported), "
         "as long as at least one was ingested or found unchanged.",
@@ -101,7 +100,7 @@ def search(
     mode: str = typer.Option(None, "--mode", help="hybrid | dense | bm25 (default from settings)."),
     namespace: str = NAMESPACE,
     data_dir: Path = typer.Option(None, "--data-dir", help="Override ASSISTANT_DATA_DIR."),
-    as_json: bool = AS_JSON,
+    as_json: JsonFlag = False,
 ) -> None:
     """Show the best-matching passages with their calibrated scores."""
     from retrieval import RetrievalError
@@ -125,7 +124,7 @@ def search(
 def stats(
     namespace: str = typer.Option(None, "--namespace", "-n", help="One knowledge base (default: all)."),
     data_dir: Path = typer.Option(None, "--data-dir", help="Override ASSISTANT_DATA_DIR."),
-    as_json: bool = AS_JSON,
+    as_json: JsonFlag = False,
 ) -> None:
     """Documents, chunks, embedding model, index type and size on disk."""
     from retrieval import RetrievalError
@@ -151,7 +150,7 @@ def stats(
 def list_documents(
     namespace: str = NAMESPACE,
     data_dir: Path = typer.Option(None, "--data-dir", help="Override ASSISTANT_DATA_DIR."),
-    as_json: bool = AS_JSON,
+    as_json: JsonFlag = False,
 ) -> None:
     """List documents: id, chunks, title, source."""
     from retrieval import RetrievalError

@@ -14,7 +14,7 @@ from typing import Any
 
 import typer
 
-from assistant.cli.common import build_settings, fail, print_json_last
+from assistant.cli.common import JsonFlag, build_settings, fail, print_json_last
 
 
 def _store() -> Any:
@@ -50,7 +50,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         daily_quota: int = typer.Option(None, min=0, help="Chat messages per UTC day (0 = unlimited)."),
         key_rate: str = typer.Option(None, help="Rate per secret key, e.g. 600/minute."),
         session_rate: str = typer.Option(None, help="Rate per widget session, e.g. 30/minute."),
-        json_out: bool = typer.Option(False, "--json", help="Print the site as JSON (last line)."),
+        json_out: JsonFlag = False,
     ) -> None:
         """Create a site; prints its public widget key."""
         from assistant.engine import sites
@@ -67,7 +67,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
             print_json_last(_site_row(site))
 
     @sites_app.command("list")
-    def list_(json_out: bool = typer.Option(False, "--json", help="Print JSON (last line).")) -> None:
+    def list_(json_out: JsonFlag = False) -> None:
         """List sites with their origins and limits."""
         from assistant.engine import sites
 
@@ -82,7 +82,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
     def keys(
         site_id: str = typer.Argument(...),
         new: str = typer.Option(None, "--new", help="Issue a new secret key with this name; shown once."),
-        json_out: bool = typer.Option(False, "--json", help="Print JSON (last line)."),
+        json_out: JsonFlag = False,
     ) -> None:
         """List a site's secret keys, or issue one with --new NAME."""
         from assistant.engine import sites

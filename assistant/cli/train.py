@@ -10,15 +10,15 @@ from pathlib import Path
 
 import typer
 
-from assistant.cli.common import build_settings, fail, print_json_last
-
-
-def set_threads(threads: int) -> None:
-    """Torch threads for training/eval commands; 0 keeps torch's default (all cores)."""
-    if threads > 0:
-        import torch
-
-        torch.set_num_threads(threads)
+from assistant.cli.common import (
+    EpochsOption,
+    JsonFlag,
+    ThreadsOption,
+    build_settings,
+    fail,
+    print_json_last,
+    set_threads,
+)
 
 
 def register(app: typer.Typer, eval_app: typer.Typer) -> None:
@@ -29,9 +29,9 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
     def train_intents(
         data: Path = typer.Option(..., "--data", help="CSV with a header: text, intent (label 'oos' = out of scope)."),
         out: Path = typer.Option(None, "--out", help="Model folder. Default: the configured intent model folder."),
-        epochs: int = typer.Option(None, "--epochs", min=0, help="Encoder fine-tuning epochs (0 = frozen)."),
-        threads: int = typer.Option(1, "--threads", min=0, help="Torch threads (0 = all cores)."),
-        as_json: bool = typer.Option(False, "--json", help="Print a JSON summary as the last line."),
+        epochs: EpochsOption = None,
+        threads: ThreadsOption = 1,
+        as_json: JsonFlag = False,
     ) -> None:
         """Train the intent classifier (fine-tuned MiniLM + TF-IDF, calibrated out-of-scope threshold)."""
         from assistant.engine.understanding.dataset import DataError
@@ -58,9 +58,9 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
     def train_sentiment_cmd(
         data: Path = typer.Option(..., "--data", help="CSV with a header: text, label (negative/neutral/positive)."),
         out: Path = typer.Option(None, "--out", help="Model folder. Default: data_dir/sentiment-model."),
-        epochs: int = typer.Option(None, "--epochs", min=0, help="Encoder fine-tuning epochs (0 = frozen)."),
-        threads: int = typer.Option(1, "--threads", min=0, help="Torch threads (0 = all cores)."),
-        as_json: bool = typer.Option(False, "--json", help="Print a JSON summary as the last line."),
+        epochs: EpochsOption = None,
+        threads: ThreadsOption = 1,
+        as_json: JsonFlag = False,
     ) -> None:
         """Train a sentiment head that replaces the shipped default."""
         import os

@@ -68,13 +68,15 @@ def test_a_finished_rows_cache_serves_the_next_prompt_that_shares_its_prefix(fol
     session.step({0: 7})
     session.drop(0)  # parked with PROMPTS[0] + [7]
     # A conversation's next turn repeats the decoded answer too. Keys and values computed one token at a time
-    # differ from a prefill's in float rounding, which the int8 activations amplify a little (measured: top-1
-    # the same, logits within ~0.35); any KV-cache engine continues a conversation this way.
+    # differ from a prefill's in float rounding, which the int8 activations amplify a little (measured: logits
+    # within ~0.35); any KV-cache engine continues a conversation this way. So the top-1 may differ only where
+    # the fresh run has a near-tie (a fresh CI run once had 34.35 vs 34.32 for its top two and picked the other).
     follow_up = PROMPTS[0] + [7, 9, 11, 13]
     logits = session.add(1, follow_up)
     assert session.last_reused == len(PROMPTS[0]) + 1
     fresh = _alone(folder, follow_up, 0)[0]
-    assert int(logits.argmax()) == int(fresh.argmax()) and float(np.abs(logits - fresh).max()) < 1.0
+    assert float(np.abs(logits - fresh).max()) < 1.0
+    assert float(fresh.max() - fresh[int(logits.argmax())]) <= 0.35
     session.drop(1)
     other = PROMPTS[0] + [9, 11, 13]  # shares the prefilled prompt only: exactly as a fresh prefill
     logits = session.add(2, other)

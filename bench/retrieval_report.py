@@ -18,7 +18,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 JSON_PATH = ROOT / "docs" / "bench" / "retrieval.json"
 MD_PATH = ROOT / "docs" / "bench" / "retrieval.md"
-ORDER = ["quality", "calibration", "ingest", "latency", "hnsw"]
+ORDER = ["quality", "calibration", "ingest", "precision", "latency", "hnsw"]
 
 
 def machine() -> str:
@@ -54,7 +54,7 @@ def render(data: dict[str, Any]) -> None:
     lines = [
         "## Retrieval",
         "",
-        "Scripts: bench/retrieval_quality.py, bench/retrieval_calibrate.py, bench/retrieval_speed.py, "
+        "Scripts: bench/retrieval_quality.py, bench/retrieval_calibrate.py, bench/retrieval_speed.py, bench/retrieval_precision.py, "
         "bench/retrieval_hnsw.py (eval sets from bench/retrieval_faq_data.py). The machine is shared with other "
         "jobs: the load average at the start of each run is recorded.",
     ]

@@ -1,11 +1,12 @@
 """Retrieval speed: ingestion throughput with MiniLM, and query latency on a 100K-chunk index.
 
     python bench/retrieval_speed.py --part ingest|latency|all [--repeats 3] [--chunks 100000] [--queries 1000]
+        [--runtimes torch,onnx,onnx-int8]
 
 ingest: the sample store help centre (Markdown pages, chunk size 800) and the BANKING77 FAQ
   (short entries) through Retriever.add_documents with the real MiniLM, timed end to end
   (loading, chunking, embedding, BM25, FAISS, writing the version); chunks per second, for the
-  torch and the onnx-int8 runtimes in one run (rounds interleaved, median reported), with
+  chosen runtimes (torch, onnx float32, onnx-int8) in one run (rounds interleaved, median reported), with
   nDCG@10 per runtime on two eval sets.
 latency: 100K chunks of real customer-service text (BANKING77 + CLINC150 utterances joined
   into passages). Embedding 100K passages would take hours on 2 cores, so each passage's vector is
@@ -131,11 +132,12 @@ def part_ingest(embedders: dict[str, Embedder], repeats: int = 3) -> None:
             "### Ingestion throughput (target >= 150 chunks/s with MiniLM)",
             "",
             "End to end through `Retriever.add_documents` (chunking, MiniLM embedding of chunk and title rows, "
-            "BM25, FAISS, atomic version write); the last column re-embeds the same chunks alone. Two runtimes "
-            "of the same all-MiniLM-L6-v2 weights, in one run: `torch` (sentence-transformers, float32) and "
-            "`onnx-int8` (ONNX Runtime, per-channel int8 MatMul weights; the default on a CPU), each at its "
-            f"CPU default batch size: torch {sizes.get('torch', '-')} texts sorted by characters, onnx-int8 "
-            f"{sizes.get('onnx-int8', '-')} texts sorted by token count, one whole batch per core on a "
+            "BM25, FAISS, atomic version write); the last column re-embeds the same chunks alone. Runtimes "
+            f"of the same all-MiniLM-L6-v2 weights, in one run: {', '.join(f'`{r}`' for r in embedders)}; "
+            "`torch` is sentence-transformers in float32, `onnx` ONNX Runtime in float32 (the default on a CPU), "
+            "`onnx-int8` ONNX Runtime with per-channel int8 MatMul weights. Each at its "
+            f"CPU default batch size: torch {sizes.get('torch', '-')} texts sorted by characters, onnx "
+            f"{sizes.get('onnx', sizes.get('onnx-int8', '-'))} texts sorted by token count, one whole batch per core on a "
             "one-thread session. Rows embedded end to end: a body row per chunk (its title and section "
             "prepended, Markdown marks such as `**`, list bullets and table rules left out: they are ~6% of a "
             "help-centre chunk's tokens and carry no words) and a title row per document.",
@@ -252,12 +254,16 @@ def main() -> None:
     )
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--repeats", type=int, default=3, help="ingest: timed rounds per input and runtime")
+    parser.add_argument(
+        "--runtimes", default="torch,onnx,onnx-int8", help="ingest: comma-separated embedding runtimes to compare"
+    )
     args = parser.parse_args()
     from assistant.engine.models import resolve_embedding_model
 
     embedder = Embedder(resolve_embedding_model(""), backend="torch")
     if args.part in ("ingest", "all"):
-        part_ingest({"torch": embedder, "onnx-int8": Embedder(resolve_embedding_model(""), backend="onnx-int8")},
+        runtimes = [r.strip() for r in args.runtimes.split(",") if r.strip()]
+        part_ingest({r: embedder if r == "torch" else Embedder(resolve_embedding_model(""), backend=r) for r in runtimes},
                     args.repeats)
     if args.part in ("latency", "all"):
         part_latency(embedder, args.chunks, args.queries, args.data, args.pool)

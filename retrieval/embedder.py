@@ -1,8 +1,12 @@
 """Sentence-transformers embeddings: batched, L2-normalised float32, with a progress bar for long ingests.
 
-On a CPU the default runtime is ONNX Runtime with int8 weights (retrieval/onnx_encoder.py) when
-onnxruntime is installed: about twice the ingestion speed and a third of the query-embedding
-time, at equal retrieval quality on our eval sets (docs/benchmarks.md). Small batches pad least:
+On a CPU the default runtime is ONNX Runtime in float32 (retrieval/onnx_encoder.py) when
+onnxruntime is installed: the same vectors as torch (within 2e-4), about 2.2x its ingestion speed
+and a third of its query-embedding time on 2 cores. `onnx-int8` doubles ingestion speed again but
+is opt-in: its calibrated scores move by up to ~0.01 against float32, which flips abstention
+decisions near `understanding.min_retrieval_score`, and they differ between CPUs (ONNX Runtime
+picks its int8 kernels by instruction set), so the same eval gave different answers on two
+machines (docs/bench/answers.md, "Float32 query and passage vectors"). Small batches pad least:
 on 2 cores, token-count-sorted onnx-int8 batches of 4/8/16/32 texts embedded 185/182/175/162
 chunks/s (batches of 16 sorted by characters: 157), so onnx defaults to 4 and torch to 16.
 
@@ -90,17 +94,17 @@ class Embedder:
         self.fingerprint = self.encode([PROBE])[0]
 
     def _auto_backend(self, device: str, path: Path, cache_dir: Path | None) -> str:
-        """onnx-int8 on a CPU with onnxruntime installed and a local model folder, else torch."""
+        """Float32 onnx on a CPU with onnxruntime installed and a local model folder, else torch."""
         if device != "cpu" or not path.is_dir() or importlib.util.find_spec("onnxruntime") is None:
             return "torch"
         from retrieval.onnx_encoder import OnnxEncoder
 
         try:
-            self._onnx = OnnxEncoder(self.model, path, cache_dir, quantize=True)
+            self._onnx = OnnxEncoder(self.model, path, cache_dir, quantize=False)
         except RetrievalError as exc:
             log.warning("embeddings fall back to torch: %s", exc)
             return "torch"
-        return "onnx-int8"
+        return "onnx"
 
     def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
         """(len(texts), dims) float32, unit length. Sorted by length so batches pad little."""

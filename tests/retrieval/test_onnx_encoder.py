@@ -61,14 +61,15 @@ def test_int8_is_close_to_torch_and_keeps_the_ranking(model_dir: str, cache: Pat
     ).argmax(1).tolist()
 
 
-def test_export_is_cached_and_auto_picks_int8_on_cpu(model_dir: str, cache: Path) -> None:
+def test_export_is_cached_and_auto_picks_float_onnx_on_cpu(model_dir: str, cache: Path) -> None:
     Embedder(model_dir, backend="onnx-int8", cache_dir=cache)
     exported = sorted(cache.glob("*/model.onnx"))
     assert len(exported) == 2  # float and int8, one folder each; nothing half-written left behind
     assert not list(cache.glob(".export-*"))
     stamps = [p.stat().st_mtime_ns for p in exported]
+    # float32, not int8: int8 scores shift by up to ~0.01 and differ between CPUs (embedder docstring)
     e = Embedder(model_dir, cache_dir=cache)
-    assert e.backend == "onnx-int8"
+    assert e.backend == "onnx"
     assert [p.stat().st_mtime_ns for p in exported] == stamps
 
 

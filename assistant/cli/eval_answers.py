@@ -366,6 +366,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
                 retriever = Retriever.open(settings.index_dir, resolve_embedding_model(settings.retrieval.embedding_model),
                                            settings.retrieval)
                 ingest = retriever.add_documents(docs, progress=True)
+                embed_backend = retriever.embedder.backend
                 retriever.close()
                 if ingest.errors:
                     fail(f"{len(ingest.errors)} KB entries rejected, first: {ingest.errors[0][0]}: {ingest.errors[0][1]}")
@@ -378,12 +379,13 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         current = settings.understanding.min_retrieval_score
         metrics = compute_metrics(outcomes)
         metrics.update(threshold=current, templates=templates_label, backend=resolve_backend_name(settings.engine.backend, settings.engine),
-                       max_new_tokens=max_new_tokens if generate else None, documents=len(docs))
+                       max_new_tokens=max_new_tokens if generate else None, documents=len(docs),
+                       embed_backend=embed_backend)
         if calibrate_flag:
             metrics["calibration"] = calibrate(outcomes, current)
             metrics["recommended_threshold"] = metrics["calibration"]["recommended_threshold"]
         report(metrics, f"answers eval: {kb.name} ({len(docs)} docs), {queries.name} ({len(query_set)} queries, "
-                        f"{metrics['answerable']} answerable), templates {templates_label}, "
+                        f"{metrics['answerable']} answerable), templates {templates_label}, embeddings {embed_backend}, "
                         f"{'generation ' + metrics['backend'] if generate else 'no generation (fake backend)'}")
         if details:
             details.parent.mkdir(parents=True, exist_ok=True)

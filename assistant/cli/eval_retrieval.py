@@ -62,9 +62,11 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         except (ModelNotFound, RetrievalError, OSError) as exc:
             fail(str(exc))
         result.pop("per_query")
-        result.update(mode=mode_used, documents=len(docs), embedding_model=retriever.embedder.name)
+        # the runtime is reported because int8 scores differ between CPUs (retrieval/embedder.py)
+        result.update(mode=mode_used, documents=len(docs), embedding_model=retriever.embedder.name,
+                      embed_backend=retriever.embedder.backend)
         typer.echo(f"retrieval eval: {kb.name} ({len(docs)} docs), {queries.name} ({len(query_set)} queries)")
-        typer.echo(f"  mode {mode_used}, model {result['embedding_model']}, k {k}")
+        typer.echo(f"  mode {mode_used}, model {result['embedding_model']} ({result['embed_backend']}), k {k}")
         typer.echo(f"  {'metric':<16}{'value':>10}")
         for key in (*METRIC_KEYS, "latency_ms_p50", "latency_ms_p99"):
             typer.echo(f"  {key:<16}{result[key]:>10.4f}")

@@ -84,6 +84,7 @@ def test_eval_retrieval_json_contract(tmp_path: Path, monkeypatch: pytest.Monkey
         ):
             assert key in metrics
         assert metrics["queries"] == 3 and 0 <= metrics["ndcg_at_10"] <= 1
+        assert metrics["embed_backend"] == "onnx"  # float32 on a CPU; reported because int8 differs per CPU
         if mode != "bm25":
             assert metrics["p_at_1"] == 1.0
     missing = runner.invoke(

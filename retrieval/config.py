@@ -28,8 +28,8 @@ class RetrievalConfig(BaseModel):
     embed_backend: Literal["auto", "torch", "onnx", "onnx-int8"] = Field(
         "auto",
         description="Embedding runtime: torch (sentence-transformers), onnx (ONNX Runtime float32, CPU: torch's "
-        "vectors, ~2x its speed) or onnx-int8 (another ~2x faster CPU ingestion, but scores shift by up to ~0.01 "
-        "and differ between CPUs, flipping abstentions near the threshold). auto = onnx on a CPU, else torch.",
+        "vectors, ~2x its speed) or onnx-int8 (another ~2x faster CPU ingestion, but scores shift (median ~0.01, up to "
+        "0.2) and differ between CPUs, flipping abstentions near the threshold). auto = onnx on a CPU, else torch.",
     )
     onnx_cache_dir: str = Field("", description="Where exported ONNX models are cached; empty = the app's "
                                 "cache dir (data_dir/cache/onnx), or ~/.cache outside the app.")

@@ -3,7 +3,7 @@
 On a CPU the default runtime is ONNX Runtime in float32 (retrieval/onnx_encoder.py) when
 onnxruntime is installed: the same vectors as torch (within 2e-4), about 2.2x its ingestion speed
 and a third of its query-embedding time on 2 cores. `onnx-int8` doubles ingestion speed again but
-is opt-in: its calibrated scores move by up to ~0.01 against float32, which flips abstention
+is opt-in: its calibrated scores move by ~0.01 at the median (up to 0.2) against float32, which flips abstention
 decisions near `understanding.min_retrieval_score`, and they differ between CPUs (ONNX Runtime
 picks its int8 kernels by instruction set), so the same eval gave different answers on two
 machines (docs/bench/answers.md, "Float32 query and passage vectors"). Small batches pad least:

@@ -140,7 +140,7 @@ def test_full_pipeline_json_plot_and_calibration(tmp_path, files, model_cache_di
     assert (m["queries"], m["answerable"], m["unanswerable"]) == (5, 3, 2)
     assert m["templates"].startswith("none")  # a foreign KB: the sample store's templates stay off
     assert m["backend"] == "fake" and sum(m["routes"].values()) == 5
-    assert m["embed_backend"] == "onnx"  # float32 on a CPU: the same scores on every machine
+    assert m["embed_backend"] == "onnx"  # float32 on a CPU: scores do not depend on the CPU's int8 kernels
     rows = [json.loads(line) for line in details.read_text().splitlines()]
     answerable = [r for r in rows if r["answerable"]]
     assert m["source_hit_at_1"] == pytest.approx(sum(r["hit"] for r in answerable) / 3, abs=1e-4)

@@ -1,8 +1,8 @@
-"""A sentence-transformers encoder run on ONNX Runtime, optionally with int8 weights, for faster CPU ingestion.
+"""A sentence-transformers encoder run on ONNX Runtime, in float32 or with int8 weights, for faster CPU ingestion.
 
-On two AVX2 cores the PyTorch MiniLM is arithmetic-bound (~70 chunks/s of 200 characters);
-the same graph on ONNX Runtime with per-channel int8 MatMul weights runs about twice as fast,
-with embeddings at cosine ~0.99 to the float ones (measured in bench/retrieval_speed.py).
+On 2 cores the float32 graph ingests ~2.2x faster than PyTorch with the same vectors (within 2e-4);
+per-channel int8 MatMul weights double that again, with embeddings at cosine ~0.99 to the float ones
+but scores that differ between CPUs, so int8 is opt-in (bench/retrieval_speed.py, bench/retrieval_precision.py).
 
 The graph is exported once per model folder (TorchScript exporter, eager attention so the
 graph is plain MatMul/Softmax) and cached under `cache_dir/<digest>/`; mean or CLS pooling
@@ -112,7 +112,7 @@ class OnnxEncoder:
     """Encodes with the transformer of a loaded SentenceTransformer, exported to ONNX."""
 
     def __init__(
-        self, st_model: Any, model_dir: Path, cache_dir: Path | None = None, quantize: bool = True
+        self, st_model: Any, model_dir: Path, cache_dir: Path | None = None, quantize: bool = False
     ) -> None:
         try:
             import onnxruntime  # noqa: F401

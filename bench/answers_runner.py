@@ -1,7 +1,8 @@
-"""`assistant eval answers` in a child process, for the benches that compare settings on the same sets.
+"""`assistant eval answers` in a child process, for the benches that compare tuning values on the same sets.
 
-Used by bench/answer_guard.py and bench/grounded_ttft.py (run those); each variant is one run with its
-own ASSISTANT_* environment, so every run builds its engine from scratch, as a fresh server would.
+Used by bench/grounded_ttft.py (run it); each variant is one run with its own module constants
+(tests/with_constants.py: {"module:NAME": value}), so every run builds its engine from scratch, as a fresh
+server would.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.with_constants import MODULE, constants_env  # noqa: E402
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,12 +27,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--intent-model", type=Path, default=ROOT / "var/cache/test-intent-model")
 
 
-def eval_answers(args: argparse.Namespace, env: dict[str, str], details: Path) -> tuple[dict, list[dict]]:
+def eval_answers(args: argparse.Namespace, constants: dict[str, object], details: Path) -> tuple[dict, list[dict]]:
     """The run's metrics (its --json line) and its per-query details (written to `details`)."""
-    cmd = [str(Path(sys.executable).parent / "assistant"), "eval", "answers", "--kb", str(args.kb), "--queries",
+    cmd = [sys.executable, "-m", MODULE, "eval", "answers", "--kb", str(args.kb), "--queries",
            str(args.queries), "--json", "--details", str(details)]
     if (args.intent_model / "meta.json").exists():
         cmd += ["--intent-model", str(args.intent_model)]
-    done = subprocess.run(cmd, env={**os.environ, **env}, check=True, stdout=subprocess.PIPE, text=True)
+    env = {**os.environ, **constants_env(constants)}
+    done = subprocess.run(cmd, env=env, check=True, stdout=subprocess.PIPE, text=True, cwd=ROOT)
     metrics = json.loads(done.stdout.strip().splitlines()[-1])
     return metrics, [json.loads(line) for line in details.read_text().splitlines()]

@@ -4,11 +4,11 @@
 
 Runs `assistant eval answers` on the same KB and queries three times and reads each grounded
 (generated) turn's TTFT, prompt tokens and citation from the per-query details:
-- `int8, whole passages`: int8 weight-only model (engine.onnx_precision=int8), the top 4 passages
+- `int8, whole passages`: int8 weight-only model (onnx_genai.ONNX_PRECISION = "int8"), the top 4 passages
   whole (each cut at 700 characters): the default before this session's changes;
-- `int8`: the top 2 passages cut to their sentences closest to the question (engine.context_passages=2,
-  engine.context_chars=450; assistant/engine/context.py), int8 weight-only model;
-- `default`: the same sources, the W8A8 model (engine.onnx_precision=w8a8; int8 activations too,
+- `int8`: the top 2 passages cut to their sentences closest to the question (context.CONTEXT_PASSAGES = 2,
+  CONTEXT_CHARS = 450; assistant/engine/context.py), int8 weight-only model;
+- `default`: the same sources, the W8A8 model (ONNX_PRECISION = "w8a8"; int8 activations too,
   assistant/engine/quantization.py).
 All run on every core and keep the onnx model process's prefix cache (the system rules are prefilled once).
 TTFT is measured in the facade from the customer message to the first streamed answer text, so
@@ -34,10 +34,11 @@ sys.path.insert(0, str(ROOT))
 
 from bench.answers_runner import add_arguments, eval_answers  # noqa: E402
 
+PRECISION = "assistant.engine.backends.onnx_genai:ONNX_PRECISION"
 VARIANTS = {
-    "int8, whole passages": {"ASSISTANT_ENGINE__ONNX_PRECISION": "int8", "ASSISTANT_ENGINE__CONTEXT_CHARS": "0",
-                             "ASSISTANT_ENGINE__CONTEXT_PASSAGES": "4"},
-    "int8": {"ASSISTANT_ENGINE__ONNX_PRECISION": "int8"},
+    "int8, whole passages": {PRECISION: "int8", "assistant.engine.context:CONTEXT_CHARS": 0,
+                             "assistant.engine.context:CONTEXT_PASSAGES": 4},
+    "int8": {PRECISION: "int8"},
     "default": {},
 }
 
@@ -65,8 +66,8 @@ def main() -> None:
     load = os.getloadavg()
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for n, (name, env) in enumerate(VARIANTS.items()):
-            results[name] = summarise(*eval_answers(args, env, Path(tmp) / f"{n}.jsonl"))
+        for n, (name, constants) in enumerate(VARIANTS.items()):
+            results[name] = summarise(*eval_answers(args, constants, Path(tmp) / f"{n}.jsonl"))
             print(name, {k: v for k, v in results[name].items() if k != "ttft"}, flush=True)
 
     lines = [

@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 from tests.load.servers import server_env  # noqa: E402
 from tests.load.sse_load import run_sse_load  # noqa: E402
 from tests.support import running_server  # noqa: E402
+from tests.with_constants import MODULE, constants_env  # noqa: E402
 
 OUT = ROOT / "docs" / "bench" / "sites.md"
 PNG = ROOT / "docs" / "bench" / "sites-load.png"
@@ -46,7 +47,8 @@ PNG = ROOT / "docs" / "bench" / "sites-load.png"
 def sse_load(levels: list[int]) -> list[dict]:
     rows = []
     with tempfile.TemporaryDirectory() as tmp, running_server(
-        server_env(Path(tmp), ASSISTANT_SECURITY__IP_RATE=""), ready_timeout=900
+        server_env(Path(tmp), **constants_env({"assistant.server.ratelimit:IP_RATE": ""})), ready_timeout=900,
+        module=MODULE,
     ) as (base, _):
         asyncio.run(run_sse_load(base, 5))  # warm-up
         for n in tqdm(levels, desc="SSE load"):
@@ -61,9 +63,11 @@ async def _burst(base: str, n: int) -> list[httpx.Response]:
 
 
 def overload(n: int = 12) -> dict:
-    env = server_env(Path(tempfile.mkdtemp()), backend="transformers", ASSISTANT_ENGINE__QUEUE_SIZE="1",
-                     ASSISTANT_ENGINE__MAX_BATCH_SIZE="1", ASSISTANT_SECURITY__IP_RATE="")
-    with running_server(env, ready_timeout=900) as (base, proc):
+    env = server_env(Path(tempfile.mkdtemp()), backend="transformers",
+                     **constants_env({"assistant.engine.backends.base:QUEUE_SIZE": 1,
+                                      "assistant.engine.backends.base:MAX_BATCH_SIZE": 1,
+                                      "assistant.server.ratelimit:IP_RATE": ""}))
+    with running_server(env, ready_timeout=900, module=MODULE) as (base, proc):
         started = time.perf_counter()
         responses = asyncio.run(_burst(base, n))
         wall = time.perf_counter() - started

@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from assistant.engine.backends import base as engine_limits  # noqa: E402
 from assistant.engine.backends import resolve_backend_name  # noqa: E402
 from assistant.engine.facade import Assistant  # noqa: E402
 from assistant.engine.settings import Settings  # noqa: E402
@@ -131,8 +132,8 @@ def main() -> None:
     queries = [json.loads(line)["query"] for line in (ROOT / args.queries).read_text().splitlines() if line.strip()]
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(data_dir=Path(tmp), model_cache_dir=(ROOT / "var" / "cache").resolve(),
-                            engine={"threads": args.threads})
+        engine_limits.THREADS = args.threads  # a constant, not a setting: the backend reads it when built
+        settings = Settings(data_dir=Path(tmp), model_cache_dir=(ROOT / "var" / "cache").resolve())
         rows = rewordings(settings, asyncio.run(run(settings, queries)))
     shown_in_pipeline = [r for r in rows if r["on"]["answer"] != r["off"]["answer"]]
     # "dropped or changed '€14.95'" and "dropped or changed '30'" are one kind of refusal

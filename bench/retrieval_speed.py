@@ -233,7 +233,7 @@ def part_latency(embedder: Embedder, n_chunks: int, n_queries: int, data: Path, 
         [
             f"### Query latency on {stats['chunks']:,} chunks (target p50 <= 5 ms, embedding excluded, hybrid included)",
             "",
-            f"Dense index: {stats['index_type']} (M={r.config.hnsw_m}, efSearch={r.config.hnsw_ef_search}); BM25 over the "
+            f"Dense index: {stats['index_type']} (M={r.hnsw.m}, efSearch={r.hnsw.ef_search}); BM25 over the "
             f"same chunks; k=4, {len(queries)} held-out queries, one at a time. Query embedding (MiniLM, not included "
             f"above) costs {embed_ms:.1f} ms per query. Building the index took {build_s:.0f} s; adding one document "
             f"to it afterwards (new version: HNSW extended, BM25 re-derived, files written) {update_s:.1f} s.",

@@ -37,10 +37,9 @@ sys.path.insert(0, str(ROOT))
 
 from assistant.engine.models import resolve_embedding_model  # noqa: E402
 from assistant.engine.understanding.classifier import TextClassifier  # noqa: E402
-from assistant.engine.understanding.config import UnderstandingConfig  # noqa: E402
 from assistant.engine.understanding.dataset import load_labelled_csv  # noqa: E402
 from assistant.engine.understanding.evaluation import load_encoder  # noqa: E402
-from assistant.engine.understanding.intent_model import stratified_holdout  # noqa: E402
+from assistant.engine.understanding.intent_model import CALIBRATION_FRACTION, stratified_holdout  # noqa: E402
 from assistant.engine.understanding.sentiment import normalise_sentiment_labels  # noqa: E402
 from assistant.engine.understanding.understanding import train_options  # noqa: E402
 from bench.understanding import machine  # noqa: E402
@@ -76,8 +75,7 @@ def part_airline(data: Path, encoder_dir: str, cache: Path | None) -> dict:
     train = load_labelled_csv(path, min_per_label=2)
     labels = normalise_sentiment_labels(train.labels, str(path))
     y = np.asarray(labels)
-    config = UnderstandingConfig()
-    encoder, options = load_encoder(), train_options(config)
+    encoder, options = load_encoder(), train_options()
     started = time.perf_counter()
     second, embed_seconds = embed(encoder_dir, train.texts, cache, "airline-second")
     states = encoder.lower_rows(train.texts, encoder.n_layers - options.finetune_layers)
@@ -85,7 +83,7 @@ def part_airline(data: Path, encoder_dir: str, cache: Path | None) -> dict:
     weights = []
     splitter = StratifiedKFold(n_splits=5, shuffle=True, random_state=0)
     for fold, (train_rows, test_rows) in enumerate(tqdm(list(splitter.split(train.texts, labels)), desc="folds")):
-        keep, held = stratified_holdout([labels[i] for i in train_rows], config.calibration_fraction, seed=fold)
+        keep, held = stratified_holdout([labels[i] for i in train_rows], CALIBRATION_FRACTION, seed=fold)
         rows, held_rows = train_rows[keep], train_rows[held]
         model = TextClassifier.fit(
             encoder, [train.texts[i] for i in rows], [labels[i] for i in rows], options,

@@ -28,8 +28,9 @@ from tqdm.auto import tqdm
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from assistant.engine.understanding import classifier  # noqa: E402
+from assistant.engine.understanding import understanding as understanding_module  # noqa: E402
 from assistant.engine.understanding.classifier import TextClassifier  # noqa: E402
-from assistant.engine.understanding.config import UnderstandingConfig  # noqa: E402
 from assistant.engine.understanding.confusion import plot_confusion  # noqa: E402
 from assistant.engine.understanding.dataset import load_labelled_csv  # noqa: E402
 from assistant.engine.understanding.evaluation import (  # noqa: E402
@@ -59,19 +60,34 @@ def machine() -> dict:
             "load_start": round(os.getloadavg()[0], 1)}
 
 
-def part_intents(name: str, train: Path, test: Path, config: UnderstandingConfig) -> dict:
-    result, _ = evaluate_intents(train, test, config)
+def use_recipe(epochs: int | None, finetune_layers: int | None, refit: bool, oos_score: str | None) -> dict:
+    """Replace the training constants the app reads (a variant run) and return the recipe now in force."""
+    if epochs is not None:
+        classifier.FINETUNE_EPOCHS = epochs
+    if finetune_layers is not None:
+        classifier.FINETUNE_LAYERS = finetune_layers
+    understanding_module.REFIT_ON_ALL_DATA = refit
+    if oos_score:
+        understanding_module.OOS_SCORE = oos_score
+    return {"finetune_epochs": classifier.FINETUNE_EPOCHS, "finetune_layers": classifier.FINETUNE_LAYERS,
+            "refit_on_all_data": understanding_module.REFIT_ON_ALL_DATA, "oos_score": understanding_module.OOS_SCORE,
+            "oos_max_in_scope_loss": understanding_module.OOS_MAX_IN_SCOPE_LOSS}
+
+
+def part_intents(name: str, train: Path, test: Path) -> dict:
+    result, _ = evaluate_intents(train, test, refit=understanding_module.REFIT_ON_ALL_DATA,
+                                 oos_score=understanding_module.OOS_SCORE)
     plot = PLOTS / f"understanding-{name}.png"
     plot_confusion(result.gold, result.predicted, result.labels, plot, f"{name}: {test.name}")
     return {**result.metrics, "plot": str(plot.relative_to(ROOT))}
 
 
-def part_airline(data: Path, config: UnderstandingConfig, folds: int = 5) -> dict:
+def part_airline(data: Path, folds: int = 5) -> dict:
     path = data / "airline_sentiment" / "train.csv"
     train = load_labelled_csv(path, min_per_label=2)
     labels = normalise_sentiment_labels(train.labels, str(path))
     encoder = load_encoder()
-    options = train_options(config)
+    options = train_options()
     started = time.perf_counter()
     # the frozen layers do not depend on the fold: run them once for all tweets
     states = encoder.lower_rows(train.texts, encoder.n_layers - options.finetune_layers)
@@ -87,7 +103,7 @@ def part_airline(data: Path, config: UnderstandingConfig, folds: int = 5) -> dic
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
     for fold, (train_rows, test_rows) in enumerate(tqdm(list(splitter.split(train.texts, labels)), desc="folds")):
         fold_labels = [labels[i] for i in train_rows]
-        keep, held = stratified_holdout(fold_labels, config.calibration_fraction, seed=fold)
+        keep, held = stratified_holdout(fold_labels, understanding_module.CALIBRATION_FRACTION, seed=fold)
         rows, held_rows = train_rows[keep], train_rows[held]
         model = TextClassifier.fit(
             encoder, [train.texts[i] for i in rows], [labels[i] for i in rows], options,
@@ -113,7 +129,7 @@ def part_airline(data: Path, config: UnderstandingConfig, folds: int = 5) -> dic
     }
 
 
-def part_latency(config: UnderstandingConfig) -> dict:
+def part_latency() -> dict:
     import asyncio
 
     from assistant.engine.facade import Assistant
@@ -123,7 +139,7 @@ def part_latency(config: UnderstandingConfig) -> dict:
 
     with tempfile.TemporaryDirectory() as tmp:
         # the fake engine: a template reply never generates, and a reply that would is not what is timed here
-        settings = Settings(data_dir=Path(tmp), understanding=config, engine={"backend": "fake"})
+        settings = Settings(data_dir=Path(tmp), engine={"backend": "fake"})  # first start trains with the recipe
         started = time.perf_counter()
         understanding = Understanding.from_settings(settings)
         first_start = time.perf_counter() - started
@@ -173,7 +189,7 @@ NOTES = """### Notes
   thread only, so with 2 threads they understate the total CPU time.
 - The template reply is timed end to end through the `Assistant` facade (since 2026-11-24): classification, the
   template, the retrieval that corroborates it over the ingested sample help centre
-  (`understanding.corroborate_templates`), and the turn written to SQLite. Its CPU figure is the whole process's
+  (`policy.CORROBORATE_TEMPLATES`), and the turn written to SQLite. Its CPU figure is the whole process's
   (ONNX Runtime's worker threads included). Before that change it timed classification + template choice only
   (6.95 ms, 2026-11-23).
 - BANKING77 was measured with 2 and 3 fine-tuning epochs (3 became the default), and with / without the refit on
@@ -261,7 +277,7 @@ def main() -> None:
     parser.add_argument("--finetune-layers", type=int, default=None, help="override finetune_layers (variant run)")
     parser.add_argument("--no-refit", action="store_true", help="keep the model trained without the held-out slice")
     parser.add_argument("--oos-score", choices=["max_logit", "probability"], default=None,
-                        help="override understanding.oos_score (variant run)")
+                        help="override intent_model.OOS_SCORE (variant run)")
     args = parser.parse_args()
     if args.threads > 0:
         import torch
@@ -269,8 +285,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     overrides = {k: v for k, v in (("finetune_epochs", args.epochs), ("finetune_layers", args.finetune_layers))
                  if v is not None}
-    config = UnderstandingConfig(**overrides, refit_on_all_data=not args.no_refit,
-                                 **({"oos_score": args.oos_score} if args.oos_score else {}))
+    config = use_recipe(args.epochs, args.finetune_layers, not args.no_refit, args.oos_score)
     variant = "".join(f" --{k.replace('finetune_', '').replace('_', '-')} {v}" for k, v in overrides.items())
     variant = variant.replace("--layers", "--finetune-layers") + (" --no-refit" if args.no_refit else "")
     variant += f" --oos-score {args.oos_score}" if args.oos_score else ""
@@ -278,24 +293,22 @@ def main() -> None:
     for part in parts:
         info = {"date": dt.date.today().isoformat(), "machine": machine(),
                 "command": f".venv/bin/python bench/understanding.py --part {part} --threads {args.threads}{variant}",
-                "config": {"finetune_epochs": config.finetune_epochs, "finetune_layers": config.finetune_layers,
-                           "refit_on_all_data": config.refit_on_all_data, "oos_score": config.oos_score,
-                           "oos_max_in_scope_loss": config.oos_max_in_scope_loss}}
+                "config": config}
         if part == "banking77":
-            metrics = part_intents(part, args.data / "banking77" / "train.csv", args.data / "banking77" / "test.csv", config)
+            metrics = part_intents(part, args.data / "banking77" / "train.csv", args.data / "banking77" / "test.csv")
         elif part == "clinc150":
-            metrics = part_intents(part, args.data / "clinc150" / "train.csv", args.data / "clinc150" / "val.csv", config)
+            metrics = part_intents(part, args.data / "clinc150" / "train.csv", args.data / "clinc150" / "val.csv")
         elif part == "airline":
-            metrics = part_airline(args.data, config)
+            metrics = part_airline(args.data)
         else:
-            metrics = part_latency(config)
+            metrics = part_latency()
         info["metrics"] = metrics
         info["load_end"] = round(os.getloadavg()[0], 1)
         print(json.dumps({part: metrics}), flush=True)
         # re-read: other parts may have finished in parallel runs since we started
         results = json.loads(OUT_JSON.read_text()) if OUT_JSON.exists() else {}
-        key = part if not overrides else f"{part} (finetune_layers={config.finetune_layers}, " \
-                                          f"epochs={config.finetune_epochs})"
+        key = part if not overrides else f"{part} (finetune_layers={config['finetune_layers']}, " \
+                                          f"epochs={config['finetune_epochs']})"
         if args.no_refit:
             key += " (no refit)"
         if args.oos_score:

@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class HnswParams:
+    # M=32, efConstruction=80, efSearch=96: recall@10 1.0 at 0.74 ms p50 on 1M vectors (docs/benchmarks.md, "HNSW vs
+    # exact search"); efSearch 32 already gave 0.9999 at 0.31 ms
     m: int = 32
     ef_construction: int = 80
     ef_search: int = 96

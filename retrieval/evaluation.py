@@ -29,6 +29,7 @@ METRIC_KEYS = ("p_at_1", "mrr", "ndcg_at_10", "recall_at_10")
 class Query:
     query: str
     relevant: frozenset[str]
+    reference_answer: str | None = None  # what a good answer says (`assistant eval answers` compares)
 
 
 def load_kb(path: Path) -> list[Document]:
@@ -53,7 +54,11 @@ def load_queries(path: Path) -> list[Query]:
             relevant = [relevant]
         if not isinstance(query, str) or not query.strip() or not isinstance(relevant, list):
             raise LoaderError(f"{path}:{n}: empty query or relevant is not a list")
-        out.append(Query(query, frozenset(str(r) for r in relevant)))
+        reference = row.get("reference_answer")
+        if reference is not None and (not isinstance(reference, str) or not reference.strip()):
+            raise LoaderError(f"{path}:{n}: reference_answer must be a non-empty string or null, "
+                              f"not {type(reference).__name__} {json.dumps(reference)[:40]}")
+        out.append(Query(query, frozenset(str(r) for r in relevant), reference))
     if not out:
         raise LoaderError(f"{path}: no queries")
     return out

@@ -1,8 +1,10 @@
 """Optional second-stage reranker (a cross-encoder) held to a latency budget.
 
-The hook is any callable (query, passages) -> scores; `from_config` wraps a sentence-transformers
-CrossEncoder when `reranker_model` is set. The budget is kept by measuring the cost per passage
-(moving average) and rescoring only as many top candidates as fit; the rest keep their order.
+The hook is any callable (query, passages) -> scores (`Retriever.set_reranker`); `cross_encoder(model)`
+wraps a sentence-transformers CrossEncoder. None is plugged in by default: the one second-stage model tried
+(all-mpnet-base-v2, docs/benchmarks.md "A second sentence encoder") gained 1 of 60 store questions at seconds
+per question on a CPU. The budget is kept by measuring the cost per passage (moving average) and rescoring
+only as many top candidates as fit; the rest keep their order.
 """
 
 from __future__ import annotations
@@ -16,9 +18,13 @@ log = logging.getLogger(__name__)
 
 ScoreFn = Callable[[str, list[str]], list[float]]
 
+RERANK_BUDGET_MS = 150.0  # reranking latency allowed per query, on top of a search's few milliseconds
+RERANK_CANDIDATES = 20  # fused candidates rescored at most (of the ranker's CANDIDATES)
+
 
 class Reranker:
-    def __init__(self, fn: ScoreFn | None, budget_ms: float = 150.0, candidates: int = 20) -> None:
+    def __init__(self, fn: ScoreFn | None, budget_ms: float = RERANK_BUDGET_MS,
+                 candidates: int = RERANK_CANDIDATES) -> None:
         self.fn = fn
         self.budget_ms = budget_ms
         self.candidates = candidates
@@ -28,16 +34,6 @@ class Reranker:
     @property
     def enabled(self) -> bool:
         return self.fn is not None
-
-    @classmethod
-    def from_config(cls, config) -> Reranker:
-        if not config.reranker_model:
-            return cls(None)
-        return cls(
-            _LazyCrossEncoder(config.reranker_model, config.device),
-            config.rerank_budget_ms,
-            config.rerank_candidates,
-        )
 
     def plan(self, available: int) -> int:
         """How many top candidates fit the budget (all of `candidates` until a cost is known)."""
@@ -62,6 +58,11 @@ class Reranker:
         self.ms_per_passage = cost if self.ms_per_passage is None else 0.8 * self.ms_per_passage + 0.2 * cost
         self.last_used = n
         return out
+
+
+def cross_encoder(model: str, device: str = "cpu") -> ScoreFn:
+    """A sentence-transformers CrossEncoder (folder or hub id) as a reranker, loaded on first use."""
+    return _LazyCrossEncoder(model, device)
 
 
 class _LazyCrossEncoder:

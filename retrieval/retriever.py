@@ -26,9 +26,9 @@ from retrieval.dense_index import HnswParams, gpu_available
 from retrieval.embedder import Embedder
 from retrieval.errors import EmbeddingModelMismatch, InvalidRequest, LoaderError, RetrievalError
 from retrieval.fusion import Calibration, FusionParams
-from retrieval.loaders import SourceFile, load_file, walk
+from retrieval.loaders import RowProblem, SourceFile, load_file, walk
 from retrieval.ranker import Ranker
-from retrieval.reranker import Reranker
+from retrieval.reranker import RERANK_BUDGET_MS, Reranker
 from retrieval.schema import Document, Hit, IngestReport
 from retrieval.snapshot import Snapshot, Upsert
 from retrieval.store import NamespaceStore, check_namespace, list_namespaces, read_json, write_atomic
@@ -36,29 +36,33 @@ from retrieval.store import NamespaceStore, check_namespace, list_namespaces, re
 MODES = ("hybrid", "dense", "bm25")
 _REFRESH_S = 1.0
 
+# Tuning, not settings: chosen on the eval sets of docs/benchmarks.md ("Retrieval"); tests patch them here.
+CHUNK_SIZE = 800  # characters per chunk (FAQ entries stay whole); store help-centre chunks average ~250
+CHUNK_OVERLAP = 120  # characters neighbouring chunks share, so a sentence cut at a boundary is whole in one
+# gated score fusion was at least as good as dense-only and BM25-only on every eval set ("Retrieval quality")
+MODE = "hybrid"
+EMBED_DEVICE = "cpu"  # a query costs ~2.5 ms on a CPU, embedding included ("Ingestion throughput"); GPUs are the chat model's
+EMBED_BATCH_SIZE = 0  # 0 = the embedder's own: 4 with onnx on a CPU, 16 with torch, 128 on a GPU (embedder.py)
+# auto = onnx float32 on a CPU (torch's vectors at ~2.3x its ingestion speed), else torch. onnx-int8 ingests ~2x
+# faster again but shifts scores by CPU ("Float32 vs int8 embeddings"), flipping abstentions near the threshold
+EMBED_BACKEND = "auto"
+HNSW_THRESHOLD = 20_000  # vectors above which the exact inner-product index becomes HNSW (dense_index.HnswParams)
+FAISS_GPU = "auto"  # exact indexes go on the GPU when faiss-gpu and a GPU are there; "off" keeps them on the CPU
+MAX_FILE_MB = 25.0  # larger files are refused at ingestion
+KEEP_VERSIONS = 2  # index versions kept on disk: the current one, and the previous for readers still on it
+
 
 class Retriever:
     def __init__(self, index_dir: Path, embedder: Embedder, config: RetrievalConfig) -> None:
         self.index_dir = index_dir
         self.embedder = embedder
         self.config = config
-        self.chunker = Chunker(config.chunk_size, config.chunk_overlap)
-        self.hnsw = HnswParams(config.hnsw_m, config.hnsw_ef_construction, config.hnsw_ef_search)
-        self.reranker = Reranker.from_config(config)
+        self.mode = MODE  # search() without a mode
+        self.chunker = Chunker(CHUNK_SIZE, CHUNK_OVERLAP)
+        self.hnsw = HnswParams()
+        self.reranker = Reranker(None)  # none by default; set_reranker() plugs one in
         self.ranker = Ranker(
-            FusionParams(
-                method=config.fusion,
-                dense_weight=config.dense_weight,
-                bm25_weight=config.bm25_weight,
-                rare_term_weight=config.rare_term_weight,
-                rrf_k=config.rrf_k,
-                gate=config.fusion_gate,
-            ),
-            Calibration(),
-            title_weight=config.title_weight,
-            candidates=config.candidates,
-            reranker=self.reranker,
-            fragments=getattr(embedder, "fragments", None),
+            FusionParams(), Calibration(), reranker=self.reranker, fragments=getattr(embedder, "fragments", None)
         )
         self._stores: dict[str, NamespaceStore] = {}
         self._snapshots: dict[str, tuple[Snapshot, str | None, float]] = {}
@@ -79,9 +83,9 @@ class Retriever:
         index_dir.mkdir(parents=True, exist_ok=True)
         embedder = embedder or Embedder(
             embedding_model,
-            config.device,
-            config.embed_batch_size,
-            config.embed_backend,
+            EMBED_DEVICE,
+            EMBED_BATCH_SIZE,
+            EMBED_BACKEND,
             Path(config.onnx_cache_dir).expanduser() if config.onnx_cache_dir else None,
         )
         ident = {"name": embedder.name, "spec": embedder.spec, "dims": embedder.dims}
@@ -127,14 +131,14 @@ class Retriever:
             return self._stores[namespace]
 
     def _gpu(self) -> str:
-        return "off" if self.config.faiss_gpu == "off" or not gpu_available() else "on"
+        return "off" if FAISS_GPU == "off" or not gpu_available() else "on"
 
     def _load(self, store: NamespaceStore) -> Snapshot:
         current = store.current()
         if current is None:
-            return Snapshot.empty(self.embedder.dims, self.hnsw, self.config.hnsw_threshold)
+            return Snapshot.empty(self.embedder.dims, self.hnsw, HNSW_THRESHOLD)
         version, folder = current
-        return Snapshot.load(folder, version, self.config.hnsw_threshold, self.hnsw, self._gpu())
+        return Snapshot.load(folder, version, HNSW_THRESHOLD, self.hnsw, self._gpu())
 
     def snapshot(self, namespace: str = "default") -> Snapshot:
         """The namespace's current in-memory index, reloaded if another process published a newer one."""
@@ -160,9 +164,11 @@ class Retriever:
         self, paths: Iterable[Path], namespace: str = "default", progress: bool = True
     ) -> IngestReport:
         """Ingest files and directories (recursively). A directory is synchronised: documents from
-        files that vanished from it are deleted. Unreadable files are reported and left as they were."""
+        files that vanished from it are deleted. Unreadable files are reported and left as they were;
+        so are bad rows of a FAQ file, reported as ("<path>:<line>", reason) while its good rows go in.
+        The new index version is published whole or not at all."""
         started = time.perf_counter()
-        max_bytes = int(self.config.max_file_mb * 1e6)
+        max_bytes = int(MAX_FILE_MB * 1e6)
         errors: list[tuple[str, str]] = []
         docs: list[Document] = []
         seen_sources: dict[str, set[str]] = {}  # source path -> doc ids it produced now
@@ -174,13 +180,16 @@ class Retriever:
                 continue
             if item.root is not None:
                 walked_roots.add(str(item.root))
+            problems: list[RowProblem] = []
             try:
-                loaded = load_file(item, max_bytes)
+                loaded = load_file(item, max_bytes, problems)
             except (LoaderError, OSError) as exc:
                 errors.append((str(item.path), str(exc)))
                 failed_sources.add(str(item.path))
                 continue
-            seen_sources[str(item.path)] = {d.id for d in loaded}
+            errors += [(f"{item.path}:{p.line}", p.reason) for p in problems]
+            # a left-out row's earlier version (if any) stays as it was, like an unreadable file's
+            seen_sources[str(item.path)] = {d.id for d in loaded} | {p.doc_id for p in problems if p.doc_id}
             docs += loaded
         snap = self.snapshot(namespace)
         stale = [
@@ -267,7 +276,7 @@ class Retriever:
                 report.version = base.version
                 return report
             snap = base.apply(
-                upserts, deletes, self.embedder, self.config.hnsw_threshold, self._gpu(), progress
+                upserts, deletes, self.embedder, HNSW_THRESHOLD, self._gpu(), progress
             )
             snap.meta.update(
                 namespace=namespace,
@@ -277,7 +286,7 @@ class Retriever:
             )
             tmp, final = store.new_version_dir(snap.version)
             snap.save(tmp)
-            store.publish(tmp, final, self.config.keep_versions)
+            store.publish(tmp, final, KEEP_VERSIONS)
             with self._lock:
                 self._snapshots[namespace] = (snap, store.current_marker(), time.monotonic())
             report.version = snap.version
@@ -308,7 +317,7 @@ class Retriever:
         return self.ranker.rank(snap, query, qvec, k, mode) if snap.docs else []
 
     def _check(self, query: str, k: int, mode: str | None) -> str:
-        mode = mode or self.config.mode
+        mode = mode or self.mode
         if mode not in MODES:
             raise InvalidRequest(f"unknown search mode {mode!r}; use one of {', '.join(MODES)}")
         if not isinstance(query, str) or not query.strip():
@@ -320,10 +329,8 @@ class Retriever:
     def set_reranker(
         self, reranker: Callable[[str, list[str]], list[float]] | None, budget_ms: float | None = None
     ) -> None:
-        """Plug a reranker (query, passages) -> scores, e.g. a sentence-transformers CrossEncoder's predict."""
-        self.ranker.reranker = Reranker(
-            reranker, budget_ms or self.config.rerank_budget_ms, self.config.rerank_candidates
-        )
+        """Plug a reranker (query, passages) -> scores, e.g. reranker.cross_encoder("cross-encoder/...")."""
+        self.ranker.reranker = Reranker(reranker, budget_ms or RERANK_BUDGET_MS)
 
     # inspecting --------------------------------------------------------------------------
     def documents(self, namespace: str = "default") -> list[dict[str, Any]]:

@@ -32,7 +32,9 @@ class Hit(BaseModel):
 
 
 class IngestReport(BaseModel):
-    """What one ingest did. `errors` lists (path or doc id, message) for inputs that were left out."""
+    """What one ingest did. `errors` lists (where, message) for inputs that were left out: where is a
+    file's path, "<path>:<line>" for one bad row of a FAQ file (the file's other rows are ingested),
+    or a document id."""
 
     added: int = 0
     updated: int = 0

@@ -44,15 +44,16 @@ def parse_sse(text: str) -> list[tuple[str, Any]]:
 
 
 @contextmanager
-def running_server(env: dict[str, str], *, ready_timeout: float = 600.0, port: int | None = None
-                   ) -> Iterator[tuple[str, subprocess.Popen]]:
-    """Start `assistant serve` as a real process on a free port; yields (base_url, process)."""
+def running_server(env: dict[str, str], *, ready_timeout: float = 600.0, port: int | None = None,
+                   module: str = "assistant") -> Iterator[tuple[str, subprocess.Popen]]:
+    """Start `python -m MODULE serve` (`assistant serve`, or a wrapper such as tests.with_constants) as a real
+    process on a free port; yields (base_url, process)."""
     port = port or free_port()
     full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
     (ROOT / "test-output").mkdir(exist_ok=True)
     log = open(ROOT / "test-output" / f"server-{port}.log", "ab")  # noqa: SIM115
     proc = subprocess.Popen(
-        [sys.executable, "-m", "assistant", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, "-m", module, "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=full_env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
     )
     base = f"http://127.0.0.1:{port}"

@@ -16,7 +16,7 @@ from assistant.engine.settings import Settings
 JsonFlag = Annotated[bool, typer.Option("--json", help="Also print one JSON object as the last line of stdout.")]
 ThreadsOption = Annotated[int, typer.Option("--threads", min=0, help="Torch threads (0 = all cores).")]
 EpochsOption = Annotated[
-    int | None, typer.Option("--epochs", min=0, help="Encoder fine-tuning epochs (0 = frozen; default: settings).")
+    int | None, typer.Option("--epochs", min=0, help="Encoder fine-tuning epochs (0 = frozen; default: 3).")
 ]
 PlotOption = Annotated[Path | None, typer.Option("--plot", help="Write a confusion-matrix PNG here.")]
 

@@ -8,6 +8,8 @@ line, where an empty `relevant` means the KB has no answer. Reports source_hit_a
 answered_rate, abstain_or_handoff_rate_unanswerable and latency; `--json` prints them as the last
 stdout line. `--calibrate` sweeps the abstention threshold over the top retrieval score each query
 got (recorded once, no re-run) and recommends a value for understanding.min_retrieval_score.
+A query may carry a `reference_answer` that every answered reply is compared with; every answered reply is
+also checked for faithfulness to its sources and for defects (eval_text.py): report, `--details`, `--plot`.
 
 Templates (`--templates`): `auto` uses the bundled sample templates only when the KB holds every
 page they cite (the sample store); on any other KB they would answer with the store's facts, so
@@ -23,7 +25,7 @@ import json
 import re
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +33,9 @@ import numpy as np
 import typer
 
 from assistant.cli.common import JsonFlag, build_settings, fail, print_json_last
+from assistant.cli.eval_calibration import MIN_ANSWERED, SETTING, calibrate
+from assistant.cli.eval_text import ANSWERED_ROUTES, add_similarities, judge, plot_text, text_metrics
 
-SETTING = "understanding.min_retrieval_score"
-SETTING_ENV = "ASSISTANT_UNDERSTANDING__MIN_RETRIEVAL_SCORE"
-MIN_ANSWERED = 0.90  # the issue's floor on answered_rate that the recommended threshold must keep
 NO_TEMPLATES = "# eval answers: no curated answers\nslots: {}\nintents: {}\n"
 _MARKER = re.compile(r"\[(\d+)\]")
 
@@ -58,13 +59,17 @@ class Outcome:
     intent: str | None = None  # the intent model's verdict (None = out of scope)
     confidence: float = 0.0
     top_doc: str | None = None  # the page the facade leads with (retrieval order, near-tie broken by the intent)
-    # a confident intent vouches for the top page (understanding.intent_corroborates_retrieval): answered
+    # a confident intent vouches for the top page (policy.INTENT_CORROBORATES_RETRIEVAL): answered
     # at any threshold, so the sweep must not replay it as an abstention
     intent_vouches: bool = False
+    reference_answer: str | None = None
+    answer_similarity: float | None = None  # cosine with reference_answer; answered replies only
+    faithful: bool | None = None  # None: not answered, or a cited passage could not be read whole
+    defects: list[str] = field(default_factory=list)  # answer_checks.DEFECTS the answered reply shows
 
     @property
     def answered(self) -> bool:
-        return self.route in ("generate", "template")
+        return self.route in ANSWERED_ROUTES
 
 
 class _ScoreRecorder:
@@ -169,7 +174,11 @@ async def run_queries(settings: Any, query_set: list[Any], progress: bool) -> li
                 prompt_tokens=reply.timings.prompt_tokens if reply.timings else 0,
                 intent=reply.intent, confidence=reply.confidence, top_doc=hits[0].doc_id if hits else None,
                 intent_vouches=bool(hits) and reply.route != "template" and _vouches(assistant, cls, hits[0].doc_id),
+                reference_answer=q.reference_answer,
             ))
+            if outcomes[-1].answered:  # the full texts of the passages it cites are the recorded hits
+                outcomes[-1].defects, outcomes[-1].faithful = judge(reply, q.query, hits)
+        add_similarities(outcomes, getattr(getattr(recorder.inner, "embedder", None), "encode", None))
     finally:
         await assistant.close()
     return outcomes
@@ -191,7 +200,8 @@ def compute_metrics(outcomes: list[Outcome]) -> dict[str, Any]:
     for o in outcomes:
         routes[o.route] = routes.get(o.route, 0) + 1
     latencies = [o.latency_ms for o in outcomes]
-    generated = [o for o in outcomes if o.route == "generate" and o.ttft_ms is not None]
+    # turns the model drafted: shown as generated, or replaced by the extractive answer after the check
+    generated = [o for o in outcomes if o.route in ("generate", "extractive") and o.ttft_ms is not None]
     return {
         "source_hit_at_1": _rate([o.hit for o in answerable]),
         "answered_rate": _rate([o.answered for o in answerable]),
@@ -205,57 +215,7 @@ def compute_metrics(outcomes: list[Outcome]) -> dict[str, Any]:
         "prompt_tokens_p50_generated": int(np.percentile([o.prompt_tokens for o in generated], 50)) if generated else None,
         "queries": len(outcomes), "answerable": len(answerable), "unanswerable": len(unanswerable),
         "routes": dict(sorted(routes.items())),
-    }
-
-
-def replay(outcomes: list[Outcome], threshold: float) -> dict[str, float]:
-    """The three rates had the threshold been `threshold`; turns that never reached retrieval keep their route.
-
-    A query the threshold newly lets through is assumed to cite its top hit (what the fake backend and
-    the facade's fallback answer cite); one that stays answered keeps the source it really cited. A turn
-    whose confident intent vouches for the top page is answered at every threshold, as in the facade.
-    """
-    answered, hits, abstained = [], [], []
-    for o in outcomes:
-        if o.top_score is None:
-            ok, hit = o.answered, o.hit
-        else:
-            ok = o.top_score >= threshold or o.intent_vouches
-            hit = ok and (o.hit if o.route == "generate" else o.top_relevant)
-        if o.answerable:
-            answered.append(ok)
-            hits.append(hit)
-        else:
-            abstained.append(not ok)
-    return {"threshold": round(threshold, 4), "answered_rate": float(np.mean(answered)),
-            "abstain_or_handoff_rate_unanswerable": float(np.mean(abstained)),
-            "source_hit_at_1": float(np.mean(hits))}
-
-
-def calibrate(outcomes: list[Outcome], current: float) -> dict[str, Any]:
-    """Sweep thresholds between the observed top scores; pick the most abstaining one that answers >= 90%."""
-    scores = sorted({o.top_score for o in outcomes if o.top_score is not None})
-    # midpoints keep the recommendation away from any one observed score
-    candidates = [0.0, *((a + b) / 2 for a, b in zip(scores, scores[1:], strict=False))]
-    if scores:
-        candidates.append(min(1.0, scores[-1] + 1e-3))
-    sweep = [replay(outcomes, t) for t in candidates]
-    feasible = [s for s in sweep if s["answered_rate"] >= MIN_ANSWERED]
-    best = max(feasible or sweep, key=lambda s: (s["abstain_or_handoff_rate_unanswerable"], s["answered_rate"])
-               if feasible else (s["answered_rate"], s["abstain_or_handoff_rate_unanswerable"]))
-
-    def f_score(s: dict[str, float]) -> float:
-        a, b = s["answered_rate"], s["abstain_or_handoff_rate_unanswerable"]
-        return 2 * a * b / (a + b) if a + b else 0.0
-
-    f_best = max(sweep, key=f_score)
-    return {
-        "setting": SETTING, "env": SETTING_ENV, "current_threshold": current,
-        "at_current": replay(outcomes, current),
-        "recommended_threshold": best["threshold"], "recommended": best,
-        "constraint": f"answered_rate >= {MIN_ANSWERED}", "constraint_met": bool(feasible),
-        "f_best_threshold": f_best["threshold"], "f_best": {**f_best, "f": round(f_score(f_best), 4)},
-        "sweep": sweep,
+        **text_metrics(outcomes),
     }
 
 
@@ -268,7 +228,8 @@ def plot(outcomes: list[Outcome], calibration: dict[str, Any] | None, path: Path
 
     matrix = np.array([[sum(1 for o in outcomes if o.answerable == row and o.answered == col) for col in (True, False)]
                        for row in (True, False)])
-    fig, axes = plt.subplots(1, 2 if calibration else 1, figsize=(11 if calibration else 5.5, 4.5), squeeze=False)
+    columns = 3 + bool(calibration)  # + similarity histogram and defect bars
+    fig, axes = plt.subplots(1, columns, figsize=(5.5 * columns, 4.5), squeeze=False)
     ax = axes[0][0]
     shares = matrix / np.maximum(matrix.sum(1, keepdims=True), 1)
     ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
@@ -294,6 +255,7 @@ def plot(outcomes: list[Outcome], calibration: dict[str, Any] | None, path: Path
         ax.set_ylim(0, 1.02)
         ax.set_title("Abstention threshold sweep")
         ax.legend(fontsize=8, loc="lower left")
+    plot_text(axes[0][-2:], outcomes)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
@@ -309,6 +271,7 @@ def report(metrics: dict[str, Any], header: str) -> None:
         elif value is None:
             typer.echo(f"  {key:<40}{'n/a':>10}")
     typer.echo("  routes: " + ", ".join(f"{k} {v}" for k, v in metrics["routes"].items()))
+    typer.echo("  defects (answered): " + ", ".join(f"{k} {v}" for k, v in metrics["defects"].items()))
     cal = metrics.get("calibration")
     if cal:
         rec, now = cal["recommended"], cal["at_current"]
@@ -325,9 +288,11 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
     @eval_app.command("answers")
     def eval_answers(
         kb: Path = typer.Option(..., "--kb", help='KB JSONL: {"id","title","text"} per line.'),
-        queries: Path = typer.Option(..., "--queries", help='Queries JSONL: {"query","relevant":[ids]}; [] = no answer.'),
+        queries: Path = typer.Option(..., "--queries", help='Queries JSONL: {"query","relevant":[ids]} '
+                                     'per line, optionally "reference_answer"; [] = no answer.'),
         as_json: JsonFlag = False,
-        plot_path: Path = typer.Option(None, "--plot", help="Write a PNG: answered/abstained confusion (+ sweep)."),
+        plot_path: Path = typer.Option(None, "--plot", help="Write a PNG: answered/abstained (+ sweep), "
+                                       "answer similarity, defects."),
         limit: int = typer.Option(None, "--limit", min=1, help="Use only the first N queries."),
         generate: bool = typer.Option(True, "--generate/--no-generate",
                                       help="Generate with the configured backend, or use the fake one (same decisions)."),
@@ -336,7 +301,8 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         templates: str = typer.Option("auto", "--templates", help="auto | none | PATH to a templates YAML."),
         intent_model: Path = typer.Option(None, "--intent-model", help="Intent model folder (trained there if missing)."),
         threshold: float = typer.Option(None, "--threshold", min=0.0, max=1.0, help=f"Override {SETTING} for this run."),
-        details: Path = typer.Option(None, "--details", help="Write one JSON line per query (route, cited, hit, score)."),
+        details: Path = typer.Option(None, "--details", help="Write one JSON line per query (route, cited, "
+                                     "hit, score, answer, answer_similarity, defects, faithful)."),
     ) -> None:
         """Run the full answer pipeline on a KB and a query set; report grounding, answering and abstention."""
         from assistant.engine.backends import BackendError, resolve_backend_name

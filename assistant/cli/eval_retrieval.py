@@ -23,7 +23,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
             ..., "--queries", help='Queries JSONL: {"query","relevant":[ids]} per line.'
         ),
         k: int = typer.Option(10, "--k", min=1, max=100, help="Ranking depth for MRR (nDCG/recall use 10)."),
-        mode: str = typer.Option(None, "--mode", help="hybrid | dense | bm25 (default from settings)."),
+        mode: str = typer.Option(None, "--mode", help="hybrid | dense | bm25 (default: hybrid)."),
         model: str = typer.Option(
             None, "--embedding-model", help="Sentence-transformers folder (default: MiniLM)."
         ),
@@ -33,9 +33,10 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         from assistant.engine.models import ModelNotFound, resolve_embedding_model
         from retrieval import MODES, RetrievalError, Retriever
         from retrieval.evaluation import METRIC_KEYS, evaluate, load_kb, load_queries
+        from retrieval.retriever import MODE
 
-        settings = build_settings(**{"retrieval.embedding_model": model, "retrieval.mode": mode})
-        mode_used = settings.retrieval.mode
+        settings = build_settings(**{"retrieval.embedding_model": model})
+        mode_used = mode or MODE
         if mode_used not in MODES:
             fail(f"unknown mode {mode_used!r}; use one of {', '.join(MODES)}")
         for path in (kb, queries):

@@ -43,12 +43,13 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         from assistant.engine.understanding.confusion import plot_confusion
         from assistant.engine.understanding.dataset import DataError
         from assistant.engine.understanding.evaluation import evaluate_intents
+        from assistant.engine.understanding.understanding import train_options
 
-        settings = build_settings(**{"understanding.finetune_epochs": epochs})
+        settings = build_settings()
         set_threads(threads)
         try:
-            result, _ = evaluate_intents(train, test, settings.understanding,
-                                         settings.retrieval.embedding_model, progress=not as_json)
+            result, _ = evaluate_intents(train, test, settings.retrieval.embedding_model, progress=not as_json,
+                                         options=train_options(not as_json, epochs))
         except DataError as exc:
             fail(str(exc))
         _report(f"intents: train {train} -> test {test}", result.metrics)
@@ -71,12 +72,13 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         from assistant.engine.understanding.confusion import plot_confusion
         from assistant.engine.understanding.dataset import DataError
         from assistant.engine.understanding.evaluation import evaluate_sentiment
+        from assistant.engine.understanding.understanding import train_options
 
-        settings = build_settings(**{"understanding.finetune_epochs": epochs})
+        settings = build_settings()
         set_threads(threads)
         try:
-            result = evaluate_sentiment(test, settings.understanding, train,
-                                        settings.retrieval.embedding_model, progress=not as_json)
+            result = evaluate_sentiment(test, train, settings.retrieval.embedding_model, progress=not as_json,
+                                        options=train_options(not as_json, epochs))
         except (DataError, ValueError) as exc:
             fail(str(exc))
         _report(f"sentiment ({result.metrics['model']}): test {test}", result.metrics)

@@ -45,8 +45,9 @@ def add(
 ) -> None:
     """Ingest Markdown, text, HTML, PDF, FAQ CSV/JSONL and JSONL documents. Unchanged files are skipped.
 
-    A file that cannot be read is reported and left out; the rest are ingested, and the exit code is 1
-    (0 with --keep-going if anything was ingested).
+    A file that cannot be read is reported and left out, and so is a bad row of a FAQ file, by line
+    ("faq.jsonl:12: duplicate id 'x' (first on line 3)") while the file's good rows go in; the rest
+    are ingested, and the exit code is 1 (0 with --keep-going if anything was ingested).
     """
     from retrieval import RetrievalError
 

@@ -38,12 +38,12 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         from assistant.engine.understanding.evaluation import load_encoder
         from assistant.engine.understanding.understanding import train_intent_model
 
-        settings = build_settings(**{"understanding.finetune_epochs": epochs})
+        settings = build_settings()
         set_threads(threads)
         folder = out or settings.understanding.intent_model_dir or settings.data_dir / "intent-model"
         try:
-            model = train_intent_model(settings.understanding, load_encoder(settings.retrieval.embedding_model),
-                                       data, progress=not as_json)
+            model = train_intent_model(load_encoder(settings.retrieval.embedding_model), data,
+                                       progress=not as_json, epochs=epochs)
         except DataError as exc:
             fail(str(exc))
         model.save(folder)
@@ -69,15 +69,16 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
 
         from assistant.engine.understanding.dataset import DataError, load_labelled_csv
         from assistant.engine.understanding.evaluation import load_encoder, train_sentiment
+        from assistant.engine.understanding.understanding import sentiment_model_dir, train_options
 
-        settings = build_settings(**{"understanding.finetune_epochs": epochs})
+        settings = build_settings()
         set_threads(threads)
-        folder = out or settings.understanding.sentiment_model_dir or settings.data_dir / "sentiment-model"
+        folder = out or sentiment_model_dir(settings)
         started = time.perf_counter()
         try:
             train = load_labelled_csv(data, min_per_label=2)
             model = train_sentiment(train, load_encoder(settings.retrieval.embedding_model),
-                                    settings.understanding, progress=not as_json)
+                                    options=train_options(not as_json, epochs))
         except (DataError, ValueError) as exc:
             fail(str(exc))
         seconds = round(time.perf_counter() - started, 2)

@@ -1,7 +1,7 @@
 """Negative-surge alerts: checked per site with analytics.detect_surge, stored, listed, posted to a webhook.
 
     monitor = SurgeMonitor(store, settings.console)
-    new_alerts = monitor.check()            # the server runs this every console.surge_check_seconds
+    new_alerts = monitor.check()            # the server runs this every SURGE_CHECK_SECONDS
 
 An alert is stored first (so the console lists it even when the webhook is down), then POSTed
 as JSON to console.alert_webhook_url; the delivery outcome is recorded on the alert. While an
@@ -27,6 +27,9 @@ from assistant.engine.analytics import SurgeCheck, SurgeRule, customer_messages,
 from assistant.engine.store import Base, Store, new_id, utcnow
 
 log = logging.getLogger(__name__)
+
+SURGE_CHECK_SECONDS = 60.0  # how often the server checks for a surge: a minute late on an hour's window
+ALERT_WEBHOOK_TIMEOUT_S = 3.0  # a slow webhook must not hold up the next check
 
 
 class Alert(Base):
@@ -69,7 +72,7 @@ def alert_payload(alert: Alert) -> dict[str, Any]:
     }
 
 
-def post_alert(url: str, payload: dict[str, Any], timeout: float = 3.0) -> tuple[str, str]:
+def post_alert(url: str, payload: dict[str, Any], timeout: float = ALERT_WEBHOOK_TIMEOUT_S) -> tuple[str, str]:
     """POST the alert; returns (status, detail) and never raises: a dead webhook must not stop monitoring."""
     try:
         response = httpx.post(url, json=payload, timeout=timeout)
@@ -84,7 +87,7 @@ class SurgeMonitor:
     def __init__(self, store: Store, config: Any) -> None:
         self.store = store
         self.config = config
-        self.rule = SurgeRule.from_config(config)
+        self.rule = SurgeRule()
 
     def status(self, now: datetime | None = None, site_id: str | None = None) -> list[SurgeCheck]:
         """The rule's verdict for each site with customer messages in the recent window (or just `site_id`)."""
@@ -124,7 +127,7 @@ class SurgeMonitor:
         log.warning("negative surge on site %s: %s", verdict.site_id, verdict.explanation)
         url = self.config.alert_webhook_url
         if url:
-            status, detail = post_alert(url, alert_payload(alert), self.config.alert_webhook_timeout_s)
+            status, detail = post_alert(url, alert_payload(alert), ALERT_WEBHOOK_TIMEOUT_S)
             with self.store.session() as s:
                 stored = s.get(Alert, alert.id)
                 stored.webhook_status, stored.webhook_detail = status, detail
@@ -135,7 +138,7 @@ class SurgeMonitor:
 
     async def run(self, stop: asyncio.Event, interval: float | None = None) -> None:
         """Check every `interval` seconds until `stop` is set; errors are logged, never fatal."""
-        interval = interval or self.config.surge_check_seconds
+        interval = interval or SURGE_CHECK_SECONDS
         while not stop.is_set():
             try:
                 await asyncio.to_thread(self.check)

@@ -2,7 +2,7 @@
 
     df = load_frame(store, site_id="default", since=now - timedelta(days=7))
     shares = sentiment_over_time(df, "hour", "Europe/Amsterdam")
-    check = detect_surge(df, SurgeRule.from_config(settings.console), now=now)
+    check = detect_surge(df, SurgeRule(), now=now)
     numbers = kpis(df)
 
 `load_frame` is the only function that touches the database; everything else takes its frame,
@@ -158,6 +158,10 @@ def most_negative_conversations(df: pd.DataFrame, limit: int = 10, last_n: int =
     return out.sort_values(["recent_score", "last_activity"], ascending=[True, False]).head(limit).reset_index(drop=True)
 
 
+# Customer messages under this intent confidence (or out of scope) join the console's review queue
+LOW_CONFIDENCE = 0.5
+
+
 @dataclass(frozen=True)
 class SurgeRule:
     """Negative-surge rule. A surge is raised when, over the customer messages of the recent window
@@ -165,19 +169,15 @@ class SurgeRule:
       recent messages >= min_volume, and
       recent negative share - baseline negative share >= min_increase, and
       recent negative share >= ratio x baseline negative share.
-    With an empty baseline its share counts as 0, so the first two conditions decide."""
+    With an empty baseline its share counts as 0, so the first two conditions decide.
+    The defaults are the rule the server applies (not settings): an hour compared with the day before it, and
+    at least 10 messages, 15 points and twice the baseline, so a handful of upset customers is not a surge."""
 
     window: timedelta = timedelta(hours=1)
     baseline: timedelta = timedelta(hours=24)
     ratio: float = 2.0
     min_increase: float = 0.15
     min_volume: int = 10
-
-    @classmethod
-    def from_config(cls, config: Any) -> SurgeRule:
-        return cls(window=timedelta(minutes=config.surge_window_minutes),
-                   baseline=timedelta(hours=config.surge_baseline_hours), ratio=config.surge_ratio,
-                   min_increase=config.surge_min_increase, min_volume=config.surge_min_volume)
 
 
 @dataclass(frozen=True)
@@ -261,7 +261,7 @@ def top_intents(df: pd.DataFrame, limit: int = 10) -> pd.DataFrame:
     return out[cols].head(limit).reset_index(drop=True)
 
 
-def review_queue(df: pd.DataFrame, low_confidence: float, exclude: set[str] | frozenset[str] = frozenset(),
+def review_queue(df: pd.DataFrame, low_confidence: float = LOW_CONFIDENCE, exclude: set[str] | frozenset[str] = frozenset(),
                  limit: int = 200) -> pd.DataFrame:
     """Customer messages that were out of scope or under `low_confidence`, newest first, minus `exclude` ids."""
     users = customer_messages(df)

@@ -59,6 +59,12 @@ class Classification(BaseModel):
     sentiment: Sentiment
 
 
+# How a turn was answered: a curated template or FAQ entry, small talk, a checked generated answer, the
+# extractive answer (whole passage sentences), or no answer (abstain, handoff, paused while a person has it).
+Route = Literal["template", "faq", "smalltalk", "generate", "extractive", "abstain", "handoff", "paused"]
+ANSWERED_ROUTES = ("template", "faq", "smalltalk", "generate", "extractive")
+
+
 class Reply(BaseModel):
     """Everything one turn produced. Present in the facade, the HTTP API and the stream's done event."""
 
@@ -73,7 +79,7 @@ class Reply(BaseModel):
     template_id: str | None = None
     handoff: Handoff | None = None
     abstained: bool = False
-    route: Literal["template", "generate", "abstain", "handoff", "paused"] = "generate"
+    route: Route = "generate"
     model: str = ""
     timings: Timings = Field(default_factory=Timings)
 

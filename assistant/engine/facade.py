@@ -1,4 +1,4 @@
-"""The `Assistant` facade: one turn = understand -> (template | retrieve -> generate | abstain | hand off).
+"""The `Assistant` facade: builds the engine once; a turn = validate, classify, run it (turn.py), store it.
 
 Server routes, CLI, console and SDK-backed tools all call this and nothing below it.
 
@@ -14,34 +14,25 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from typing import Any
 
-from assistant.engine.backends import Backend, BackendError, GenerationRequest, SamplingParams, create_backend
+from assistant.engine.backends import Backend, BackendError, SamplingParams, create_backend
 from assistant.engine.context import SourceSelector
 from assistant.engine.events import (
     Classification,
     ClassificationEvent,
     DoneEvent,
     Handoff,
-    HandoffEvent,
     Reply,
-    Source,
-    SourcesEvent,
     Timings,
-    TokenEvent,
 )
-from assistant.engine.guard import OpeningGuard, extractive_answer, needs_citation, quoted_from
 from assistant.engine.intent_pages import IntentPages
-from assistant.engine.prompt import ECHO_STOPS, PromptBuilder, Turn
+from assistant.engine.prompt import PromptBuilder
 from assistant.engine.settings import Settings
 from assistant.engine.store import ConversationNotFound, Store, new_id
-from assistant.engine.understanding import rephrase
-from assistant.engine.understanding.policy import ConversationState
+from assistant.engine.turn import CustomerTurn
 
 log = logging.getLogger(__name__)
-
-PAUSED_MESSAGE = "A member of our support team has this conversation and will reply here shortly."
 
 
 class InvalidMessage(ValueError):
@@ -91,6 +82,13 @@ class Assistant:
     # -- public API --------------------------------------------------------------------------
     def classify(self, text: str) -> Classification:
         return self.understanding.classify(text)
+
+    def knowledge_status(self) -> Any:
+        """Documents in the default knowledge base and the files or FAQ rows its first-start ingest left out
+        (a knowledge.KnowledgeStatus; /readyz and the console's knowledge tab show it)."""
+        from assistant.engine.knowledge import knowledge_status
+
+        return knowledge_status(self.settings, self.retriever)
 
     def intent_vouches(self, cls: Classification, top_doc: str, namespace: str = "default") -> bool:
         """The intent's own training messages land on `top_doc` too (searched once per index version)."""
@@ -155,113 +153,10 @@ class Assistant:
                       confidence=cls.confidence, intents=cls.intents, sentiment=cls.sentiment,
                       model=self.backend.model_id)
         timings = Timings(understanding_ms=(t_cls - t0) * 1000)
-        state = self._state(history)
-
-        if status == "handoff":
-            reply.route, reply.answer = "paused", PAUSED_MESSAGE
-            yield TokenEvent(text=reply.answer)
-        else:
-            decision = self.policy.before_retrieval(text, cls, state)
-            hits: list[Any] = []
-            if decision is None or self.policy.needs_corroboration(decision):
-                t_r = time.perf_counter()
-                hits = await asyncio.to_thread(
-                    self.retriever.search, text, self.settings.retrieval.top_k, namespace or site_id
-                )
-                timings.retrieval_ms = (time.perf_counter() - t_r) * 1000
-                if decision is not None and not self.policy.corroborated(
-                    decision, [h.doc_id for h in hits], self.retriever.indexed(decision.sources, namespace or site_id)
-                ):
-                    log.info("template %s not corroborated by retrieval; answering from the knowledge base",
-                             decision.template_id)
-                    decision = None
-                if decision is None:
-                    if hits and self.policy.intent_can_break_ties(cls):  # else no thread hop on the hot path
-                        hits = await asyncio.to_thread(self.lead_with_intent_page, cls, hits, namespace or site_id)
-                    scores = [h.score for h in hits]
-                    agrees = False
-                    if self.policy.needs_intent_check(cls, scores):
-                        agrees = await asyncio.to_thread(self.intent_vouches, cls, hits[0].doc_id,
-                                                         namespace or site_id)
-                    decision = self.policy.after_retrieval(scores, state, intent_agrees=agrees)
-                if decision.route == "generate":
-                    reply.sources = [_source(i, h) for i, h in enumerate(hits, start=1)]
-                    yield SourcesEvent(sources=reply.sources)
-                    excerpts = await asyncio.to_thread(self._excerpts, text, hits)
-                    messages = self.prompt.build(text, excerpts, [Turn(m.role, m.content) for m in history])
-                    params = sampling or self._default_sampling()  # a copy below: the caller's stays untouched
-                    params = replace(params, stop=[*params.stop, *(s for s in ECHO_STOPS if s not in params.stop)])
-                    request = GenerationRequest(messages=messages, sampling=params, adapter=adapter,
-                                                request_id=message_id)
-                    timings.prompt_tokens = self.backend.count_tokens(messages)
-                    parts: list[str] = []
-                    held: list[str] = []  # the opening, until the guard releases it
-                    guarded = self.settings.engine.answer_guard
-                    guard, verdict = OpeningGuard(text, hits), (None if guarded else "ok")
-                    t_gen = time.perf_counter()
-                    stream = self.backend.stream(request)
-                    try:
-                        async for piece in stream:
-                            parts.append(piece)
-                            if verdict == "ok":
-                                if timings.ttft_ms is None:
-                                    timings.ttft_ms = (time.perf_counter() - t0) * 1000
-                                yield TokenEvent(text=piece)
-                                continue
-                            held.append(piece)
-                            verdict = guard.judge("".join(held))
-                            if verdict == "ok":
-                                timings.ttft_ms = (time.perf_counter() - t0) * 1000
-                                yield TokenEvent(text="".join(held))
-                            elif verdict is not None:
-                                break  # closing the stream below frees the engine's slot
-                    finally:
-                        close = getattr(stream, "aclose", None)  # an async generator: closing it cancels the request
-                        if close is not None:
-                            await close()
-                    if verdict is None and held:  # the whole answer fit in the undecided opening
-                        verdict = guard.judge("".join(held), finished=True)
-                        if verdict == "ok":
-                            timings.ttft_ms = (time.perf_counter() - t0) * 1000
-                            yield TokenEvent(text="".join(held))
-                    reply.answer = "".join(parts).strip() if verdict == "ok" else ""
-                    if not reply.answer:  # echoed the prompt, a title or the question, or said nothing
-                        if verdict not in (None, "ok"):
-                            log.info("answer guard replaced a %s with the extractive answer", verdict)
-                        reply.answer = (await asyncio.to_thread(self._extractive, text, hits) if guarded
-                                        else self.prompt.fallback_answer(hits))
-                        timings.ttft_ms = (time.perf_counter() - t0) * 1000
-                        yield TokenEvent(text=reply.answer)
-                    elif guarded and len(parts) < params.max_tokens and needs_citation(reply.answer):
-                        # not an answer cut at max_tokens (counted as the OpenAI route counts finish_reason=length)
-                        number = quoted_from(reply.answer, hits)  # the model quoted a passage: just cite it
-                        addition = f" [{number}]" if number else f"\n\n{await asyncio.to_thread(self._extractive, text, hits)}"
-                        if addition.strip():
-                            reply.answer += addition
-                            yield TokenEvent(text=addition)
-                    timings.completion_tokens = len(parts)
-                    gen_s = time.perf_counter() - t_gen
-                    timings.tokens_per_second = len(parts) / gen_s if gen_s > 0 and parts else None
-                    reply.route = "generate"
-            if decision.route != "generate":
-                reply.route = decision.route
-                reply.answer = decision.text or ""
-                if decision.route == "template" and self.settings.understanding.rephrase_templates:
-                    reply.answer = await self._rephrase(text, decision, timings, message_id)
-                reply.template_id = getattr(decision, "template_id", None)
-                reply.abstained = decision.route == "abstain"
-                reply.handoff = decision.handoff
-                if decision.route == "template" and getattr(decision, "sources", None):
-                    # a page the corroborating search found is cited with its title, link and passage
-                    found = {h.doc_id: h for h in reversed(hits)}
-                    reply.sources = [_source(i, found[d]) if d in found
-                                     else Source(index=i, doc_id=d, title=d, snippet="", score=1.0)
-                                     for i, d in enumerate(decision.sources, start=1)]
-                    yield SourcesEvent(sources=reply.sources)
-                timings.ttft_ms = (time.perf_counter() - t0) * 1000
-                yield TokenEvent(text=reply.answer)
-                if reply.handoff is not None:
-                    yield HandoffEvent(handoff=reply.handoff)
+        turn = CustomerTurn(self, text, cls, history, reply, timings, t0, namespace or site_id,
+                            paused=status == "handoff", sampling=sampling, adapter=adapter)
+        async for event in turn.run():
+            yield event
 
         timings.total_ms = (time.perf_counter() - t0) * 1000
         reply.timings = timings
@@ -273,51 +168,10 @@ class Assistant:
         yield DoneEvent(reply=reply)
 
     # -- internals ---------------------------------------------------------------------------
-    async def _rephrase(self, question: str, decision: Any, timings: Timings, request_id: str) -> str:
-        """The model's rewording of a template reply when it kept every fact, else the template as written."""
-        # ~4 characters a token: twice the template's length is room enough for a rewording, not for an essay
-        sampling = SamplingParams(temperature=0.0, max_tokens=max(32, len(decision.text) // 2))
-        request = GenerationRequest(messages=rephrase.messages(question, decision.text), sampling=sampling,
-                                    request_id=request_id)
-        try:
-            generation = await self.backend.generate(request)
-        except BackendError as exc:  # the curated reply never depends on the model being up
-            log.warning("template %s sent as written: rephrasing failed: %s", decision.template_id, exc)
-            return decision.text
-        timings.prompt_tokens, timings.completion_tokens = generation.prompt_tokens, generation.completion_tokens
-        verdict = rephrase.check(decision.text, generation.text, decision.facts)
-        if generation.finish_reason == "length" or not verdict.ok:
-            log.info("template %s sent as written: the rephrasing %s", decision.template_id,
-                     "was cut off" if verdict.ok else verdict.reason)
-            return decision.text
-        return generation.text.strip()
-
-    def _excerpts(self, question: str, hits: list[Any]) -> list[Any]:
-        try:
-            return self.context.select(question, hits)
-        except Exception:  # an encoder failure must not lose the turn: the passages whole then
-            log.exception("source selection failed; the model reads the top passages whole")
-            return hits[: self.context.passages]
-
-    def _extractive(self, question: str, hits: list[Any]) -> str:
-        try:  # the selector's encoder: it has just embedded these sentences with this question
-            return extractive_answer(question, hits, self.context.encode) or self.prompt.fallback_answer(hits)
-        except Exception:  # an encoder failure must not lose the turn: the opening sentences then
-            log.exception("extractive answer failed; using the top passage's opening")
-            return self.prompt.fallback_answer(hits)
-
-    def _default_sampling(self) -> SamplingParams:
+    def default_sampling(self) -> SamplingParams:
+        """The operator's sampling settings (engine.*): what a request that names none generates with."""
         e = self.settings.engine
         return SamplingParams(temperature=e.temperature, top_p=e.top_p, max_tokens=e.max_new_tokens)
-
-    def _state(self, history: list[Any]) -> Any:
-        users = [m for m in history if m.role == "user"]
-        bots = [m for m in history if m.role == "assistant"]
-        return ConversationState(
-            sentiments=[m.sentiment or "neutral" for m in users],
-            abstentions=[bool(m.abstained) for m in bots],
-            handed_off=False,
-        )
 
     def _persist(self, conv_id: str, is_new: bool, site_id: str, text: str, cls: Classification,
                  reply: Reply) -> tuple[str, str]:
@@ -371,12 +225,6 @@ def _webhook(settings: Settings) -> Any:
                          daemon=True).start()
 
     return notify
-
-
-def _source(index: int, hit: Any) -> Source:
-    return Source(index=index, doc_id=hit.doc_id, chunk_id=getattr(hit, "chunk_id", ""), title=hit.title,
-                  snippet=hit.text[:300], score=float(hit.score), url=getattr(hit, "url", None),
-                  section=getattr(hit, "section", None))
 
 
 __all__ = ["Assistant", "BackendError", "ConversationNotFound", "Handoff", "InvalidMessage"]

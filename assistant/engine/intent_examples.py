@@ -6,7 +6,7 @@
 An assignment is recorded in the store (so the message leaves the review queue) and appended to a
 CSV of operator examples in data_dir (text,intent). Retraining merges that CSV with the base
 intent data (understanding.intent_data, or the bundled samples), refuses when any intent has fewer
-than console.min_examples_per_intent examples, trains with the understanding module's own trainer,
+than MIN_EXAMPLES_PER_INTENT examples, trains with the understanding module's own trainer,
 saves the model where the server loads it from, and swaps it into the running Understanding.
 """
 
@@ -30,6 +30,9 @@ from assistant.engine.store import Base, Message, Store, utcnow
 from assistant.engine.understanding.dataset import DataError, LabelledData, load_labelled_csv
 
 INTENT_NAME = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
+# Retraining is refused while an intent has fewer examples: the bundled sample intents have 26-60 each, and a
+# handful of messages does not teach an intent apart from its neighbours
+MIN_EXAMPLES_PER_INTENT = 5
 SAMPLE_INTENTS = Path(__file__).resolve().parent.parent / "samples" / "intents.csv"
 _retraining = threading.Lock()
 
@@ -129,8 +132,7 @@ def check_examples(data: LabelledData, minimum: int) -> None:
         listed = ", ".join(f"{label!r} has {n}" for n, label in short)
         raise RetrainRefused(
             f"Not retrained: every intent needs at least {minimum} examples, and {listed}. "
-            f"Assign more queued messages to {'it' if len(short) == 1 else 'them'} first "
-            f"(the minimum is console.min_examples_per_intent)."
+            f"Assign more queued messages to {'it' if len(short) == 1 else 'them'} first."
         )
 
 
@@ -156,13 +158,13 @@ def retrain_intents(settings: Any, understanding: Any, *, progress: bool = False
             data = merged_examples(base_intents_path(settings), operator_csv)
         except DataError as exc:
             raise RetrainRefused(f"Not retrained: {exc}") from exc
-        check_examples(data, settings.console.min_examples_per_intent)
+        check_examples(data, MIN_EXAMPLES_PER_INTENT)
         merged = Path(settings.data_dir) / "intent-training.csv"
         with merged.open("w", encoding="utf-8", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(["text", "intent"])
             writer.writerows(zip(data.texts, data.labels, strict=True))
-        model = train_intent_model(settings.understanding, understanding.encoder, merged, progress)
+        model = train_intent_model(understanding.encoder, merged, progress)
         model_dir = Path(settings.understanding.intent_model_dir or Path(settings.data_dir) / "intent-model")
         model.save(model_dir)
         understanding.intents = model  # one attribute swap, no restart; turns already classifying finish on the old one

@@ -36,7 +36,7 @@ class IntentPages:
         if cached is not None:
             return cached
         # one batch through the embedder, then one ranking per example (the same fusion a question gets)
-        dense = self.retriever.config.mode != "bm25"
+        dense = self.retriever.mode != "bm25"
         vectors = self.retriever.embedder.encode(examples) if dense else [None] * len(examples)
         tops = Counter()
         for text, vector in zip(examples, vectors, strict=True):

@@ -2,11 +2,20 @@
 
 On first start (an empty index) the documents at settings.kb_path, or the bundled sample
 store's help centre, are ingested; later starts reuse the index on disk.
+
+The engine never starts silently empty: when that first ingest leaves the index with no
+document, start-up fails with one KnowledgeBaseError naming the path and the first reasons.
+Files and FAQ rows it left out (a row with no answer, a duplicate id: "faq.jsonl:12") are
+logged and recorded next to the index, so that every later start still reports them:
+`knowledge_status()` gives them to /readyz and the console.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,18 +26,138 @@ from assistant.samples import KB_DIR
 log = logging.getLogger(__name__)
 
 SAMPLE_KB = KB_DIR
+STATUS_FILE = "kb_seed.json"  # in the index folder: goes with the index it describes
+STORED_LEFT_OUT = 200  # entries kept in the status file (the total is always kept)
+SHOWN_LEFT_OUT = 20  # entries in /readyz
+_REASONS_IN_ERROR = 3
 
 
-def open_retriever(settings: Settings, *, progress: bool = True, seed: bool = True) -> Any:
+class KnowledgeBaseError(RuntimeError):
+    """The knowledge base to ingest on first start gave no document; the message says which path and why."""
+
+
+@dataclass(frozen=True)
+class LeftOut:
+    """One input the first-start ingest left out: where ("faq.jsonl:12", "guide.pdf") and why."""
+
+    where: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class KnowledgeStatus:
+    """The default knowledge base now, and what its first-start ingest left out."""
+
+    documents: int | None  # in the index now; None when the retriever cannot say (test fakes)
+    source: str | None = None  # what the first start ingested; None when it was built otherwise
+    left_out: tuple[LeftOut, ...] = ()  # the first STORED_LEFT_OUT, in ingest order
+    left_out_total: int = 0
+
+    def as_dict(self, limit: int = SHOWN_LEFT_OUT) -> dict[str, Any]:
+        """The /readyz shape: {"documents", "left_out": [{"where", "reason"}] (at most `limit`), "left_out_total"}."""
+        return {
+            "documents": self.documents,
+            "left_out": [{"where": x.where, "reason": x.reason} for x in self.left_out[:limit]],
+            "left_out_total": self.left_out_total,
+        }
+
+
+def open_retriever(settings: Settings, *, progress: bool = True, seed: bool = True, embedder: Any = None) -> Any:
+    """The configured index, ingesting settings.kb_path (or the sample help centre) when it is empty.
+
+    Raises KnowledgeBaseError when that ingest leaves the index empty. `embedder` replaces the
+    configured embedding model (tests).
+    """
     from retrieval import Retriever
 
-    retriever = Retriever.open(
-        settings.index_dir, resolve_embedding_model(settings.retrieval.embedding_model), settings.retrieval
-    )
+    model = settings.retrieval.embedding_model if embedder is not None \
+        else resolve_embedding_model(settings.retrieval.embedding_model)
+    retriever = Retriever.open(settings.index_dir, model, settings.retrieval, embedder=embedder)
     if seed and retriever.stats("default").get("documents", 0) == 0:
-        source = settings.kb_path or SAMPLE_KB
-        log.info("empty index: ingesting %s", source)
-        report = retriever.add_paths([Path(source)], namespace="default", progress=progress)
-        if report.errors:
-            log.warning("ingest errors: %s", report.errors)
+        seed_knowledge_base(retriever, settings, progress=progress)
     return retriever
+
+
+def seed_knowledge_base(retriever: Any, settings: Settings, *, progress: bool = True) -> KnowledgeStatus:
+    """Ingest the first-start documents into the default namespace and record what was left out."""
+    source = Path(settings.kb_path or SAMPLE_KB).expanduser()
+    log.info("empty index: ingesting %s", source)
+    report = retriever.add_paths([source], namespace="default", progress=progress)
+    documents = len(retriever.snapshot("default").docs)
+    left_out = [LeftOut(_short(where, source), reason) for where, reason in report.errors]
+    if documents == 0:
+        named = f"ASSISTANT_KB_PATH={source}" if settings.kb_path else f"the sample help centre {source}"
+        reasons = "; ".join(f"{x.where}: {x.reason}" for x in left_out[:_REASONS_IN_ERROR])
+        more = len(left_out) - _REASONS_IN_ERROR
+        raise KnowledgeBaseError(
+            f"the knowledge base at {named} gave no documents, so nothing was indexed: "
+            + (reasons + (f" (and {more} more)" if more > 0 else "") if reasons else "no supported files found")
+        )
+    status = KnowledgeStatus(documents, str(source), tuple(left_out[:STORED_LEFT_OUT]), len(left_out))
+    _write_record(settings, status)
+    if left_out:
+        shown = "; ".join(f"{x.where}: {x.reason}" for x in left_out[:_REASONS_IN_ERROR])
+        log.warning("knowledge base %s: %d documents indexed, %d input(s) left out (listed by /readyz and "
+                    "the console): %s%s", source, documents, len(left_out), shown,
+                    " ..." if len(left_out) > _REASONS_IN_ERROR else "")
+    return status
+
+
+def knowledge_status(settings: Settings, retriever: Any) -> KnowledgeStatus:
+    """Documents in the default namespace now and the inputs its first-start ingest left out."""
+    from retrieval import RetrievalError
+
+    documents: int | None = None
+    if callable(getattr(retriever, "snapshot", None)):
+        try:
+            documents = len(retriever.snapshot("default").docs)
+        except (RetrievalError, OSError) as exc:
+            log.warning("knowledge base status: %s", exc)
+    record = _read_record(settings)
+    left_out = tuple(LeftOut(str(x.get("where", "")), str(x.get("reason", "")))
+                     for x in record.get("left_out", []) if isinstance(x, dict))
+    total = record.get("left_out_total")
+    source = record.get("source")
+    return KnowledgeStatus(documents, source if isinstance(source, str) else None, left_out,
+                           total if isinstance(total, int) else len(left_out))
+
+
+def _short(where: str, source: Path) -> str:
+    """A report's path ("/data/kb/faq.jsonl:12") relative to the ingested folder, or the file's own name."""
+    base = source.resolve() if source.is_dir() else source.resolve().parent
+    try:
+        return Path(where).relative_to(base).as_posix()
+    except ValueError:
+        return Path(where).name if "/" in where else where
+
+
+def _status_path(settings: Settings) -> Path:
+    return Path(settings.index_dir) / STATUS_FILE
+
+
+def _write_record(settings: Settings, status: KnowledgeStatus) -> None:
+    from retrieval.store import write_atomic
+
+    record = {
+        "source": status.source,
+        "ingested_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "documents": status.documents,
+        "left_out": [{"where": x.where, "reason": x.reason} for x in status.left_out],
+        "left_out_total": status.left_out_total,
+    }
+    try:
+        write_atomic(_status_path(settings), json.dumps(record, indent=1))
+    except OSError as exc:  # the index is fine; only the report of what was left out is lost
+        log.warning("cannot record the knowledge-base ingest report in %s: %s", _status_path(settings), exc)
+
+
+def _read_record(settings: Settings) -> dict[str, Any]:
+    path = _status_path(settings)
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        log.warning("cannot read %s: %s", path, exc)
+        return {}
+    return record if isinstance(record, dict) else {}

@@ -4,8 +4,9 @@
     'Mail [EMAIL] or call [PHONE]'
 
 Detectors that have a checksum use it (Luhn for cards, mod-97 for IBANs), so order numbers
-and dates survive. Which detectors run, and extra site patterns, come from SecurityConfig;
-the facade calls `redact(text, settings.security)` before it persists a turn.
+and dates survive. Every built-in detector runs (REDACT_KINDS); extra patterns come from the
+settings (security.redact_patterns). The facade calls `redact(text, settings.security)` before it
+persists a turn.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from assistant.engine.security import SecurityConfig
+
+REDACT_PII = True  # PII is redacted before anything is stored (False only in tests that read the raw text)
+REDACT_KINDS = ("email", "card", "iban", "phone", "ip")  # every built-in detector runs
 
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
 _CARD = re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])")
@@ -135,11 +139,11 @@ def _cached(kinds: tuple[str, ...], patterns: tuple[tuple[str, str], ...]) -> Re
 
 
 def redactor_for(config: SecurityConfig | None = None) -> Redactor | None:
-    """The redactor that `config` asks for, or None when redaction is switched off."""
+    """The built-in detectors plus `config`'s extra patterns, or None when redaction is switched off."""
     config = config or SecurityConfig()
-    if not config.redact_pii:
+    if not REDACT_PII:
         return None
-    return _cached(tuple(config.redact_kinds), tuple(sorted(config.redact_patterns.items())))
+    return _cached(tuple(REDACT_KINDS), tuple(sorted(config.redact_patterns.items())))
 
 
 def redact(text: str, config: SecurityConfig | None = None) -> str:

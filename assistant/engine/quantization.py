@@ -108,7 +108,7 @@ def smooth(model: Any, maxima: dict[str, Any], alpha: float = ALPHA) -> list[Any
     config = model.config
     if config.model_type not in SUPPORTED:
         raise QuantizationError(f"w8a8 smoothing supports {', '.join(SUPPORTED)} models, not "
-                                f"{config.model_type!r}; use engine.onnx_precision=int8")
+                                f"{config.model_type!r}; use ONNX_PRECISION = \"int8\" (backends/onnx_genai.py)")
     groups = config.num_attention_heads // config.num_key_value_heads
     value_scales = []
     with torch.no_grad():

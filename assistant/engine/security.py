@@ -1,18 +1,15 @@
-"""Security settings of sites (tenants): keys, session tokens, rate limits, quotas and PII redaction.
+"""Security settings of sites (tenants): keys, session tokens, where rate limits are counted, PII redaction.
 
 Nested into the app settings as `security`; env: ASSISTANT_SECURITY__<FIELD>, e.g.
-ASSISTANT_SECURITY__REQUIRE_KEYS=true, ASSISTANT_SECURITY__ADMIN_KEY=..., ASSISTANT_SECURITY__IP_RATE="60/minute".
-Rates use the `limits` notation ("30/minute", "5/second;100/hour"); an empty rate disables that limit.
+ASSISTANT_SECURITY__REQUIRE_KEYS=true, ASSISTANT_SECURITY__ADMIN_KEY=...
+The rate limits and daily quota are constants of assistant/server/ratelimit.py (a site may override its
+own in the admin API), the token lifetime one of assistant/server/auth.py, the built-in PII detectors
+those of assistant/engine/privacy.py.
 """
 
 from __future__ import annotations
 
 from pydantic import BaseModel, Field, SecretStr
-
-DEFAULT_QUOTA_MESSAGE = (
-    "This support chat has reached its message limit for today. Please try again tomorrow, "
-    "or contact us by e-mail."
-)
 
 
 class SecurityConfig(BaseModel):
@@ -29,25 +26,11 @@ class SecurityConfig(BaseModel):
         description="Signs widget session tokens. Empty = random per process (tokens die with a restart and "
         "are not shared between replicas).",
     )
-    token_ttl_seconds: int = Field(900, ge=30, le=86_400, description="Lifetime of a widget session token.")
-    default_site_origins: list[str] = Field(
-        default_factory=list,
-        description="Origins allowed to embed the widget for the 'default' site (besides the server's own).",
-    )
     rate_limit_storage: str = Field(
         "memory://", description="`limits` storage URI: memory:// per process, redis://host:6379 across replicas."
     )
-    ip_rate: str = Field("300/minute", description="Requests per client IP address.")
-    key_rate: str = Field("600/minute", description="Requests per secret API key (default; a site may override).")
-    session_rate: str = Field("30/minute", description="Requests per widget session (default; a site may override).")
-    daily_quota: int = Field(0, ge=0, description="Chat messages per site per UTC day (default); 0 = unlimited.")
-    quota_message: str = Field(DEFAULT_QUOTA_MESSAGE, description="Shown when a site's daily quota is spent.")
-    redact_pii: bool = Field(True, description="Redact PII from messages before they are stored or analysed.")
-    redact_kinds: list[str] = Field(
-        default_factory=lambda: ["email", "card", "iban", "phone", "ip"],
-        description="Built-in PII detectors to apply: email, card, iban, phone, ip.",
-    )
     redact_patterns: dict[str, str] = Field(
         default_factory=dict,
-        description="Extra detectors, LABEL -> regular expression; matches become [LABEL].",
+        description="Extra PII detectors, LABEL: regular expression (JSON); matches become [LABEL] before a message "
+        "is stored, besides the built-in e-mail, card, IBAN, phone and IP address detectors.",
     )

@@ -34,6 +34,10 @@ from assistant.server.routes import (
 )
 from assistant.server.state import AppState
 
+# Largest JSON request body: a longest message (server.max_message_chars) with its options fits several times over;
+# knowledge-base uploads and the console's own requests are exempt
+MAX_BODY_BYTES = 64_000
+
 
 class BodyLimit(BaseHTTPMiddleware):
     """Reject oversize bodies by Content-Length before any parsing or storage (413)."""
@@ -74,7 +78,7 @@ def create_app(settings: Settings | None = None, *, assistant: Any = None,
     app = FastAPI(title="Support Assistant API", version=__version__, lifespan=lifespan,
                   description="Customer-service assistant: chat with grounded answers, conversations, knowledge base.")
     app.state.app_state = state
-    app.add_middleware(BodyLimit, limit=settings.server.max_body_bytes, exempt=("/v1/kb/documents", "/console", "/ui"))
+    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES, exempt=("/v1/kb/documents", "/console", "/ui"))
     install_error_handlers(app)
     app.add_middleware(SiteOrigins, state=state)
     app.add_middleware(HTTPMetrics)

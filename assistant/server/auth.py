@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 SESSION_ID = re.compile(r"^ws_[A-Za-z0-9_-]{16,64}$")
 _SALT = "widget-session-v1"
 _SETUP_LOCK = threading.Lock()
+TOKEN_TTL_SECONDS = 900  # lifetime of a widget session token; the widget asks for a new one shortly before
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ def ensure_sites(state: AppState, store: Any) -> Any:
     with _SETUP_LOCK:
         if state.extras.get("sites_ready") is store:
             return store
-        site = sites.ensure_default_site(store, state.settings.security.default_site_origins)
+        site = sites.ensure_default_site(store)  # its origins: `assistant sites origins default --add ...`
         state.extras["sites_ready"] = store
         if not state.settings.security.require_keys:
             log.warning(
@@ -111,7 +112,7 @@ def self_origin(request: Request) -> str:
 
 def _from_session_token(state: AppState, store: Any, token: str, request: Request) -> Principal:
     try:
-        data = _serializer(state).loads(token, max_age=state.settings.security.token_ttl_seconds)
+        data = _serializer(state).loads(token, max_age=TOKEN_TTL_SECONDS)
     except SignatureExpired as exc:
         raise APIError(401, "session_expired", "the widget session expired; request a new one") from exc
     except BadSignature as exc:

@@ -32,6 +32,7 @@ log = logging.getLogger("assistant.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})  # probes and scrapes: debug level only
 JSON_FIELDS = "%(asctime)s %(levelname)s %(name)s %(message)s %(correlation_id)s"
+LOG_FORMAT = "json"  # one JSON object per line, for log collectors ("text": one readable line per record)
 
 
 def valid_request_id(value: str) -> bool:
@@ -81,7 +82,7 @@ def log_config(settings: Settings) -> dict[str, Any]:
         },
         "handlers": {
             "stderr": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr",
-                       "formatter": settings.server.log_format, "filters": ["request_id", "pii"]},
+                       "formatter": LOG_FORMAT, "filters": ["request_id", "pii"]},
         },
         "root": {"handlers": ["stderr"], "level": level},
         "loggers": {

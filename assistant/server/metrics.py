@@ -20,7 +20,7 @@ from typing import Any, get_args
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
 from starlette.types import Scope
 
-from assistant.engine.events import Handoff, Reply
+from assistant.engine.events import Handoff, Reply, Route
 from assistant.server.request_timing import TimedRequest
 
 # Seconds: SSE streams and CPU generation run long, so the buckets reach two minutes.
@@ -51,7 +51,7 @@ ABSTENTIONS = Counter("assistant_abstentions", "Turns where the assistant said i
 QUEUE_DEPTH = Gauge("assistant_engine_queue_depth", "Requests waiting for a generation slot (read at scrape).")
 READY = Gauge("assistant_ready", "1 when models and index are loaded and the server takes chats.")
 
-ROUTES = ("template", "generate", "abstain", "handoff", "paused")
+ROUTES = get_args(Route)
 MODES = ("json", "stream")
 for _route in ROUTES:
     for _mode in MODES:

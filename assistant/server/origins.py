@@ -1,7 +1,7 @@
 """Strict CORS from the sites' origin allowlists, and `frame-ancestors` on HTML pages.
 
 Deny by default: a cross-origin call to /v1/* is answered only when its Origin is on some site's
-allowlist (or in server.cors_origins); otherwise preflights and calls get a 403 JSON error, so a
+allowlist (`assistant sites origins SITE --add ...`); otherwise preflights and calls get a 403 JSON error, so a
 page on a foreign origin can neither read answers nor spend a site's quota. Which site an
 allowed origin may act for is checked per request (widget session tokens carry their origin).
 Same-origin pages (/demo, /ui) need no allowance.
@@ -27,15 +27,13 @@ EXPOSE_HEADERS = "Retry-After, Content-Type"
 
 
 def allowed_origins(state: AppState) -> set[str]:
-    """All sites' origins plus server.cors_origins, re-read from the database every few seconds."""
+    """All sites' origins, re-read from the database every few seconds."""
     cached = state.extras.get("origins")
     now = time.monotonic()
     if cached is not None and now - cached[0] < _TTL_S:
         return cached[1]
-    extra = {o.rstrip("/").lower() for o in state.settings.server.cors_origins}
     store = getattr(state.assistant, "store", None) if state.ready else None
-    found = sites.all_origins(ensure_sites(state, store)) if store is not None else set()
-    value = extra | found
+    value = sites.all_origins(ensure_sites(state, store)) if store is not None else set()
     state.extras["origins"] = (now, value)
     return value
 

@@ -2,7 +2,9 @@
 
 Windows are moving windows from the `limits` library; its storage is in-process by default
 (`memory://`) and can be shared by replicas with security.rate_limit_storage=redis://... .
-A site may override the key and session rates and the daily quota (see assistant.engine.sites).
+A site may override the key and session rates, the daily quota and its message (see assistant.engine.sites;
+`assistant sites create ... --daily-quota`, the admin API); the constants below are the defaults of a site
+that sets none. Rates use the `limits` notation ("30/minute", "5/second;100/hour"); "" turns a limit off.
 """
 
 from __future__ import annotations
@@ -23,6 +25,15 @@ from assistant.server.auth import CallerDep, Principal, SitesStoreDep
 from assistant.server.deps import StateDep
 from assistant.server.errors import APIError
 from assistant.server.state import AppState
+
+IP_RATE = "300/minute"  # per client IP address: a busy office behind one NAT stays far below it
+KEY_RATE = "600/minute"  # per secret API key (a site's back end)
+SESSION_RATE = "30/minute"  # per widget session: one person typing sends a few messages a minute
+DAILY_QUOTA = 0  # chat messages per site per UTC day; 0 = unlimited
+QUOTA_MESSAGE = (
+    "This support chat has reached its message limit for today. Please try again tomorrow, "
+    "or contact us by e-mail."
+)
 
 
 @lru_cache(maxsize=64)
@@ -65,33 +76,30 @@ def _refuse(wait: int) -> APIError:
 
 
 def ip_limited(request: Request, state: StateDep) -> None:
-    wait = limiter_for(state).retry_after([(state.settings.security.ip_rate, ("ip", client_ip(request)))])
+    wait = limiter_for(state).retry_after([(IP_RATE, ("ip", client_ip(request)))])
     if wait:
         raise _refuse(wait)
 
 
 def rate_limited(request: Request, principal: CallerDep, state: StateDep) -> Principal:
-    sec = state.settings.security
-    checks: list[tuple[str | None, tuple[str, ...]]] = [(sec.ip_rate, ("ip", client_ip(request)))]
+    checks: list[tuple[str | None, tuple[str, ...]]] = [(IP_RATE, ("ip", client_ip(request)))]
     if principal.kind == "secret":
-        checks.append((principal.site.key_rate or sec.key_rate, ("key", principal.key_id or "")))
+        checks.append((principal.site.key_rate or KEY_RATE, ("key", principal.key_id or "")))
     elif principal.kind == "session":
-        checks.append((principal.site.session_rate or sec.session_rate, ("session", principal.session_id or "")))
+        checks.append((principal.site.session_rate or SESSION_RATE, ("session", principal.session_id or "")))
     wait = limiter_for(state).retry_after(checks)
     if wait:
         raise _refuse(wait)
     return principal
 
 
-def within_quota(principal: Annotated[Principal, Depends(rate_limited)], state: StateDep,
-                 store: SitesStoreDep) -> Principal:
+def within_quota(principal: Annotated[Principal, Depends(rate_limited)], store: SitesStoreDep) -> Principal:
     """For chat turns: refuse once the site has used its daily message quota (429 with the site's message)."""
-    sec = state.settings.security
     site: Any = principal.site
-    quota = site.daily_quota if site.daily_quota is not None else sec.daily_quota
+    quota = site.daily_quota if site.daily_quota is not None else DAILY_QUOTA
     if quota and sites.messages_today(store, site.id) >= quota:
         wait = sites.seconds_until_midnight()
-        raise APIError(429, "quota_exceeded", site.quota_message or sec.quota_message,
+        raise APIError(429, "quota_exceeded", site.quota_message or QUOTA_MESSAGE,
                        details={"daily_quota": quota}, headers={"Retry-After": str(wait)})
     return principal
 

@@ -52,9 +52,22 @@ class ConversationOut(BaseModel):
     messages: list[MessageOut] = Field(default_factory=list)
 
 
+class LeftOutInput(BaseModel):
+    where: str = Field(description='A file of the knowledge base, or one row of it: "faq.jsonl:12".')
+    reason: str
+
+
+class KnowledgeBaseHealth(BaseModel):
+    documents: int | None = Field(None, description="Documents in the default knowledge base.")
+    left_out: list[LeftOutInput] = Field(
+        default_factory=list, description="Inputs the first-start ingest left out (the first 20).")
+    left_out_total: int = 0
+
+
 class Health(BaseModel):
     status: str
     ready: bool
     backend: str | None = None
     model: str | None = None
     detail: str | None = None
+    knowledge_base: KnowledgeBaseHealth | None = None  # /readyz, once loaded

@@ -14,6 +14,8 @@ from typing import Any
 from pydantic import BaseModel
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Connection": "keep-alive"}
+# Seconds of engine silence before a `: keep-alive` comment: well under the 30-60 s idle timeouts of common proxies
+KEEPALIVE_SECONDS = 10.0
 
 
 def frame(event: str, data: str) -> str:
@@ -25,7 +27,7 @@ def encode(event: BaseModel) -> str:
     return frame(getattr(event, "type", "message"), event.model_dump_json())
 
 
-async def with_keepalive(events: AsyncIterator[Any], interval: float,
+async def with_keepalive(events: AsyncIterator[Any], interval: float = KEEPALIVE_SECONDS,
                          render=encode) -> AsyncIterator[str]:
     """Render events as SSE frames, inserting `: keep-alive` comments every `interval` seconds of silence.
 

@@ -36,13 +36,13 @@ OUT_MD = ROOT / "docs" / "bench" / "engines.md"
 LLAMACPP_PY = ROOT / ".venv-llamacpp" / "bin" / "python"
 INSTRUCTION = "Answer in detail, step by step, using only the facts in the sources, and cite them like [1]."
 
-# name -> (extra environment, settings.engine overrides)
+# name -> (extra environment, module constants replaced: "module:NAME" -> value, as in tests/with_constants.py)
 VARIANTS: dict[str, tuple[dict[str, str], dict[str, Any]]] = {
     "eager": ({}, {}),
     "bind01": ({"VLLM_CPU_OMP_THREADS_BIND": "0-1"}, {}),
     "nobind": ({"VLLM_CPU_OMP_THREADS_BIND": "nobind", "OMP_NUM_THREADS": "2"}, {}),
-    "compiled": ({}, {"vllm_args": {"enforce_eager": False}}),
-    "bf16": ({}, {"dtype": "bfloat16"}),
+    "compiled": ({}, {"assistant.engine.backends.vllm:VLLM_ARGS": {"enforce_eager": False}}),
+    "bf16": ({}, {"assistant.engine.backends.base:DTYPE": "bfloat16"}),
 }
 
 
@@ -50,7 +50,7 @@ def prompts(n: int, passages: int = 3, passage_chars: int = 0) -> list[list[dict
     """n grounded chats: each store question with its relevant help page plus others as sources.
 
     passage_chars > 0 cuts each passage to its first that many characters: prompts as long as the product's
-    source selector sends (engine.context_passages=2, engine.context_chars=450), not its sentence choice.
+    source selector sends (context.CONTEXT_PASSAGES = 2, CONTEXT_CHARS = 450), not its sentence choice.
     """
     from assistant.engine.prompt import PromptBuilder
     from assistant.engine.settings import Settings
@@ -97,11 +97,12 @@ def run_backend(engine: str, variant: str, concurrency: int, max_tokens: int) ->
     """Child-process body: start one backend, measure, print JSON."""
     from assistant.engine.backends import create_backend
     from assistant.engine.settings import Settings
+    from tests.with_constants import apply
 
-    _, overrides = VARIANTS.get(variant, ({}, {}))
-    settings = Settings(engine={"backend": engine, "max_batch_size": max(concurrency, 1),
-                                "queue_size": 64, **overrides})
-    backend = create_backend(settings)
+    _, constants = VARIANTS.get(variant, ({}, {}))
+    apply(json.dumps(constants))
+    backend = create_backend(Settings(engine={"backend": engine}))
+    backend.max_batch_size, backend.queue_size = max(concurrency, 1), 64
 
     async def main() -> dict[str, Any]:
         t = time.perf_counter()

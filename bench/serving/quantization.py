@@ -113,7 +113,7 @@ def main() -> None:
         f"Teacher-forced over {meta['tokens']} tokens ({meta['texts']} help-centre articles of "
         "bench/data/store_kb.jsonl). Reference: the transformers backend's model in fp32 (the GGUF's Q4_1 "
         "weights, dequantised into the cached bf16 HF folder). The onnx models are built from it by onnxruntime-genai's model builder "
-        "(int8/int4: MatMulNBits, block 32, symmetric; `ASSISTANT_ENGINE__ONNX_PRECISION`). w8a8: the builder's fp32 model "
+        "(int8/int4: MatMulNBits, block 32, symmetric; `ONNX_PRECISION` in assistant/engine/backends/onnx_genai.py). w8a8: the builder's fp32 model "
         "of a SmoothQuant-scaled copy (calibrated on the sample intents' utterances, not these texts), with int8 x int8 "
         "MatMuls and down_proj / LM head as MatMulNBits int8 (assistant/engine/quantization.py).",
         "",
@@ -126,7 +126,7 @@ def main() -> None:
     lines += ["", "int4 re-quantises weights that were already 4-bit (Q4_1: asymmetric, one scale and minimum per "
               "32) onto a symmetric grid, so the two rounding errors add up; int8 keeps them. w8a8 also quantises "
               "the activations: a little more error than int8, for a prefill ~1.8x faster on an AVX2 CPU (time to "
-              "first token: docs/bench/grounded-ttft.md). Hence the default `onnx_precision=w8a8`. Its decode model (decode.onnx, "
+              "first token: docs/bench/grounded-ttft.md). Hence the default `ONNX_PRECISION = 'w8a8'`. Its decode model (decode.onnx, "
               "assistant/engine/decode_model.py) holds the GGUF's own 4-bit q and scales, the minimum as an 8-bit "
               "per-block offset, activations int8 per 32 inside the kernel; the onnx backend runs decode steps of "
               "1-2 chats on it."]

@@ -29,7 +29,7 @@ def _shape(meta: dict[str, Any]) -> str:
     if not chars:
         return f"store question + {passages} whole help-centre passages, ~650-710 prompt tokens with 3"
     return (f"store question + {passages} help-centre passages cut to {chars} characters each: as long as the "
-            "product's grounded prompts (engine.context_passages=2, engine.context_chars=450)")
+            "product's grounded prompts (context.CONTEXT_PASSAGES = 2, CONTEXT_CHARS = 450)")
 
 
 def peer_ratio(results: dict[str, Any]) -> str:

@@ -91,9 +91,11 @@ def run_backend(engine: str, levels: list[int], max_tokens: int, threads: int, m
     from assistant.engine.settings import Settings
 
     name, _, precision = engine.partition(":")  # "onnx:int4" = the onnx backend with int4 weights
-    settings = Settings(engine={"backend": name, "max_batch_size": max_batch, "queue_size": 64,
-                                "threads": threads, **({"onnx_precision": precision} if precision else {})})
+    settings = Settings(engine={"backend": name})
     backend = create_backend(settings)
+    backend.max_batch_size, backend.queue_size, backend.threads = max_batch, 64, threads
+    if precision:
+        backend.precision = precision  # OnnxBackend: instead of onnx_genai.ONNX_PRECISION
     total = offsets(levels + [0])[-1]
     chats = prompts(total + 3, *shape)  # three spare prompts for the warm-up
 
@@ -118,7 +120,7 @@ def _weight_bytes(backend: Any, settings: Any) -> int:
         import onnx
 
         small = backend.folder / "decode.onnx"  # what one chat's steps run on (onnx_session.DECODE_ROWS)
-        use = small if small.exists() and settings.engine.onnx_decode_model else backend.folder / "model.onnx"
+        use = small if small.exists() and backend.decode_model else backend.folder / "model.onnx"
         graph = onnx.load(str(use), load_external_data=False).graph
         read = {name for node in graph.node if node.op_type in ("MatMul", "MatMulNBits", "MatMulInteger") for name in node.input}
         sizes = {t.name: math.prod(t.dims) * onnx.helper.tensor_dtype_to_np_dtype(t.data_type).itemsize
@@ -218,7 +220,7 @@ def main() -> None:
                         help="CPU threads per engine (torch/OpenMP/llama.cpp) where its name has no @N")
     parser.add_argument("--llamacpp-levels", default="1,4,16",
                         help="levels for llama.cpp: behind its lock a level only adds queueing, so 64 is optional")
-    parser.add_argument("--max-batch", type=int, default=16, help="engine.max_batch_size for the batched engines")
+    parser.add_argument("--max-batch", type=int, default=16, help="max_batch_size of the batched engines")
     parser.add_argument("--timeout", type=int, default=900, help="seconds per engine")
     parser.add_argument("--out", default="serving", help="docs/bench/<out>.md|json|png: keep an earlier run's section")
     parser.add_argument("--passages", type=int, default=3, help="help-centre passages per grounded prompt")

@@ -3,7 +3,9 @@
 A file's doc id is its path relative to the ingested root, POSIX, without the suffix
 ("policies/returns"); a file given directly gets its stem. FAQ rows become "<id base>#<n>"
 (1-based row number) unless the row has an `id`. Every problem with one file raises
-LoaderError, so a batch can record it and go on.
+LoaderError, so a batch can record it and go on. A bad row of a FAQ file (CSV/JSONL) fails the
+file only when no `problems` list is passed; with one, the row is left out and reported there
+(faq.RowProblem: line, reason) and the file's good rows load.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from retrieval.errors import LoaderError
-from retrieval.loaders.faq import load_csv, load_jsonl
+from retrieval.loaders.faq import RowProblem, load_csv, load_jsonl
 from retrieval.loaders.pages import load_html, load_markdown, load_pdf, load_text
 from retrieval.schema import Document
 
@@ -30,6 +32,7 @@ LOADERS = {
     ".ndjson": load_jsonl,
 }
 SUPPORTED = sorted(LOADERS)
+_ROW_LOADERS = (load_csv, load_jsonl)  # files of independent rows: one bad row need not fail the file
 
 
 @dataclass(frozen=True)
@@ -62,8 +65,12 @@ def walk(paths: list[Path]) -> Iterator[SourceFile | tuple[Path, str]]:
             yield SourceFile(path.resolve(), path.stem, None)
 
 
-def load_file(source: SourceFile, max_bytes: int) -> list[Document]:
-    """All documents of one file; raises LoaderError with a one-line reason."""
+def load_file(source: SourceFile, max_bytes: int, problems: list[RowProblem] | None = None) -> list[Document]:
+    """All documents of one file; raises LoaderError with a one-line reason.
+
+    With `problems`, bad rows of a FAQ file are appended there (and left out) instead of failing it;
+    a file none of whose rows is usable still raises.
+    """
     path = source.path
     suffix = path.suffix.lower()
     loader = LOADERS.get(suffix)
@@ -75,7 +82,10 @@ def load_file(source: SourceFile, max_bytes: int) -> list[Document]:
     if size > max_bytes:
         raise LoaderError(f"file too large ({size / 1e6:.1f} MB > limit {max_bytes / 1e6:.1f} MB)")
     try:
-        docs = loader(path, source.doc_id)
+        if loader in _ROW_LOADERS:
+            docs = loader(path, source.doc_id, problems)
+        else:
+            docs = loader(path, source.doc_id)
     except LoaderError:
         raise
     except Exception as exc:  # a third-party parser failing on bad bytes is an input problem, not a bug
@@ -89,4 +99,4 @@ def load_file(source: SourceFile, max_bytes: int) -> list[Document]:
     return docs
 
 
-__all__ = ["SUPPORTED", "SourceFile", "load_file", "walk"]
+__all__ = ["SUPPORTED", "RowProblem", "SourceFile", "load_file", "walk"]

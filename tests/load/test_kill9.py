@@ -26,7 +26,7 @@ def test_kill_9_mid_stream_keeps_earlier_turns(tmp_path) -> None:
         cid = first["conversation_id"]
         second = httpx.post(f"{base}/v1/chat", json={"message": "And how do I track my order?",
                                                       "conversation_id": cid}, timeout=120).json()
-        assert first["route"] == second["route"] == "generate"
+        assert {first["route"], second["route"]} <= {"generate", "extractive"}
         tokens = 0
         with httpx.stream("POST", f"{base}/v1/chat", timeout=120,
                           json={"message": "How long do refunds take again?", "conversation_id": cid,

@@ -10,6 +10,7 @@ import pytest
 
 from tests.load.servers import server_env
 from tests.support import running_server
+from tests.with_constants import MODULE, constants_env
 
 pytestmark = pytest.mark.slow
 QUESTION = "How long do refunds take after my return reaches the warehouse?"
@@ -24,10 +25,11 @@ async def _burst(base: str, n: int) -> list[httpx.Response]:
 
 
 def test_full_queue_gives_503_with_retry_after_and_no_crash(tmp_path, model_cache_dir) -> None:
-    env = server_env(tmp_path, backend="transformers", ASSISTANT_ENGINE__QUEUE_SIZE="1",
-                     ASSISTANT_ENGINE__MAX_BATCH_SIZE="1", ASSISTANT_MODEL_CACHE_DIR=str(model_cache_dir),
-                     ASSISTANT_SECURITY__IP_RATE="")
-    with running_server(env, ready_timeout=900) as (base, proc):
+    env = server_env(tmp_path, backend="transformers", ASSISTANT_MODEL_CACHE_DIR=str(model_cache_dir),
+                     **constants_env({"assistant.engine.backends.base:QUEUE_SIZE": 1,
+                                      "assistant.engine.backends.base:MAX_BATCH_SIZE": 1,
+                                      "assistant.server.ratelimit:IP_RATE": ""}))
+    with running_server(env, ready_timeout=900, module=MODULE) as (base, proc):
         responses = asyncio.run(_burst(base, 12))
         statuses = [r.status_code for r in responses]
         refused = [r for r in responses if r.status_code == 503]

@@ -14,10 +14,12 @@ from retrieval import (
     RetrievalConfig,
     Retriever,
 )
+from retrieval import retriever as retriever_module
+from retrieval.dense_index import HnswParams
 
 
-def _open(path: Path, embedder, **config) -> Retriever:
-    return Retriever.open(path, embedder.spec, RetrievalConfig(**config), embedder=embedder)
+def _open(path: Path, embedder) -> Retriever:
+    return Retriever.open(path, embedder.spec, RetrievalConfig(), embedder=embedder)
 
 
 def test_ingest_search_and_reopen(tmp_path: Path, kb_dir: Path, hashing_embedder) -> None:
@@ -71,20 +73,48 @@ def test_directory_sync_deletes_vanished_files_and_faq_rows(
     assert {d["id"] for d in r.documents()} == {"faq#1", "policies/returns", "shipping-times"}
 
 
-def test_bad_files_are_reported_and_the_rest_ingested(tmp_path: Path, kb_dir: Path, hashing_embedder) -> None:
+def test_bad_files_are_reported_and_the_rest_ingested(tmp_path: Path, kb_dir: Path, hashing_embedder,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     (kb_dir / "broken.pdf").write_bytes(b"%PDF-1.4 garbage")
     (kb_dir / "empty.md").write_text("")
     (kb_dir / "table.xlsx").write_bytes(b"PK")
     (kb_dir / "lines.jsonl").write_text('{"id": "ok", "text": "fine"}\nnot json\n')
     big = tmp_path / "big.txt"
     big.write_text("x " * 2_000_000)
-    r = _open(tmp_path / "index", hashing_embedder, max_file_mb=1)
+    monkeypatch.setattr(retriever_module, "MAX_FILE_MB", 1)
+    r = _open(tmp_path / "index", hashing_embedder)
     report = r.add_paths([kb_dir, big, tmp_path / "missing.md"], progress=False)
     reasons = {Path(p).name: m for p, m in report.errors}
-    assert set(reasons) == {"broken.pdf", "empty.md", "table.xlsx", "lines.jsonl", "big.txt", "missing.md"}
-    assert "too large" in reasons["big.txt"] and "line 2" in reasons["lines.jsonl"]
-    assert report.added == 5
-    assert "ok" not in {d["id"] for d in r.documents()}  # a file with a bad line is left out whole
+    assert set(reasons) == {"broken.pdf", "empty.md", "table.xlsx", "lines.jsonl:2", "big.txt", "missing.md"}
+    assert "too large" in reasons["big.txt"] and reasons["lines.jsonl:2"].startswith("not valid JSON")
+    assert report.added == 6
+    assert "ok" in {d["id"] for d in r.documents()}  # a FAQ file's bad line is left out, its good lines go in
+
+
+def test_bad_faq_rows_are_reported_by_line_and_the_good_rows_ingested(tmp_path: Path, hashing_embedder) -> None:
+    faq = tmp_path / "faq.jsonl"
+    faq.write_text(
+        '{"id": "ship", "question": "Do you ship abroad?", "answer": "Yes, to 30 countries."}\n'
+        '{"id": "pay", "question": "Can I pay by card?", "answer": "Visa and Mastercard."}\n'
+        '{"id": "ship", "question": "Shipping?", "answer": "A later copy."}\n'
+        '{"id": "gift", "question": "Gift cards?"}\n'
+    )
+    r = _open(tmp_path / "index", hashing_embedder)
+    report = r.add_paths([faq], progress=False)
+    assert report.errors == [
+        (f"{faq.resolve()}:3", "duplicate id 'ship' (first on line 1)"),
+        (f"{faq.resolve()}:4", "no answer/text value"),
+    ]
+    assert (report.added, sorted(d["id"] for d in r.documents())) == (2, ["pay", "ship"])
+    assert r.search("ship abroad", k=1)[0].text.endswith("30 countries.")  # the first row of an id wins
+    # a row that breaks later keeps its earlier version (like a file that cannot be read); fixing it updates it
+    faq.write_text(
+        '{"id": "ship", "question": "Do you ship abroad?"}\n'
+        '{"id": "pay", "question": "Can I pay by card?", "answer": "Visa, Mastercard and PayPal."}\n'
+    )
+    report = r.add_paths([faq], progress=False)
+    assert (report.updated, report.deleted, [m for _, m in report.errors]) == (1, 0, ["no answer/text value"])
+    assert sorted(d["id"] for d in r.documents()) == ["pay", "ship"]
 
 
 def test_a_failing_file_keeps_its_previous_version(tmp_path: Path, kb_dir: Path, hashing_embedder) -> None:
@@ -167,8 +197,11 @@ def test_searches_keep_working_during_ingest(tmp_path: Path, hashing_embedder) -
     assert r.stats("default")["documents"] == 201
 
 
-def test_hnsw_index_with_deletes_and_compaction(tmp_path: Path, hashing_embedder) -> None:
-    r = _open(tmp_path / "index", hashing_embedder, hnsw_threshold=50, hnsw_m=8)
+def test_hnsw_index_with_deletes_and_compaction(tmp_path: Path, hashing_embedder,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(retriever_module, "HNSW_THRESHOLD", 50)
+    r = _open(tmp_path / "index", hashing_embedder)
+    r.hnsw = HnswParams(m=8)  # a small graph builds fast
     r.add_documents([Document(id=f"n{i}", text=f"note number {i} topic{i % 7}") for i in range(80)])
     assert r.stats("default")["index_type"] == "hnsw"
     for i in range(5):

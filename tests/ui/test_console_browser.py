@@ -38,6 +38,7 @@ from tests.console_seed import (
 )
 from tests.load.servers import cache_dir
 from tests.support import ROOT, running_server
+from tests.with_constants import MODULE, constants_env
 
 pytestmark = pytest.mark.browser
 
@@ -109,12 +110,14 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
     env = {
         "ASSISTANT_DATA_DIR": str(data), "ASSISTANT_KB_PATH": str(kb), "ASSISTANT_ENGINE__BACKEND": "fake",
-        "ASSISTANT_UNDERSTANDING__FINETUNE_EPOCHS": "0", "ASSISTANT_CONSOLE__OPERATOR_PASSWORD": PASSWORD,
-        "ASSISTANT_CONSOLE__TIMEZONE": ZONE, "ASSISTANT_CONSOLE__SURGE_CHECK_SECONDS": "2",
+        "ASSISTANT_CONSOLE__OPERATOR_PASSWORD": PASSWORD, "ASSISTANT_CONSOLE__TIMEZONE": ZONE,
         "ASSISTANT_CONSOLE__ALERT_WEBHOOK_URL": f"http://127.0.0.1:{receiver.server_address[1]}/hook",
+        # retraining with a frozen encoder takes seconds; a surge is seen within 2 s, not a minute
+        **constants_env({"assistant.engine.understanding.classifier:FINETUNE_EPOCHS": 0,
+                         "assistant.engine.alerts:SURGE_CHECK_SECONDS": 2}),
     }
     try:
-        with running_server(env, ready_timeout=900) as (base, _):
+        with running_server(env, ready_timeout=900, module=MODULE) as (base, _):
             yield {"base": base, "data": data, "hook": hook, "ids": ids, "now": now}
     finally:
         receiver.shutdown()

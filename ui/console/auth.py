@@ -1,4 +1,4 @@
-"""Operator login for the console: the name and password from settings (console.operator_*).
+"""Operator login for the console: user OPERATOR_USERNAME, the password from settings (console.operator_password).
 
 With no password configured, one is generated on first start and kept in data_dir/console-password
 (readable by the server's user only), so the console is never open to anyone who finds the URL.
@@ -16,6 +16,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 PASSWORD_FILE = "console-password"
+OPERATOR_USERNAME = "operator"  # one shared console login; the password is the secret
 
 
 def operator_password(settings: Any) -> str:
@@ -31,13 +32,13 @@ def operator_password(settings: Any) -> str:
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(password + "\n")
     log.warning("console: no ASSISTANT_CONSOLE__OPERATOR_PASSWORD set; generated one in %s (user %r)",
-                path, settings.console.operator_username)
+                path, OPERATOR_USERNAME)
     return password
 
 
 def operator_auth(settings: Any) -> Callable[[str, str], bool]:
     """Gradio `auth` callback comparing in constant time (no timing hints about the password)."""
-    username = settings.console.operator_username.encode()
+    username = OPERATOR_USERNAME.encode()
     password = operator_password(settings).encode()
 
     def check(user: str, secret: str) -> bool:

@@ -12,6 +12,7 @@ import importlib.util
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from assistant.engine.backends import base
 from assistant.engine.backends.base import (
     AdapterNotFound,
     Backend,
@@ -93,7 +94,7 @@ def resolve_backend_name(name: str, engine: EngineConfig | None = None) -> str:
     if (
         engine is not None
         and importlib.util.find_spec("onnxruntime_genai") is not None
-        and _on_cpu(engine.device)
+        and _on_cpu(base.DEVICE)
         and not _serves_adapters(engine)
     ):
         return "onnx"

@@ -11,6 +11,17 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+# Serving limits of the local engines. Not settings: they bound one process's memory and latency, and a
+# request can still ask for fewer tokens. The load tests (tests/load/) and bench/serving/ ran with them.
+MAX_CONTEXT_TOKENS = 2048  # prompt + answer budget in tokens; grounded prompts take a few hundred
+# chats decoded together: at 16 the onnx engine gave 1.8x its 1-chat tokens/s, TTFT p50 2.9 s, on 2 cores
+# (docs/bench/serving-batch.md); more chats wait longer for their first token
+MAX_BATCH_SIZE = 16
+QUEUE_SIZE = 64  # waiting requests beyond which the server answers 503 + Retry-After
+THREADS = 0  # torch / ONNX Runtime threads; 0 = every core (OMP_NUM_THREADS still applies)
+DEVICE = "auto"  # where the chat model runs: cuda when torch sees a GPU, else cpu
+DTYPE = "auto"  # weights in memory: bfloat16 on a GPU, float32 on a CPU (CPUs lack fast bfloat16 kernels)
+
 
 class BackendError(RuntimeError):
     """An engine could not start or serve a request; the message is shown to operators."""

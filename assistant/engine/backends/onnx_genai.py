@@ -8,10 +8,10 @@ fp32 weights (538 MB per token for SmolLM2-135M), this one int8 (~140-150 MB), s
 llama.cpp's best on two cores (median of 5 interleaved rounds; docs/bench/serving-decode-rounds.md). Prefill is arithmetic-bound: the default w8a8 model also
 quantises activations (SmoothQuant, per-row scales; assistant/engine/quantization.py) and prefills ~1.8x
 faster than int8 weight-only. The model folder is built once from the chat model's HF folder by
-onnxruntime-genai's model builder (assistant/engine/models.py:onnx_folder, `engine.onnx_precision`).
+onnxruntime-genai's model builder (assistant/engine/models.py:onnx_folder, `ONNX_PRECISION`).
 
 Continuous batching: one worker thread admits waiting chats between decode steps (prefilled one by one,
-up to `prefill_tokens` per step) and decodes every running chat (up to `engine.max_batch_size`) in one
+up to `prefill_tokens` per step) and decodes every running chat (up to `max_batch_size`) in one
 model call per token, since one call reads the weights once for all rows. Each chat computes exactly
 what it would alone (tested). The model and its KV cache live in a child process (onnx_process.py and
 onnx_session.py: onnxruntime holds the GIL during model calls, which would stall the server's event
@@ -33,10 +33,19 @@ import json
 import threading
 from typing import Any
 
+from assistant.engine.backends import base
 from assistant.engine.backends.base import BackendError
 from assistant.engine.backends.onnx_process import ModelProcess
 from assistant.engine.backends.transformers import TransformersBackend, _as_list
 from assistant.engine.models import ModelNotFound, hf_folder, onnx_folder
+
+# w8a8: SmoothQuant-scaled int8 weights and activations, prefill ~1.8x faster than int8 weight-only at +2.0%
+# perplexity vs fp32 (int8 +0.5%; int4 decoded faster but raised it 28%): docs/bench/quantization.md
+ONNX_PRECISION = "w8a8"
+# with w8a8 from a Q4_1 GGUF, steps of 1-2 chats decode on the GGUF's own 4-bit blocks (decode.onnx): 0.80-0.86x
+# w8a8's step time there, perplexity +0.4% vs fp32 (docs/benchmarks.md, "Where it is faster"). False: w8a8 for
+# every step, so a chat's tokens never depend on how many chats decode with it
+ONNX_DECODE_MODEL = True
 
 
 class OnnxBackend(TransformersBackend):
@@ -47,7 +56,8 @@ class OnnxBackend(TransformersBackend):
 
     def __init__(self, settings: Any) -> None:
         super().__init__(settings)
-        self.precision = settings.engine.onnx_precision
+        self.precision = ONNX_PRECISION
+        self.decode_model = ONNX_DECODE_MODEL
         self.folder: Any = None
 
     async def start(self) -> None:
@@ -62,7 +72,7 @@ class OnnxBackend(TransformersBackend):
         if importlib.util.find_spec("onnxruntime_genai") is None:
             raise BackendError("backend 'onnx' needs onnxruntime-genai and onnx-ir (pip install onnxruntime-genai "
                                "onnx-ir)")
-        if self.settings.engine.device == "cuda":
+        if base.DEVICE == "cuda":
             raise BackendError("backend 'onnx' runs on CPU here; use backend vllm or transformers on a GPU")
         from transformers import AutoTokenizer
 
@@ -74,8 +84,7 @@ class OnnxBackend(TransformersBackend):
         self._tokenizer = AutoTokenizer.from_pretrained(source)
         genai = json.loads((self.folder / "genai_config.json").read_text())["model"]
         self._eos = set(_as_list(genai.get("eos_token_id")) + _as_list(self._tokenizer.eos_token_id))
-        self._model = ModelProcess(str(self.folder), self.settings.engine.threads, self.max_batch_size,
-                                   self.settings.engine.onnx_decode_model)
+        self._model = ModelProcess(str(self.folder), self.threads, self.max_batch_size, self.decode_model)
 
     async def close(self) -> None:
         await super().close()

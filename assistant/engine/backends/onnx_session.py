@@ -24,7 +24,7 @@ its tokens: a later prompt that starts with the same tokens (every grounded prom
 same system rules; a conversation's next turn repeats its history) takes that slot and prefills only
 the rest (prefix cache). Capacity grows in steps of GROW tokens as rows lengthen, and is kept.
 Memory: 46 KB of fp32 keys and values per slot and position for the default model (30 layers x 2 x 3 kv
-heads x 64), so at most (engine.max_batch_size + 2) x engine.max_context_tokens x 46 KB: 1.7 GB with the
+heads x 64), so at most (MAX_BATCH_SIZE + 2) x MAX_CONTEXT_TOKENS x 46 KB (backends/base.py): 1.7 GB with the
 defaults (16, 2048); ~0.3 GB for 16 chats of ~400 tokens.
 """
 
@@ -71,7 +71,7 @@ class BatchSession:
         decoder = json.loads((folder / "genai_config.json").read_text())["model"]["decoder"]
         self.kv_heads, self.head_dim = decoder["num_key_value_heads"], decoder["head_size"]
         options = ort.SessionOptions()
-        # engine.threads=0 means every core; onnxruntime's own default counts the host's cores
+        # threads=0 (base.THREADS) means every core; onnxruntime's own default counts the host's cores
         options.intra_op_num_threads = threads or available_cores()
         options.inter_op_num_threads = 1
         self.session = ort.InferenceSession(str(folder / "model.onnx"), options, providers=["CPUExecutionProvider"])

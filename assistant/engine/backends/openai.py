@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from assistant.engine.backends import base
 from assistant.engine.backends.base import AdapterNotFound, BackendError, Generation, GenerationRequest
 from assistant.engine.backends.transformers import QueueFull
 from assistant.engine.models import ModelNotFound, resolve_chat_model
@@ -34,7 +35,10 @@ class OpenAIBackend:
         self.settings = settings
         self.base_url = settings.engine.openai_base_url.rstrip("/")
         self.model_id = settings.engine.chat_model
-        self.max_context_tokens = settings.engine.max_context_tokens
+        # the serving limits (base.py); the server's own max_model_len may lower the context at start()
+        self.max_context_tokens = base.MAX_CONTEXT_TOKENS
+        self.max_batch_size = base.MAX_BATCH_SIZE
+        self.queue_size = base.QUEUE_SIZE
         self._client: httpx.AsyncClient | None = None
         self._adapters: list[str] = []
         self._tokenizer: Any = None
@@ -96,7 +100,7 @@ class OpenAIBackend:
         return list(self._adapters)
 
     def queue_depth(self) -> int:
-        return max(0, self._inflight - self.settings.engine.max_batch_size)
+        return max(0, self._inflight - self.max_batch_size)
 
     def count_tokens(self, messages: list[dict[str, str]]) -> int:
         if self._tokenizer is not None:
@@ -116,7 +120,7 @@ class OpenAIBackend:
         if adapter and adapter not in self._adapters:
             raise AdapterNotFound(f"adapter {adapter!r} is not served by {self.base_url}; "
                                   f"available: {self._adapters or 'none'}")
-        if self._inflight >= self.settings.engine.max_batch_size + self.settings.engine.queue_size:
+        if self._inflight >= self.max_batch_size + self.queue_size:
             raise QueueFull("generation queue is full")
         payload: dict[str, Any] = {
             "model": adapter or self.model_id,

@@ -1,9 +1,9 @@
 """Embedded transformers backend: the default engine, runs the chat model in-process on CPU or GPU.
 
 One worker thread owns the model and batches every running chat into one forward pass per
-decoded token (batcher.py): up to `engine.max_batch_size` rows decode together, newcomers are
+decoded token (batcher.py): up to `max_batch_size` rows decode together, newcomers are
 prefilled and merged at step boundaries (continuous batching), and rows leave as they finish.
-Requests beyond the batch wait in a bounded queue (`engine.queue_size`; full -> QueueFull, which
+Requests beyond the batch wait in a bounded queue (`queue_size`; full -> QueueFull, which
 the server turns into 503 + Retry-After). Tokens travel back to the event loop as they are decoded,
 and a consumer that stops iterating cancels its row at the next step.
 
@@ -20,6 +20,7 @@ import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
+from assistant.engine.backends import base
 from assistant.engine.backends.base import (
     AdapterNotFound,
     BackendError,
@@ -44,8 +45,11 @@ class TransformersBackend:
         self.settings = settings
         self.ref = resolve_chat_model(settings.engine.chat_model)
         self.model_id = self.ref.name
-        self.max_context_tokens = settings.engine.max_context_tokens
-        self.max_batch_size = settings.engine.max_batch_size
+        # the serving limits (base.py); tests shrink them on the instance before start()
+        self.max_context_tokens = base.MAX_CONTEXT_TOKENS
+        self.max_batch_size = base.MAX_BATCH_SIZE
+        self.queue_size = base.QUEUE_SIZE
+        self.threads = base.THREADS
         self._waiting: collections.deque[Any] = collections.deque()
         self._wake = threading.Condition()
         self._closing = False
@@ -68,12 +72,12 @@ class TransformersBackend:
             from transformers import AutoModelForCausalLM, AutoTokenizer
         except ImportError as exc:  # pragma: no cover - torch is a core dependency
             raise BackendError(f"transformers backend needs torch and transformers: {exc}") from exc
-        if self.settings.engine.threads:
-            torch.set_num_threads(self.settings.engine.threads)
-        device = self.settings.engine.device
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        device = base.DEVICE
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
-        dtype_name = self.settings.engine.dtype
+        dtype_name = base.DTYPE
         if dtype_name == "auto":
             dtype_name = "bfloat16" if device == "cuda" else "float32"
         try:
@@ -160,7 +164,7 @@ class TransformersBackend:
         seq = Sequence(request=request, prompt=prompt, max_new=min(request.sampling.max_tokens, budget),
                        loop=asyncio.get_running_loop(), out=asyncio.Queue())
         with self._wake:
-            if len(self._waiting) >= self.settings.engine.queue_size:
+            if len(self._waiting) >= self.queue_size:
                 raise QueueFull("generation queue is full")
             self._waiting.append(seq)
             self._wake.notify()

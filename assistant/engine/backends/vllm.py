@@ -17,13 +17,13 @@ point group `vllm.general_plugins` in pyproject.toml; vLLM calls it in every pro
 that scan) and shadows `vars` in that one vLLM module.
 On CPU:
 - KV cache: sized here from max_batch_size x max_context_tokens (vLLM's own default would reserve a
-  fraction of all RAM); `VLLM_CPU_KVCACHE_SPACE` (GiB) or vllm_args.kv_cache_memory_bytes override it.
+  fraction of all RAM); `VLLM_CPU_KVCACHE_SPACE` (GiB) or VLLM_ARGS["kv_cache_memory_bytes"] override it.
 - Threads: vLLM binds its worker's OpenMP threads (`VLLM_CPU_OMP_THREADS_BIND`, default `auto`: one
-  core per physical core minus one reserved for the scheduler). settings.engine.threads=N binds the
+  core per physical core minus one reserved for the scheduler). base.THREADS=N binds the
   worker to cores 0..N-1 instead, unless that variable is set.
 - torch.compile is off by default (enforce_eager): it costs minutes at start-up on a small CPU and
-  bought no decode speed on the 2-core benchmark machine (docs/bench/engines.md); turn it on with
-  ASSISTANT_ENGINE__VLLM_ARGS='{"enforce_eager": false}'.
+  bought no decode speed on the 2-core benchmark machine (docs/bench/engines.md); VLLM_ARGS =
+  {"enforce_eager": False} turns it on (bench/serving/engines.py's `compiled` variant).
 Cancellation: closing the stream (or cancelling its task) aborts the vLLM request, freeing its slot
 and KV blocks.
 """
@@ -38,6 +38,7 @@ from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from assistant.engine.backends import base
 from assistant.engine.backends.base import AdapterNotFound, BackendError, Generation, GenerationRequest
 from assistant.engine.backends.transformers import QueueFull
 from assistant.engine.models import ModelNotFound, hf_folder, resolve_chat_model
@@ -45,6 +46,8 @@ from assistant.engine.models import ModelNotFound, hf_folder, resolve_chat_model
 # vLLM accepts only these LoRA ranks (vllm.config.lora.MaxLoRARanks).
 _LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
 _DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
+# Extra AsyncEngineArgs fields merged over ours last (empty: ours are what the docstring above explains)
+VLLM_ARGS: dict[str, Any] = {}
 
 
 class VLLMBackend:
@@ -54,7 +57,11 @@ class VLLMBackend:
         self.settings = settings
         self.ref = resolve_chat_model(settings.engine.chat_model)
         self.model_id = self.ref.name
-        self.max_context_tokens = settings.engine.max_context_tokens
+        # the serving limits (base.py); tests shrink them on the instance before start()
+        self.max_context_tokens = base.MAX_CONTEXT_TOKENS
+        self.max_batch_size = base.MAX_BATCH_SIZE
+        self.queue_size = base.QUEUE_SIZE
+        self.threads = base.THREADS
         self._engine: Any = None
         self._tokenizer: Any = None
         self._adapters: dict[str, Path] = {}
@@ -76,10 +83,10 @@ class VLLMBackend:
             ) from exc
         on_cpu = current_platform.is_cpu()
         self.platform = "cpu" if on_cpu else str(current_platform.device_type)
-        wanted = self.settings.engine.device
+        wanted = base.DEVICE
         if wanted not in ("auto", self.platform):
             raise BackendError(
-                f"engine.device={wanted!r} but the installed vLLM runs on {self.platform!r} "
+                f"device {wanted!r} was asked for but the installed vLLM runs on {self.platform!r} "
                 "(vllm-cpu is CPU-only; the vllm package needs a GPU)"
             )
         try:
@@ -92,8 +99,8 @@ class VLLMBackend:
             raise AdapterNotFound(f"default adapter {default!r} not found in {self.settings.engine.adapters_dir}")
         args = self._engine_args(folder, on_cpu)
         vllm_general_plugin()
-        if on_cpu and self.settings.engine.threads and "VLLM_CPU_OMP_THREADS_BIND" not in os.environ:
-            os.environ["VLLM_CPU_OMP_THREADS_BIND"] = f"0-{self.settings.engine.threads - 1}"
+        if on_cpu and self.threads and "VLLM_CPU_OMP_THREADS_BIND" not in os.environ:
+            os.environ["VLLM_CPU_OMP_THREADS_BIND"] = f"0-{self.threads - 1}"
         try:
             engine_args = AsyncEngineArgs(**args)
             self._engine = AsyncLLM.from_engine_args(engine_args)
@@ -104,8 +111,7 @@ class VLLMBackend:
             raise BackendError(f"vLLM could not start on {self.platform} with {folder}: {exc}") from exc
 
     def _engine_args(self, folder: Path, on_cpu: bool) -> dict[str, Any]:
-        eng = self.settings.engine
-        dtype = eng.dtype
+        dtype = base.DTYPE
         if dtype == "auto":
             # CPUs without AVX-512 BF16 run bf16 matmuls through slow conversions
             dtype = "float32" if on_cpu else "auto"
@@ -114,8 +120,8 @@ class VLLMBackend:
             "tokenizer": str(folder),
             "served_model_name": self.model_id,
             "dtype": dtype,
-            "max_model_len": eng.max_context_tokens,
-            "max_num_seqs": eng.max_batch_size,
+            "max_model_len": self.max_context_tokens,
+            "max_num_seqs": self.max_batch_size,
             "enable_prefix_caching": True,
             "enforce_eager": on_cpu,
             "disable_log_stats": True,
@@ -124,13 +130,13 @@ class VLLMBackend:
         if self._adapters:
             args |= {
                 "enable_lora": True,
-                "max_loras": min(len(self._adapters), eng.max_batch_size, 4),
+                "max_loras": min(len(self._adapters), self.max_batch_size, 4),
                 "max_cpu_loras": len(self._adapters),
                 "max_lora_rank": self._lora_rank(),
             }
         if on_cpu and not os.environ.get("VLLM_CPU_KVCACHE_SPACE"):
             args["kv_cache_memory_bytes"] = self._kv_bytes(folder, dtype)
-        args |= eng.vllm_args
+        args |= VLLM_ARGS
         return args
 
     def _kv_bytes(self, folder: Path, dtype: str) -> int:
@@ -139,8 +145,7 @@ class VLLMBackend:
         heads = cfg.get("num_key_value_heads") or cfg["num_attention_heads"]
         head_dim = cfg.get("head_dim") or cfg["hidden_size"] // cfg["num_attention_heads"]
         per_token = 2 * cfg["num_hidden_layers"] * heads * head_dim * _DTYPE_BYTES.get(dtype, 2)
-        eng = self.settings.engine
-        return max(int(per_token * eng.max_context_tokens * eng.max_batch_size * 1.25), 64 * 2**20)
+        return max(int(per_token * self.max_context_tokens * self.max_batch_size * 1.25), 64 * 2**20)
 
     def _discover_adapters(self) -> None:
         root = Path(self.settings.engine.adapters_dir)
@@ -173,7 +178,7 @@ class VLLMBackend:
 
     def queue_depth(self) -> int:
         """Requests beyond the running batch; vLLM's scheduler holds them until a slot frees."""
-        return max(0, self._inflight - self.settings.engine.max_batch_size)
+        return max(0, self._inflight - self.max_batch_size)
 
     def active(self) -> int:
         """Requests this backend has handed to vLLM and not yet finished or aborted."""
@@ -210,7 +215,7 @@ class VLLMBackend:
         budget = self.max_context_tokens - len(prompt)
         if budget < 1:
             raise BackendError(f"prompt of {len(prompt)} tokens exceeds the context of {self.max_context_tokens}")
-        if self._inflight >= self.settings.engine.max_batch_size + self.settings.engine.queue_size:
+        if self._inflight >= self.max_batch_size + self.queue_size:
             raise QueueFull("generation queue is full")
         from vllm import SamplingParams
         from vllm.sampling_params import RequestOutputKind

@@ -16,11 +16,18 @@ import numpy as np
 from sklearn.metrics import accuracy_score, f1_score
 
 from assistant.engine.models import resolve_embedding_model
-from assistant.engine.understanding.classifier import TextClassifier
-from assistant.engine.understanding.config import UnderstandingConfig
+from assistant.engine.understanding.classifier import TextClassifier, TrainOptions
 from assistant.engine.understanding.dataset import LabelledData, load_labelled_csv
 from assistant.engine.understanding.encoder import Encoder
-from assistant.engine.understanding.intent_model import IntentModel, stratified_holdout
+from assistant.engine.understanding.intent_model import (
+    CALIBRATION_FRACTION,
+    OOS_LABEL,
+    OOS_MAX_IN_SCOPE_LOSS,
+    OOS_SCORE,
+    REFIT_ON_ALL_DATA,
+    IntentModel,
+    stratified_holdout,
+)
 from assistant.engine.understanding.sentiment import DefaultSentiment, normalise_sentiment_labels
 from assistant.engine.understanding.understanding import train_options
 
@@ -79,18 +86,21 @@ def load_encoder(embedding_model: str = "") -> Encoder:
     return Encoder(resolve_embedding_model(embedding_model))
 
 
-def evaluate_intents(train_path: Path, test_path: Path, config: UnderstandingConfig,
-                     encoder: Encoder | str = "", progress: bool = True) -> tuple[EvalResult, IntentModel]:
-    """`encoder`: a loaded Encoder or an embedding-model spec; it is loaded only after the CSVs validate."""
+def evaluate_intents(train_path: Path, test_path: Path, encoder: Encoder | str = "", progress: bool = True,
+                     options: TrainOptions | None = None, refit: bool = REFIT_ON_ALL_DATA,
+                     oos_score: str = OOS_SCORE) -> tuple[EvalResult, IntentModel]:
+    """Train as the app does (`options`, `refit`, `oos_score` differ only in variant runs) and test.
+
+    `encoder`: a loaded Encoder or an embedding-model spec; it is loaded only after the CSVs validate.
+    """
     train = load_labelled_csv(train_path, min_per_label=2)
     test = load_labelled_csv(test_path)
     encoder = encoder if isinstance(encoder, Encoder) else load_encoder(encoder)
-    model = IntentModel.train(train, encoder, train_options(config, progress), oos_label=config.oos_label,
-                              calibration_fraction=config.calibration_fraction,
-                             refit=config.refit_on_all_data, oos_score=config.oos_score,
-                             max_in_scope_loss=config.oos_max_in_scope_loss)
+    model = IntentModel.train(train, encoder, options or train_options(progress), oos_label=OOS_LABEL,
+                              calibration_fraction=CALIBRATION_FRACTION, refit=refit, oos_score=oos_score,
+                              max_in_scope_loss=OOS_MAX_IN_SCOPE_LOSS)
     predicted = model.predict(test.texts)
-    metrics = classification_metrics(test.labels, predicted, config.oos_label)
+    metrics = classification_metrics(test.labels, predicted, OOS_LABEL)
     metrics["train_seconds"] = model.meta["train_seconds"]
     metrics["train_cpu_seconds"] = model.meta["train_cpu_seconds"]
     metrics["oos_threshold"] = round(model.threshold, 4)
@@ -105,17 +115,17 @@ def evaluate_intents(train_path: Path, test_path: Path, config: UnderstandingCon
     return EvalResult(metrics, test.labels, predicted, labels), model
 
 
-def train_sentiment(train: LabelledData, encoder: Encoder, config: UnderstandingConfig,
-                    progress: bool = True) -> TextClassifier:
+def train_sentiment(train: LabelledData, encoder: Encoder, progress: bool = True,
+                    options: TrainOptions | None = None) -> TextClassifier:
     labels = normalise_sentiment_labels(train.labels, train.source)
-    rows, held = stratified_holdout(labels, config.calibration_fraction)
+    rows, held = stratified_holdout(labels, CALIBRATION_FRACTION)
     return TextClassifier.fit(
-        encoder, [train.texts[i] for i in rows], [labels[i] for i in rows], train_options(config, progress),
+        encoder, [train.texts[i] for i in rows], [labels[i] for i in rows], options or train_options(progress),
         [train.texts[i] for i in held], [labels[i] for i in held])
 
 
-def evaluate_sentiment(test_path: Path, config: UnderstandingConfig, train_path: Path | None = None,
-                       encoder: Encoder | str = "", progress: bool = True) -> EvalResult:
+def evaluate_sentiment(test_path: Path, train_path: Path | None = None, encoder: Encoder | str = "",
+                       progress: bool = True, options: TrainOptions | None = None) -> EvalResult:
     test = load_labelled_csv(test_path)
     gold = normalise_sentiment_labels(test.labels, str(test_path))
     train = load_labelled_csv(train_path, min_per_label=2) if train_path is not None else None
@@ -124,7 +134,7 @@ def evaluate_sentiment(test_path: Path, config: UnderstandingConfig, train_path:
     encoder = encoder if isinstance(encoder, Encoder) else load_encoder(encoder)
     started = time.perf_counter()
     if train is not None:
-        model = train_sentiment(train, encoder, config, progress)
+        model = train_sentiment(train, encoder, progress, options)
         train_seconds = time.perf_counter() - started
         probs = model.predict_proba(test.texts)
         predicted = [model.labels[i] for i in probs.argmax(1)]

@@ -23,7 +23,15 @@ from assistant.engine.understanding.classifier import TrainOptions
 from assistant.engine.understanding.config import UnderstandingConfig
 from assistant.engine.understanding.dataset import load_labelled_csv
 from assistant.engine.understanding.encoder import Encoder, mean_pool
-from assistant.engine.understanding.intent_model import IntentModel
+from assistant.engine.understanding.intent_model import (
+    CALIBRATION_FRACTION,
+    OOS_LABEL,
+    OOS_MAX_IN_SCOPE_LOSS,
+    OOS_SCORE,
+    REFIT_ON_ALL_DATA,
+    IntentModel,
+)
+from assistant.engine.understanding.policy import INTENT_CORROBORATES_RETRIEVAL
 from assistant.engine.understanding.sentiment import DefaultSentiment, TrainedSentiment
 from assistant.engine.understanding.templates import TemplateBook
 
@@ -37,18 +45,29 @@ SAMPLES_DIR = Path(__file__).resolve().parents[2] / "samples"
 SAMPLE_INTENTS = SAMPLES_DIR / "intents.csv"
 SAMPLE_TEMPLATES = SAMPLES_DIR / "templates.yaml"
 
+INTENTS_REPORTED = 5  # intents (with probabilities) reported per message, best first
+DEFAULT_TEMPLATE_THRESHOLD = 0.8  # intent confidence a template needs when its YAML sets none
+# one live message's intent + sentiment as one ONNX Runtime graph (same results, ~3x faster on a CPU: 2.27 ms p50
+# for both, docs/benchmarks.md "Understanding"), or torch; auto = onnx when onnxruntime is installed
+LIVE_RUNTIME = "auto"
 
-def train_options(config: UnderstandingConfig, progress: bool = True) -> TrainOptions:
-    return TrainOptions(epochs=config.finetune_epochs, finetune_layers=config.finetune_layers, progress=progress)
+
+def train_options(progress: bool = True, epochs: int | None = None) -> TrainOptions:
+    """The training recipe (classifier.TrainOptions' defaults), with `epochs` overridden when given."""
+    return TrainOptions(progress=progress) if epochs is None else TrainOptions(epochs=epochs, progress=progress)
 
 
-def train_intent_model(config: UnderstandingConfig, encoder: Encoder, data_path: Path,
-                       progress: bool = True) -> IntentModel:
+def train_intent_model(encoder: Encoder, data_path: Path, progress: bool = True,
+                       epochs: int | None = None) -> IntentModel:
     data = load_labelled_csv(data_path, min_per_label=2)
-    return IntentModel.train(data, encoder, train_options(config, progress), oos_label=config.oos_label,
-                             calibration_fraction=config.calibration_fraction,
-                             refit=config.refit_on_all_data, oos_score=config.oos_score,
-                             max_in_scope_loss=config.oos_max_in_scope_loss)
+    return IntentModel.train(data, encoder, train_options(progress, epochs), oos_label=OOS_LABEL,
+                             calibration_fraction=CALIBRATION_FRACTION, refit=REFIT_ON_ALL_DATA,
+                             oos_score=OOS_SCORE, max_in_scope_loss=OOS_MAX_IN_SCOPE_LOSS)
+
+
+def sentiment_model_dir(settings: Settings) -> Path:
+    """Where `assistant train sentiment` saves the sentiment head and start-up looks for one (else the default)."""
+    return settings.data_dir / "sentiment-model"
 
 
 class Understanding:
@@ -73,7 +92,7 @@ class Understanding:
         self._current: tuple[IntentModel, LiveGraph | None] = (model, self._live_graph(model))
 
     def _live_graph(self, model: IntentModel) -> LiveGraph | None:
-        runtime = self.config.live_runtime
+        runtime = LIVE_RUNTIME
         if runtime == "torch" or self.cache_dir is None or model.classifier.neural is None:
             return None
         if runtime == "auto" and importlib.util.find_spec("onnxruntime") is None:
@@ -96,23 +115,21 @@ class Understanding:
         intent_dir = config.intent_model_dir or settings.data_dir / "intent-model"
         if (intent_dir / "meta.json").exists():
             intents = IntentModel.load(intent_dir, encoder)
-            if config.intent_corroborates_retrieval and not intents.examples:
+            if INTENT_CORROBORATES_RETRIEVAL and not intents.examples:
                 log.warning("%s keeps no training examples (trained before examples.json): no intent can vouch "
                             "for a weak retrieval score until it is retrained", intent_dir)
         else:
             data_path = config.intent_data or SAMPLE_INTENTS
             log.info("no intent model at %s: training one from %s", intent_dir, data_path)
-            intents = train_intent_model(config, encoder, data_path, progress)
+            intents = train_intent_model(encoder, data_path, progress)
             intents.save(intent_dir)
-        sentiment_dir = config.sentiment_model_dir or settings.data_dir / "sentiment-model"
+        sentiment_dir = sentiment_model_dir(settings)
         if (sentiment_dir / "meta.json").exists():
             sentiment: DefaultSentiment | TrainedSentiment = TrainedSentiment.load(sentiment_dir, encoder)
-        elif config.sentiment_model_dir is not None:
-            raise FileNotFoundError(f"sentiment model folder not found: {sentiment_dir}")
         else:
             sentiment = DefaultSentiment(encoder)
         templates = TemplateBook.load(config.templates_path or SAMPLE_TEMPLATES,
-                                      default_threshold=config.default_template_threshold,
+                                      default_threshold=DEFAULT_TEMPLATE_THRESHOLD,
                                       defaults={"company": settings.company})
         return cls(config, encoder, intents, sentiment, templates, settings.cache_dir)
 
@@ -139,7 +156,7 @@ class Understanding:
         else:
             logits, mood = self._classify_torch(text, intents)
         probs = intents.classifier.proba_from_logits(text, logits)
-        prediction = intents.decide(probs, logits, self.config.top_k)
+        prediction = intents.decide(probs, logits, INTENTS_REPORTED)
         return Classification(
             intent=prediction.intent,
             confidence=round(prediction.confidence, 4),

@@ -14,13 +14,14 @@ from fastapi.responses import StreamingResponse
 
 from assistant.engine import sites
 from assistant.engine.backends import SamplingParams
+from assistant.engine.backends.base import QUEUE_SIZE
 from assistant.engine.backends.transformers import QueueFull
 from assistant.engine.events import DoneEvent, ErrorEvent
 from assistant.engine.facade import InvalidMessage
 from assistant.engine.store import ConversationNotFound
 from assistant.server import sse
 from assistant.server.auth import Principal, check_conversation
-from assistant.server.deps import AssistantDep, JSONBody, SettingsDep
+from assistant.server.deps import AssistantDep, JSONBody
 from assistant.server.errors import APIError
 from assistant.server.metrics import observe_reply
 from assistant.server.ratelimit import QuotaCallerDep
@@ -32,7 +33,7 @@ router = APIRouter(prefix="/v1", tags=["chat"])
 def _sampling(body: ChatRequest, assistant: Any) -> SamplingParams | None:
     if body.temperature is None and body.max_tokens is None:
         return None
-    base = assistant._default_sampling()
+    base = assistant.default_sampling()
     if body.temperature is not None:
         base.temperature = body.temperature
     if body.max_tokens is not None:
@@ -40,10 +41,10 @@ def _sampling(body: ChatRequest, assistant: Any) -> SamplingParams | None:
     return base
 
 
-def _admit(assistant: Any, settings: Any) -> None:
+def _admit(assistant: Any) -> None:
     """Refuse before streaming starts when the engine's queue is full (503 + Retry-After, not an error frame)."""
     depth = getattr(assistant.backend, "queue_depth", lambda: 0)()
-    if depth >= settings.engine.queue_size:
+    if depth >= getattr(assistant.backend, "queue_size", QUEUE_SIZE):
         raise APIError(503, "overloaded", f"{depth} requests are waiting for the engine; retry shortly",
                        headers={"Retry-After": "2"})
 
@@ -55,7 +56,7 @@ def _link(assistant: Any, caller: Principal, reply: Any) -> None:
 
 @router.post("/chat", response_model=ChatResponse, dependencies=[JSONBody],
              responses={200: {"content": {"text/event-stream": {}}}})
-async def chat(body: ChatRequest, assistant: AssistantDep, settings: SettingsDep, caller: QuotaCallerDep) -> Any:
+async def chat(body: ChatRequest, assistant: AssistantDep, caller: QuotaCallerDep) -> Any:
     site = caller.site
     kwargs = {"adapter": body.adapter or site.adapter or None, "sampling": _sampling(body, assistant),
               "site_id": site.id, "namespace": site.namespace}
@@ -63,7 +64,7 @@ async def chat(body: ChatRequest, assistant: AssistantDep, settings: SettingsDep
     assistant.validate(body.message)
     if body.conversation_id is not None:
         check_conversation(assistant.store, caller, body.conversation_id)
-    _admit(assistant, settings)
+    _admit(assistant)
     if not body.stream:
         reply = await assistant.chat(body.message, body.conversation_id, **kwargs)
         _link(assistant, caller, reply)
@@ -88,7 +89,7 @@ async def chat(body: ChatRequest, assistant: AssistantDep, settings: SettingsDep
             yield ErrorEvent(code=code, message=str(exc))
 
     return StreamingResponse(
-        sse.with_keepalive(guarded(), settings.server.keepalive_seconds),
+        sse.with_keepalive(guarded()),
         media_type="text/event-stream",
         headers=sse.SSE_HEADERS,
     )

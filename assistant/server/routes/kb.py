@@ -16,12 +16,13 @@ from typing import Any
 from fastapi import APIRouter, Depends, File, Path, Request, Response, UploadFile
 
 from assistant.server.auth import SecretCallerDep
-from assistant.server.deps import AssistantDep, JSONBody, SettingsDep
+from assistant.server.deps import AssistantDep, JSONBody
 from assistant.server.errors import APIError
 from assistant.server.ratelimit import rate_limited
 from assistant.server.site_schemas import KbDocument, KbHit, KbSearchRequest, KbUploadOut
 from retrieval import RetrievalError
 from retrieval.loaders import SUPPORTED
+from retrieval.retriever import MAX_FILE_MB
 
 router = APIRouter(prefix="/v1/kb", tags=["knowledge base"], dependencies=[Depends(rate_limited)])
 MAX_FILES = 20
@@ -57,7 +58,7 @@ async def _save(upload: UploadFile, target: FilePath, max_bytes: int) -> None:
 
 @router.post("/documents", response_model=KbUploadOut, dependencies=[Depends(require_multipart)],
              responses={413: {"description": "A file is too large."}, 415: {"description": "Wrong type."}})
-async def upload(caller: SecretCallerDep, assistant: AssistantDep, settings: SettingsDep,
+async def upload(caller: SecretCallerDep, assistant: AssistantDep,
                  files: list[UploadFile] = File(..., description="Documents: .md .txt .html .pdf .csv .jsonl")
                  ) -> Any:
     if not 1 <= len(files) <= MAX_FILES:
@@ -65,7 +66,7 @@ async def upload(caller: SecretCallerDep, assistant: AssistantDep, settings: Set
     names = [_check_name(f.filename) for f in files]
     if len(set(names)) != len(names):
         raise APIError(400, "invalid_upload", "two files have the same name")
-    max_bytes = int(settings.retrieval.max_file_mb * 1e6)
+    max_bytes = int(MAX_FILE_MB * 1e6)
     with tempfile.TemporaryDirectory(prefix="kb-upload-") as tmp:
         paths = [FilePath(tmp) / name for name in names]
         for upload_file, path in zip(files, paths, strict=True):

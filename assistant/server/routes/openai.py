@@ -83,7 +83,7 @@ def _tokens(backend: Any, text: str) -> int:
 
 
 def _sampling(body: ChatCompletionRequest, assistant: Any, question: str) -> SamplingParams:
-    sampling = assistant._default_sampling()
+    sampling = assistant.default_sampling()
     if body.temperature is not None:
         sampling.temperature = body.temperature
     if body.top_p is not None:
@@ -115,8 +115,7 @@ def _summary(reply: Reply, backend: Any, question: str, max_tokens: int) -> tupl
 
 @router.post("/chat/completions", response_model=ChatCompletion, dependencies=[JSONBody],
              responses={200: {"content": {"text/event-stream": {}}}, **ERRORS})
-async def chat_completions(body: ChatCompletionRequest, assistant: AssistantDep, settings: SettingsDep,
-                           caller: QuotaCallerDep) -> Any:
+async def chat_completions(body: ChatCompletionRequest, assistant: AssistantDep, caller: QuotaCallerDep) -> Any:
     question = _question(body)
     adapter, model = _adapter(body.model, assistant.backend, caller.site)
     assistant.validate(question)
@@ -124,7 +123,7 @@ async def chat_completions(body: ChatCompletionRequest, assistant: AssistantDep,
     conversation_id = body.assistant.conversation_id if body.assistant else None
     if conversation_id is not None:
         check_conversation(assistant.store, caller, conversation_id)
-    _admit(assistant, settings)
+    _admit(assistant)
     kwargs = {"adapter": adapter, "sampling": sampling, "site_id": caller.site.id, "namespace": caller.site.namespace}
     completion_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
 
@@ -149,8 +148,7 @@ async def chat_completions(body: ChatCompletionRequest, assistant: AssistantDep,
 
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
     chunks = ChunkStream(completion_id, created, model, include_usage, lambda reply: finished(reply, "stream"))
-    return StreamingResponse(sse.with_keepalive(chunks.frames(replay()), settings.server.keepalive_seconds,
-                                                render=str),
+    return StreamingResponse(sse.with_keepalive(chunks.frames(replay()), render=str),
                              media_type="text/event-stream", headers=sse.SSE_HEADERS)
 
 

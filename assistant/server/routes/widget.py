@@ -10,6 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from assistant.engine import sites
+from assistant.server import auth
 from assistant.server.auth import (
     SESSION_ID,
     SitesStoreDep,
@@ -42,6 +43,6 @@ def create_session(body: WidgetSessionRequest, request: Request, state: StateDep
     session_id = body.session_id if body.session_id and SESSION_ID.match(body.session_id) else new_session_id()
     return WidgetSessionOut(
         token=issue_session_token(state, site.id, session_id, origin), session_id=session_id,
-        expires_in=state.settings.security.token_ttl_seconds, site_id=site.id, site_name=site.name,
+        expires_in=auth.TOKEN_TTL_SECONDS, site_id=site.id, site_name=site.name,
         widget=site.widget or {},
     )

@@ -11,9 +11,9 @@ from assistant.cli import app
 @pytest.mark.parametrize(
     ("variable", "value", "expected"),
     [
-        ("ASSISTANT_RETRIEVAL__EMBED_BACKEND", "bogus", "'auto', 'torch', 'onnx' or 'onnx-int8'"),
-        ("ASSISTANT_UNDERSTANDING__LIVE_RUNTIME", "gpu", "'auto', 'torch' or 'onnx'"),
-        ("ASSISTANT_RETRIEVAL__CHUNK_SIZE", "3", "greater than or equal to 64"),
+        ("ASSISTANT_SERVER__LOG_LEVEL", "loud", "'debug', 'info', 'warning' or 'error'"),
+        ("ASSISTANT_CONSOLE__TIMEZONE", "Mars/Olympus", "unknown time zone"),
+        ("ASSISTANT_RETRIEVAL__TOP_K", "0", "greater than or equal to 1"),
     ],
 )
 def test_invalid_setting_is_one_line_and_exit_2(monkeypatch, tmp_path, variable, value, expected) -> None:

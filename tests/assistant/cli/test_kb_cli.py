@@ -52,6 +52,31 @@ def test_kb_add_search_stats_rm(env: Path) -> None:
     assert bad_mode.exit_code != 0 and "unknown search mode" in bad_mode.output
 
 
+def test_kb_add_reports_bad_faq_rows_by_line_and_ingests_the_rest(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ASSISTANT_DATA_DIR", str(tmp_path / "var"))
+    faq = tmp_path / "faq.jsonl"
+    faq.write_text(
+        '{"id": "ship", "question": "Do you ship abroad?", "answer": "Yes, to 30 countries."}\n'
+        '{"id": "ship", "question": "Shipping?", "answer": "A later copy."}\n'
+        '{"id": "wrap", "question": "Gift wrap?"}\n'
+        '{"id": "pay", "question": "Which cards?", "answer": "Visa and Mastercard."}\n'
+    )
+    runner = CliRunner()
+    added = runner.invoke(app, ["kb", "add", str(faq), "--json"])
+    assert added.exit_code == 1, added.output  # rows were left out: a script can tell
+    report = json.loads(added.stdout.strip().splitlines()[-1])
+    assert report["added"] == 2
+    assert report["errors"] == [[f"{faq}:2", "duplicate id 'ship' (first on line 1)"],
+                                [f"{faq}:3", "no answer/text value"]]
+    assert f"error: {faq}:2: duplicate id 'ship' (first on line 1)" in added.stderr
+    assert f"error: {faq}:3: no answer/text value" in added.stderr and "2 input(s) left out" in added.stderr
+    keep_going = runner.invoke(app, ["kb", "add", str(faq), "--keep-going"])
+    assert keep_going.exit_code == 0 and f"{faq}:3: no answer/text value" in keep_going.stderr
+    listed = runner.invoke(app, ["kb", "list", "--json"])
+    assert sorted(d["id"] for d in json.loads(listed.stdout.strip().splitlines()[-1])["documents"]) == ["pay", "ship"]
+
+
 def test_eval_retrieval_json_contract(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ASSISTANT_DATA_DIR", str(tmp_path / "var"))
     kb = tmp_path / "kb.jsonl"

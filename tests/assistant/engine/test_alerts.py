@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from assistant.engine import alerts
 from assistant.engine.alerts import SurgeMonitor, acknowledge, list_alerts, monitor_when_ready
 from assistant.engine.settings import ConsoleConfig
 from assistant.engine.store import Store
@@ -112,10 +113,12 @@ def test_only_the_site_in_surge_is_alerted(store: Store) -> None:
     assert list_alerts(store, site_id="main") == []
 
 
-def test_dead_or_failing_webhook_is_recorded_not_raised(store: Store, webhook: tuple[str, type[Receiver]]) -> None:
+def test_dead_or_failing_webhook_is_recorded_not_raised(store: Store, webhook: tuple[str, type[Receiver]],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     seed_surge(store, NOW)
     dead = f"http://127.0.0.1:{free_port()}/hook"
-    alert = SurgeMonitor(store, ConsoleConfig(alert_webhook_url=dead, alert_webhook_timeout_s=1)).check(NOW)[0]
+    monkeypatch.setattr(alerts, "ALERT_WEBHOOK_TIMEOUT_S", 1.0)
+    alert = SurgeMonitor(store, ConsoleConfig(alert_webhook_url=dead)).check(NOW)[0]
     assert alert.webhook_status == "failed" and "Connect" in alert.webhook_detail
     assert list_alerts(store)[0].webhook_status == "failed"
 
@@ -135,7 +138,8 @@ def test_acknowledge(store: Store) -> None:
         acknowledge(store, "nope")
 
 
-def test_background_monitor_waits_for_the_store_then_alerts(store: Store) -> None:
+def test_background_monitor_waits_for_the_store_then_alerts(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(alerts, "SURGE_CHECK_SECONDS", 0.2)
     seed_surge(store, datetime.now(UTC))
     calls = {"n": 0}
 
@@ -145,7 +149,7 @@ def test_background_monitor_waits_for_the_store_then_alerts(store: Store) -> Non
 
     async def scenario() -> None:
         stop = asyncio.Event()
-        task = asyncio.create_task(monitor_when_ready(get_store, ConsoleConfig(surge_check_seconds=0.2), stop))
+        task = asyncio.create_task(monitor_when_ready(get_store, ConsoleConfig(), stop))
         for _ in range(100):
             await asyncio.sleep(0.1)
             if list_alerts(store):

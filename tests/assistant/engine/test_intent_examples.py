@@ -22,6 +22,7 @@ from assistant.engine.intent_examples import (
 from assistant.engine.reviews import MessageNotFound, ReviewError
 from assistant.engine.settings import Settings
 from assistant.engine.store import Store
+from assistant.engine.understanding import classifier
 from assistant.engine.understanding.understanding import SAMPLE_INTENTS
 from tests.console_seed import DEMO_OOS_TEXTS, Turn, seed_conversation
 from tests.load.servers import cache_dir
@@ -30,8 +31,9 @@ START = datetime(2024, 6, 1, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "var", understanding={"finetune_epochs": 0})
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.setattr(classifier, "FINETUNE_EPOCHS", 0)  # a frozen encoder trains in seconds
+    return Settings(data_dir=tmp_path / "var")
 
 
 @pytest.fixture

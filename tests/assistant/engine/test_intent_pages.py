@@ -14,7 +14,7 @@ class ScriptedRetriever:
 
     def __init__(self, tops: dict[str, str], mode: str = "hybrid") -> None:
         self.tops, self.version = tops, 1
-        self.config = SimpleNamespace(mode=mode)
+        self.mode = mode
         self.embedder = self
         self.batches: list[list[str]] = []
         self.searches: list[tuple[str, object, str]] = []

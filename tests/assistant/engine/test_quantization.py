@@ -63,5 +63,5 @@ def test_smoothing_keeps_the_logits_and_flattens_the_projection_inputs(tied: boo
 
 def test_an_architecture_the_smoothing_does_not_know_is_refused() -> None:
     config = transformers.GPT2Config(n_embd=32, n_layer=1, n_head=2, vocab_size=50)
-    with pytest.raises(QuantizationError, match="gpt2.*onnx_precision=int8"):
+    with pytest.raises(QuantizationError, match="gpt2.*ONNX_PRECISION = \"int8\""):
         smooth(transformers.GPT2LMHeadModel(config), {})

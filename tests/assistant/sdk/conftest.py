@@ -18,6 +18,7 @@ from assistant.engine.settings import Settings
 from assistant.engine.store import Store
 from assistant.engine.understanding.policy import AnswerPolicy
 from assistant.engine.understanding.templates import TemplateBook
+from assistant.server import ratelimit
 from assistant.server.app import create_app
 from tests.support import FakeClassifier, FakeHit, FakeRetriever, free_port
 
@@ -31,9 +32,13 @@ class LiveServer:
 
 
 @pytest.fixture()
-def live(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[LiveServer]:
-    security: dict[str, Any] = getattr(request, "param", {})
-    settings = Settings(data_dir=tmp_path, security={"require_keys": True, **security})
+def live(tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveServer]:
+    """`param`: rate-limit constants of assistant/server/ratelimit.py to replace, e.g. {"KEY_RATE": "2/minute"}."""
+    limits: dict[str, Any] = getattr(request, "param", {})
+    for name, value in limits.items():
+        assert hasattr(ratelimit, name), name
+        monkeypatch.setattr(ratelimit, name, value)
+    settings = Settings(data_dir=tmp_path, security={"require_keys": True})
     store = Store(settings.resolved_database_url)
     sites.install(store)
     keys = {}

@@ -67,7 +67,7 @@ def test_errors_are_typed_and_sites_are_isolated(live) -> None:
     other.close()
 
 
-@pytest.mark.parametrize("live", [{"key_rate": "2/minute"}], indirect=True)
+@pytest.mark.parametrize("live", [{"KEY_RATE": "2/minute"}], indirect=True)
 def test_rate_limit_surfaces_retry_after_when_retries_are_off(live) -> None:
     with Client(live.base, live.keys["acme"], retry=RetryPolicy(max_retries=0)) as client:
         client.chat("one")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from assistant.server import auth as server_auth
 from tests.assistant.server.sites_support import app_client, auth, count_messages, new_site, widget_token
 
 SHOP = "https://shop.example.com"
@@ -102,7 +103,8 @@ def test_session_token_scope(tmp_path: Path) -> None:
 
 
 def test_expired_session_token_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    with app_client(tmp_path, require_keys=True, token_ttl_seconds=60) as client:
+    monkeypatch.setattr(server_auth, "TOKEN_TTL_SECONDS", 60)
+    with app_client(tmp_path, require_keys=True) as client:
         site, _ = new_site(client, "acme", [SHOP])
         real = time.time
         monkeypatch.setattr(time, "time", lambda: real() - 3600)

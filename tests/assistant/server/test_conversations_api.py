@@ -101,7 +101,7 @@ def test_handoff_ack_and_handback(tmp_path: Path) -> None:
         assert ack.status_code == 200 and ack.json()["acknowledged_at"] is not None
         back = client.post(f"/v1/conversations/{cid}/handback", headers=auth(key))
         assert back.status_code == 200 and back.json()["status"] == "active"
-        assert _chat(client, key, "How long do refunds take?", conversation_id=cid)["route"] == "generate"
+        assert _chat(client, key, "How long do refunds take?", conversation_id=cid)["route"] in ("generate", "extractive")
         assert client.post(f"/v1/conversations/{cid}/handback", headers=auth(key)).status_code == 409
 
 

@@ -93,7 +93,7 @@ def test_real_model_leaks_no_system_prompt(tmp_path: Path, model_cache_dir: Path
 
     replies = asyncio.run(run())
     for reply in replies:
-        assert reply.route == "generate" and reply.handoff is None
+        assert reply.route in ("generate", "extractive") and reply.handoff is None
         assert reply.answer.strip()
         assert not _leaks(reply.answer), reply.answer
         assert "debugbot" not in reply.answer.lower()

@@ -73,7 +73,7 @@ def test_listing_filters_feedback_handoff_and_erasure(client: TestClient) -> Non
     assert back.status_code == 200
     again = client.post("/v1/chat", json={"message": "How long do refunds take?", "conversation_id": handed},
                         headers=auth(key))
-    assert again.json()["route"] == "generate"  # the assistant answers again after the hand-back
+    assert again.json()["route"] in ("generate", "extractive")  # the assistant answers again after the hand-back
 
     assert client.delete(f"/v1/conversations/{answered['conversation_id']}", headers=auth(key)).status_code == 204
     assert client.get(f"/v1/conversations/{answered['conversation_id']}", headers=auth(key)).status_code == 404

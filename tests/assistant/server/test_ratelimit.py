@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from assistant.engine.security import SecurityConfig
+from assistant.server import ratelimit
 from assistant.server.ratelimit import Limiter
 from tests.assistant.server.sites_support import (
     ADMIN,
@@ -39,8 +42,9 @@ def test_limiter_counts_all_limits_or_none() -> None:
     assert limiter.retry_after([("", ("ip", "x"))]) is None  # empty rate = no limit
 
 
-def test_per_ip_limit(tmp_path: Path) -> None:
-    with app_client(tmp_path, ip_rate="3/minute") as client:
+def test_per_ip_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ratelimit, "IP_RATE", "3/minute")
+    with app_client(tmp_path) as client:
         for _ in range(3):
             assert client.post("/v1/chat", json=CHAT).status_code == 200
         stored = count_messages(client.store)
@@ -61,8 +65,9 @@ def test_per_key_limit_from_the_site(tmp_path: Path) -> None:
         assert client.post("/v1/chat", json=CHAT, headers=auth(other)).status_code == 200
 
 
-def test_per_session_limit(tmp_path: Path) -> None:
-    with app_client(tmp_path, require_keys=True, session_rate="2/minute") as client:
+def test_per_session_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ratelimit, "SESSION_RATE", "2/minute")
+    with app_client(tmp_path, require_keys=True) as client:
         site, _ = new_site(client, "acme", [SHOP])
         h1 = {**auth(widget_token(client, site, SHOP)["token"]), "Origin": SHOP}
         h2 = {**auth(widget_token(client, site, SHOP)["token"]), "Origin": SHOP}
@@ -89,16 +94,19 @@ def test_daily_quota_with_the_sites_message(tmp_path: Path) -> None:
         assert client.post("/v1/chat", json=CHAT, headers=auth(key)).status_code == 200
 
 
-def test_default_quota_from_settings(tmp_path: Path) -> None:
-    with app_client(tmp_path, daily_quota=1, quota_message="Try tomorrow.") as client:
+def test_default_quota_for_sites_that_set_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ratelimit, "DAILY_QUOTA", 1)
+    monkeypatch.setattr(ratelimit, "QUOTA_MESSAGE", "Try tomorrow.")
+    with app_client(tmp_path) as client:
         assert client.post("/v1/chat", json=CHAT).status_code == 200
         r = client.post("/v1/chat", json=CHAT)
         _retry_after(r, window=86_400)
         assert r.json()["error"]["message"] == "Try tomorrow."
 
 
-def test_widget_session_requests_are_limited_per_ip(tmp_path: Path) -> None:
-    with app_client(tmp_path, ip_rate="2/minute") as client:
+def test_widget_session_requests_are_limited_per_ip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ratelimit, "IP_RATE", "2/minute")
+    with app_client(tmp_path) as client:
         site, _ = new_site(client, "acme", [SHOP])
         body = {"site_key": site["public_key"]}
         assert client.post("/v1/widget/session", json=body, headers={"Origin": SHOP}).status_code == 200

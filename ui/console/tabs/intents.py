@@ -21,6 +21,7 @@ from assistant.engine.intent_examples import (
 )
 from assistant.engine.reviews import MessageNotFound, ReviewError
 from assistant.engine.understanding.dataset import DataError
+from assistant.engine.understanding.intent_model import OOS_LABEL
 from ui.console.context import ConsoleContext, Filters, bucket_labels, local_time, short
 from ui.console.style import badges, notice
 
@@ -41,7 +42,7 @@ class IntentsTab:
                                       y_title="customer messages", sort="-y", height=300, scale=2, y_lim=[0, None],
                                       x_label_angle=-35, elem_id="top-intents-plot")
             gr.Markdown(f"#### Review queue\nCustomer messages the model was unsure about (confidence under "
-                        f"{ctx.settings.console.low_confidence:.2f}) or judged out of scope. Select one, pick or "
+                        f"{an.LOW_CONFIDENCE:.2f}) or judged out of scope. Select one, pick or "
                         "type an intent, and **Assign**: it becomes a training example and leaves the queue.")
             self.queue = gr.Dataframe(pd.DataFrame(columns=QUEUE_COLUMNS), interactive=False, wrap=True,
                                       label="Queue (newest first)", elem_id="review-queue", max_height=320)
@@ -75,7 +76,7 @@ class IntentsTab:
     def render(self, df: pd.DataFrame, f: Filters) -> list[Any]:
         volume = an.intent_volume_over_time(df, f.bucket, f.tz)
         volume = volume.assign(bucket=bucket_labels(volume["bucket"], f.bucket))
-        queue = an.review_queue(df, self.ctx.settings.console.low_confidence, assigned_message_ids(self.ctx.store))
+        queue = an.review_queue(df, an.LOW_CONFIDENCE, assigned_message_ids(self.ctx.store))
         shown = pd.DataFrame({
             "received": [local_time(t, f.tz) for t in queue["created_at"]], "site": queue["site_id"],
             "message": [short(t, 120) for t in queue["text"]], "model's guess": queue["guess"],
@@ -88,7 +89,7 @@ class IntentsTab:
     def intent_choices(self) -> list[str]:
         understanding = self.ctx.assistant().understanding
         names = set(getattr(understanding.intents, "labels", []))
-        names.add(self.ctx.settings.understanding.oos_label)
+        names.add(OOS_LABEL)
         path = operator_examples_path(self.ctx.settings)
         if path.exists():
             names |= set(Counter(self._operator_labels()))

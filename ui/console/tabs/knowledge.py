@@ -3,11 +3,14 @@
 Uploads are checked (type) before anything is written: a batch with an unsupported file is refused
 whole with a message naming the file and the supported types. Accepted files are kept under
 data_dir/uploads/<namespace>/ and ingested with the retriever (document id = file name stem).
+The default site's stats also list the files and FAQ rows (by line) that the first-start ingest
+left out, from the facade's knowledge_status().
 """
 
 from __future__ import annotations
 
 import shutil
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +27,24 @@ DOC_COLUMNS = ["document", "title", "chunks", "source"]
 HIT_COLUMNS = ["#", "document", "title", "score", "passage"]
 
 
+LEFT_OUT_SHOWN = 50
+
+
 def _size(n: int) -> str:
     return f"{n / 1e6:.1f} MB" if n >= 1e5 else f"{n / 1e3:.0f} kB"
+
+
+def left_out_html(status: Any) -> str:
+    """A warning listing what the first-start ingest left out (a KnowledgeStatus); '' when nothing was."""
+    if status is None or not status.left_out_total:
+        return ""
+    shown = status.left_out[:LEFT_OUT_SHOWN]
+    items = "".join(f"<li><code>{escape(x.where)}</code>: {escape(x.reason)}</li>" for x in shown)
+    more = status.left_out_total - len(shown)
+    source = f" from {escape(Path(status.source).name)}" if status.source else ""
+    return (f'<div class="notice warn" id="kb-left-out"><b>{status.left_out_total} input(s) left out</b> when '
+            f"the knowledge base was first ingested{source}; fix them and add the files again."
+            f"<ul>{items}</ul>{f'<p>… and {more} more</p>' if more > 0 else ''}</div>")
 
 
 class KnowledgeTab:
@@ -76,6 +95,8 @@ class KnowledgeTab:
             ("Embedding model", Path(str(stats.get("embedding_model", "—"))).name or "—",
              f"{stats.get('dims', '—')} dimensions", ""),
         ])
+        if namespace == "default":  # the namespace ingested on first start
+            html += left_out_html(self.ctx.assistant().knowledge_status())
         sites = sorted(set(self.ctx.sites()) | {namespace})
         return html, table, gr.update(choices=table["document"].tolist(), value=None), \
             gr.update(choices=sites, value=namespace)

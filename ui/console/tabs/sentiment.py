@@ -7,6 +7,7 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
+from assistant.engine import alerts
 from assistant.engine import analytics as an
 from assistant.engine.alerts import SurgeMonitor, list_alerts
 from ui.console.context import ConsoleContext, Filters, bucket_labels, local_time, short, signed
@@ -18,12 +19,13 @@ ALERT_COLUMNS = ["raised", "site", "negative share", "baseline share", "webhook"
 
 
 def rule_text(config: Any) -> str:
+    rule = an.SurgeRule()
     return (
-        f"**Surge rule.** Every {config.surge_check_seconds:g} s the server compares, per site, the negative "
-        f"share of customer messages in the last **{config.surge_window_minutes} min** with the share in the "
-        f"**{config.surge_baseline_hours} h** before that. It raises an alert when the window has at least "
-        f"**{config.surge_min_volume}** messages, its negative share is at least **{config.surge_min_increase:.0%}** "
-        f"points above the baseline, **and** at least **{config.surge_ratio:g}×** the baseline (an empty baseline "
+        f"**Surge rule.** Every {alerts.SURGE_CHECK_SECONDS:g} s the server compares, per site, the negative "
+        f"share of customer messages in the last **{rule.window.total_seconds() / 60:g} min** with the share in the "
+        f"**{rule.baseline.total_seconds() / 3600:g} h** before that. It raises an alert when the window has at "
+        f"least **{rule.min_volume}** messages, its negative share is at least **{rule.min_increase:.0%}** "
+        f"points above the baseline, **and** at least **{rule.ratio:g}×** the baseline (an empty baseline "
         f"counts as 0%). One alert per site per window; alerts are listed here and POSTed to "
         f"`console.alert_webhook_url`{' (configured)' if config.alert_webhook_url else ' (not configured)'}."
     )

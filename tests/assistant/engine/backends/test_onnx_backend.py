@@ -52,14 +52,25 @@ def _request(question: str = QUESTION, max_tokens: int = 40, **sampling: object)
 
 def _settings(model_cache_dir: Path, tmp_path: Path, **engine: object) -> Settings:
     return Settings(data_dir=tmp_path, model_cache_dir=model_cache_dir,
-                    engine={"backend": "onnx", "threads": 1, "adapters_dir": tmp_path / "none", **engine})
+                    engine={"backend": "onnx", "adapters_dir": tmp_path / "none", **engine})
+
+
+def _onnx(model_cache_dir: Path, tmp_path: Path, **limits: object) -> OnnxBackend:
+    """An unstarted backend on 1 thread; `limits` replace its serving limits (queue_size, decode_model, ...)."""
+    backend = OnnxBackend(_settings(model_cache_dir, tmp_path))
+    backend.threads = 1
+    for name, value in limits.items():
+        assert hasattr(backend, name), name
+        setattr(backend, name, value)
+    return backend
 
 
 @pytest.fixture(scope="module")
 def backend(model_cache_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OnnxBackend]:
-    settings = _settings(model_cache_dir, tmp_path_factory.mktemp("onnx"), queue_size=8)
+    settings = _settings(model_cache_dir, tmp_path_factory.mktemp("onnx"))
     created = create_backend(settings)
     assert isinstance(created, OnnxBackend)
+    created.threads, created.queue_size = 1, 8
     asyncio.run(created.start())
     yield created
     asyncio.run(created.close())
@@ -152,7 +163,7 @@ def test_a_cancelled_stream_frees_the_worker_for_the_next_chat(backend: OnnxBack
 def test_concurrent_chats_decode_together_each_as_it_would_alone(model_cache_dir: Path, tmp_path: Path) -> None:
     """Greedy answers are the same alone and in a batch; the batch answers them in less time than one by one.
 
-    With the w8a8 model for every step (`onnx_decode_model=False`): decode.onnx, the default for steps of
+    With the w8a8 model for every step (`decode_model=False`, ONNX_DECODE_MODEL): decode.onnx, the default for steps of
     1-2 chats, rounds differently from w8a8, so with it a chat's tokens may differ alone and in a batch.
 
     Both runs start from an empty prefix cache, and the questions' first words differ, so every prompt
@@ -164,7 +175,7 @@ def test_concurrent_chats_decode_together_each_as_it_would_alone(model_cache_dir
     questions = [QUESTION, "Where is my parcel?", *OTHERS[1:]]
     assert len({q.split()[0] for q in questions}) == len(questions)
     requests = [_request(q, max_tokens=32) for q in questions]
-    backend = OnnxBackend(_settings(model_cache_dir, tmp_path, onnx_decode_model=False))
+    backend = _onnx(model_cache_dir, tmp_path, decode_model=False)
     asyncio.run(backend.start())
 
     async def one_by_one() -> list:
@@ -191,7 +202,7 @@ def test_concurrent_chats_decode_together_each_as_it_would_alone(model_cache_dir
 
 def test_a_full_queue_raises_queue_full_and_the_admitted_requests_finish(
         backend: OnnxBackend, model_cache_dir: Path, tmp_path: Path) -> None:
-    small = OnnxBackend(_settings(model_cache_dir, tmp_path, queue_size=1))
+    small = _onnx(model_cache_dir, tmp_path, queue_size=1)
     asyncio.run(small.start())
     refused, served = flood(small, [_request(q, max_tokens=8) for q in OTHERS])
     assert refused and served
@@ -224,7 +235,8 @@ def test_one_stream_decodes_faster_than_the_transformers_backend(
         backend: OnnxBackend, model_cache_dir: Path, tmp_path: Path) -> None:
     """Per-token decode time (first token excluded), same prompt, same thread count, one after the other."""
     reference = TransformersBackend(Settings(data_dir=tmp_path, model_cache_dir=model_cache_dir,
-                                             engine={"backend": "transformers", "threads": 1}))
+                                             engine={"backend": "transformers"}))
+    reference.threads = 1
     asyncio.run(reference.start())
 
     async def per_token(engine: object) -> float:
@@ -335,20 +347,22 @@ def test_logits_reach_the_backend_exactly_as_the_model_computed_them(
         remote.close()
 
 
-@pytest.mark.parametrize("intent, message", [("greeting", "hello there"), ("contact_hours", "are you open on Saturday?")])
+# a greeting is small talk now (turn.py): answered before templates, never reworded
+@pytest.mark.parametrize("intent, message", [("contact_hours", "are you open on Saturday?")])
 def test_a_template_reworded_by_the_real_model_is_shown_only_when_the_fact_check_passes(
-        backend: OnnxBackend, tmp_path: Path, intent: str, message: str) -> None:
+        backend: OnnxBackend, tmp_path: Path, intent: str, message: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """The default model really rewords the sample templates (bench/rephrase.py: most rewordings drop a fact);
     whatever it writes, the customer sees the template as written or a rewording that kept every fact."""
     from assistant.engine.facade import Assistant
     from assistant.engine.store import Store
-    from assistant.engine.understanding import rephrase
+    from assistant.engine.understanding import policy, rephrase
     from assistant.engine.understanding.policy import AnswerPolicy
     from assistant.engine.understanding.templates import TemplateBook
     from assistant.engine.understanding.understanding import SAMPLE_TEMPLATES
     from tests.support import FakeClassifier, FakeRetriever
 
-    settings = Settings(data_dir=tmp_path, understanding={"rephrase_templates": True, "corroborate_templates": False})
+    monkeypatch.setattr(policy, "CORROBORATE_TEMPLATES", False)
+    settings = Settings(data_dir=tmp_path, understanding={"rephrase_templates": True})
     book = TemplateBook.load(SAMPLE_TEMPLATES)
     bot = Assistant(settings, backend=backend, retriever=FakeRetriever([]), understanding=FakeClassifier(intent, 0.99),
                     policy=AnswerPolicy(settings.understanding, book), store=Store(settings.resolved_database_url))

@@ -99,7 +99,8 @@ def _request(**kw: Any) -> GenerationRequest:
 
 
 def test_start_reads_the_base_model_adapters_and_context(peer: tuple[Peer, str]) -> None:
-    backend = _backend(peer[1], max_context_tokens=2048)
+    backend = _backend(peer[1])
+    assert backend.max_context_tokens == 2048  # ours (base.MAX_CONTEXT_TOKENS)
     asyncio.run(backend.start())
     assert backend.model_id == BASE
     assert backend.adapters() == ["billing-tone"]

@@ -43,11 +43,16 @@ def _request(question: str, max_tokens: int = 40, **sampling: object) -> Generat
     return GenerationRequest(messages=_messages(question), sampling=SamplingParams(max_tokens=max_tokens, **sampling))
 
 
-def _backend(model_cache_dir: Path, tmp_path: Path, **engine: object) -> TransformersBackend:
+def _backend(model_cache_dir: Path, tmp_path: Path, adapters_dir: Path | None = None,
+             **limits: int) -> TransformersBackend:
+    """A started backend on 1 thread; `limits` replace its serving limits (max_batch_size, queue_size)."""
     settings = Settings(data_dir=tmp_path, model_cache_dir=model_cache_dir,
-                        engine={"backend": "transformers", "threads": 1, "adapters_dir": tmp_path / "none",
-                                **engine})
+                        engine={"backend": "transformers", "adapters_dir": adapters_dir or tmp_path / "none"})
     backend = TransformersBackend(settings)
+    backend.threads = 1
+    for name, value in limits.items():
+        assert hasattr(backend, name), name
+        setattr(backend, name, value)
     asyncio.run(backend.start())
     return backend
 

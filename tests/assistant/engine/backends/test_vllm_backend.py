@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from assistant.engine.backends import AdapterNotFound, BackendError, GenerationRequest, create_backend
+from assistant.engine.backends import vllm as vllm_backend
 from assistant.engine.backends.vllm import VLLMBackend, vllm_general_plugin
 from assistant.engine.settings import Settings
 
@@ -52,8 +53,9 @@ def test_requests_before_start_are_refused(tmp_path: Path) -> None:
 
 def test_cpu_engine_args_size_the_kv_cache_from_batch_and_context(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.delenv("VLLM_CPU_KVCACHE_SPACE", raising=False)
-    settings = _settings(tmp_path, max_batch_size=4, max_context_tokens=1024)
+    settings = _settings(tmp_path)
     backend = VLLMBackend(settings)
+    backend.max_batch_size, backend.max_context_tokens = 4, 1024
     args = backend._engine_args(Path(settings.engine.chat_model), on_cpu=True)
     per_token = 2 * 30 * 3 * 64 * 4  # K and V, layers, kv heads, head dim, float32
     assert args["kv_cache_memory_bytes"] == int(per_token * 1024 * 4 * 1.25)
@@ -70,8 +72,9 @@ def test_gpu_engine_args_leave_memory_and_dtype_to_vllm(tmp_path: Path) -> None:
     assert args["dtype"] == "auto" and args["enforce_eager"] is False
 
 
-def test_vllm_args_override_the_defaults(tmp_path: Path) -> None:
-    settings = _settings(tmp_path, vllm_args={"enforce_eager": False, "max_num_batched_tokens": 512})
+def test_vllm_args_override_the_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(vllm_backend, "VLLM_ARGS", {"enforce_eager": False, "max_num_batched_tokens": 512})
+    settings = _settings(tmp_path)
     args = VLLMBackend(settings)._engine_args(Path(settings.engine.chat_model), on_cpu=True)
     assert args["enforce_eager"] is False and args["max_num_batched_tokens"] == 512
 

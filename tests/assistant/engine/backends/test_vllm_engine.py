@@ -61,9 +61,9 @@ def engine(model_cache_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> I
     adapters = tmp_path_factory.mktemp("adapters")
     _make_adapter(hf_folder(resolve_chat_model(""), model_cache_dir), adapters / "noisy")
     settings = Settings(data_dir=tmp_path_factory.mktemp("data"), model_cache_dir=model_cache_dir,
-                        engine={"backend": "vllm", "adapters_dir": adapters, "max_batch_size": 4,
-                                "max_context_tokens": 1024, "queue_size": 4})
+                        engine={"backend": "vllm", "adapters_dir": adapters})
     backend = VLLMBackend(settings)
+    backend.max_batch_size, backend.max_context_tokens, backend.queue_size = 4, 1024, 4
     loop = asyncio.new_event_loop()
     loop.run_until_complete(backend.start())
     yield Engine(backend, loop)

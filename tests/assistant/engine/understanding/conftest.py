@@ -19,10 +19,9 @@ def sample_model_dir(tmp_path_factory, encoder):
     """data_dir with an intent model trained on the samples (1 epoch keeps the suite quick)."""
     if not SAMPLE_INTENTS.exists():
         pytest.skip("sample intents not written yet")
-    from assistant.engine.understanding.config import UnderstandingConfig
     from assistant.engine.understanding.understanding import train_intent_model
 
     data_dir = tmp_path_factory.mktemp("data")
-    model = train_intent_model(UnderstandingConfig(finetune_epochs=1), encoder, SAMPLE_INTENTS, progress=False)
+    model = train_intent_model(encoder, SAMPLE_INTENTS, progress=False, epochs=1)
     model.save(data_dir / "intent-model")
     return data_dir

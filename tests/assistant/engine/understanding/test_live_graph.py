@@ -10,6 +10,7 @@ import pytest
 
 from assistant.engine.settings import Settings
 from assistant.engine.understanding import Understanding
+from assistant.engine.understanding import understanding as understanding_module
 from assistant.engine.understanding.classifier import TextClassifier, TrainOptions
 from assistant.engine.understanding.dataset import load_labelled_csv
 from assistant.engine.understanding.sentiment import TrainedSentiment
@@ -84,9 +85,9 @@ def test_swapping_the_intent_model_swaps_the_graph(sample_model_dir, tmp_path) -
     _assert_same(*_both(understanding, MESSAGES))
 
 
-def test_torch_runtime_builds_no_graph(sample_model_dir, tmp_path) -> None:
-    settings = Settings(data_dir=sample_model_dir, model_cache_dir=tmp_path / "cache",
-                        understanding={"live_runtime": "torch"})
+def test_torch_runtime_builds_no_graph(sample_model_dir, tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(understanding_module, "LIVE_RUNTIME", "torch")
+    settings = Settings(data_dir=sample_model_dir, model_cache_dir=tmp_path / "cache")
     understanding = Understanding.from_settings(settings, progress=False)
     assert understanding._current[1] is None
     assert not (tmp_path / "cache" / "onnx").exists()

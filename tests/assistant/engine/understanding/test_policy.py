@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from assistant.engine.events import Classification, Sentiment
+from assistant.engine.understanding import policy as policy_module
 from assistant.engine.understanding.config import UnderstandingConfig
 from assistant.engine.understanding.policy import (
     AnswerPolicy,
@@ -38,7 +39,7 @@ def classification(intent: str | None = "track_order", confidence: float = 0.95,
 def policy(tmp_path) -> AnswerPolicy:
     path = tmp_path / "t.yaml"
     path.write_text(BOOK)
-    config = UnderstandingConfig(handoff_negative_streak=2, handoff_abstain_streak=2, min_retrieval_score=0.4)
+    config = UnderstandingConfig(min_retrieval_score=0.4)  # handoff after 2 upset messages or 2 abstentions
     return AnswerPolicy(config, TemplateBook.load(path))
 
 
@@ -50,7 +51,7 @@ def test_template_when_confident_and_slots_found(policy):
     assert decision.sources == ("order-tracking",)
 
 
-def test_only_a_template_with_sources_asks_retrieval_to_corroborate(policy, tmp_path):
+def test_only_a_template_with_sources_asks_retrieval_to_corroborate(policy, tmp_path, monkeypatch):
     decision = policy.before_retrieval("where is NW-12345", classification(), ConversationState())
     assert policy.needs_corroboration(decision)
     assert policy.corroborated(decision, ["faq", "order-tracking"], {"order-tracking"})
@@ -58,8 +59,8 @@ def test_only_a_template_with_sources_asks_retrieval_to_corroborate(policy, tmp_
     assert policy.corroborated(decision, ["faq"], set())  # the KB lacks the page: nothing to check against
     assert not policy.needs_corroboration(None)
     assert not policy.needs_corroboration(Decision(route="template", text="Hi!", template_id="greeting.default"))
-    off = AnswerPolicy(UnderstandingConfig(corroborate_templates=False), policy.templates)
-    assert not off.needs_corroboration(decision)
+    monkeypatch.setattr(policy_module, "CORROBORATE_TEMPLATES", False)
+    assert not policy.needs_corroboration(decision)
 
 
 def test_no_template_under_threshold_missing_slot_or_out_of_scope(policy):
@@ -112,7 +113,7 @@ def test_generate_above_and_abstain_below_threshold(policy):
     assert policy.after_retrieval([], ConversationState()).route == "abstain"
 
 
-def test_a_confident_intent_is_checked_only_when_the_score_alone_would_abstain(policy):
+def test_a_confident_intent_is_checked_only_when_the_score_alone_would_abstain(policy, monkeypatch):
     weak, strong = [0.39, 0.1], [0.45]
     assert policy.needs_intent_check(classification(confidence=0.85), weak)
     assert not policy.needs_intent_check(classification(confidence=0.85), strong)  # answered anyway
@@ -122,7 +123,7 @@ def test_a_confident_intent_is_checked_only_when_the_score_alone_would_abstain(p
     assert not policy.needs_intent_check(classification(intent=None), weak)
     assert not policy.needs_intent_check(classification(out_of_scope=True), weak)
     assert not policy.needs_intent_check(classification(), [])  # nothing retrieved: no page to vouch for
-    policy.config.intent_corroborates_retrieval = False
+    monkeypatch.setattr(policy_module, "INTENT_CORROBORATES_RETRIEVAL", False)
     assert not policy.needs_intent_check(classification(), weak)
 
 
@@ -136,7 +137,7 @@ def test_the_intent_vouches_for_a_page_its_own_examples_find(policy):
     assert policy.after_retrieval([0.05], ConversationState(), intent_agrees=False).route == "abstain"
 
 
-def test_a_confident_intent_breaks_a_near_tie_for_its_own_page(policy):
+def test_a_confident_intent_breaks_a_near_tie_for_its_own_page(policy, monkeypatch):
     shares = {"missing-package": 0.7, "order-tracking": 0.2}
     tie = [("order-tracking", 0.25), ("missing-package", 0.24), ("returns", 0.1)]
     assert policy.intent_page(shares, tie) == "missing-package"
@@ -149,7 +150,7 @@ def test_a_confident_intent_breaks_a_near_tie_for_its_own_page(policy):
     assert not policy.intent_can_break_ties(classification(confidence=0.79))  # under track_order's 0.8
     assert not policy.intent_can_break_ties(classification(intent=None))
     assert not policy.intent_can_break_ties(classification(out_of_scope=True))
-    policy.config.intent_breaks_ties = False
+    monkeypatch.setattr(policy_module, "INTENT_BREAKS_TIES", False)
     assert not policy.intent_can_break_ties(classification(confidence=0.85))
     assert policy.intent_can_vouch(classification(confidence=0.85))  # the two checks switch off separately
 

@@ -1,0 +1,286 @@
+"""Answer composition: the text a customer reads, curated text first, never a fragment.
+
+- `faq_answer`: an FAQ entry (a question/answer row) that retrieval ranks first is answered like a template:
+  its own answer, cited [1]; a long one is trimmed to its sentences closest to the question, in order.
+- `extractive_answer`: the floor under every grounded turn: whole sentences of the top passages that are
+  closest to the question, in the passages' order, each cited. Never cut mid-sentence.
+- `SentenceGate`: a model's draft is released sentence by sentence, each one judged against the passages
+  (supported, not a loop, not an echo) before it is shown; the first failing sentence ends the draft.
+
+The facade composes a turn from these (facade.py): FAQ when the top hit is an FAQ entry, else the model's
+gated draft, else (nothing passed the gate) the extractive answer.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from assistant.engine.answer_checks import (
+    addresses_assistant,
+    defects,
+    sentence_supported,
+    without_instructions,
+)
+
+_MARKER = re.compile(r"^\s*(?:\[\d+\]|\(\d+\)|\d+[.)]|[-*•>])\s*")
+_EMPHASIS = re.compile(r"[*#`]")  # markdown that means nothing in a plain sentence; ">" inside a menu path stays
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"“])")
+_CITATION_MARK = re.compile(r"\[\d+\]")
+
+
+class Passage(Protocol):
+    title: str
+    text: str
+
+
+Encoder = Callable[[list[str]], np.ndarray]
+Judge = Callable[[str, list[str]], "str | None"]  # (sentence, sentences shown so far) -> None or a reason
+
+FAQ_MAX_CHARS = 1000  # an FAQ answer longer than this is cut to its opening lines (under the 1,200 of over_length)
+EXTRACT_MAX_CHARS = 400  # the extractive answer's budget: two or three sentences
+_CITATION = re.compile(r"\s*\[\d+\]")
+# A sentence ends at . ! ? (or a newline) and may carry its citations after the mark: "…days. [1] Next".
+_BOUNDARY = re.compile(r"(?<=[.!?])((?:\s*\[\d+\])*)(?=\s)|\n+")
+
+
+def _units(text: str) -> list[str]:
+    """Paragraphs with their hard line wraps joined; list items and table rows stand alone."""
+    units: list[str] = []
+    paragraph: list[str] = []
+    for raw in [*text.splitlines(), ""]:
+        line = raw.strip()
+        item = _MARKER.match(line) is not None or line.startswith(("|", "#"))
+        if (not line or item) and paragraph:
+            units.append(" ".join(paragraph))
+            paragraph = []
+        if line.startswith("#"):
+            continue  # a heading names a topic; it answers nothing
+        if line.startswith("|"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            if not all(set(c) <= set("-: ") for c in cells):  # not the |---| separator row
+                units.append(" – ".join(c for c in cells if c))
+        elif item:
+            units.append(_MARKER.sub("", line))
+        elif line:
+            paragraph.append(line)
+    return units
+
+
+def sentences(text: str) -> list[str]:
+    """A passage's sentences, markdown emphasis removed (headings dropped, table rows as sentences)."""
+    out: list[str] = []
+    for unit in _units(text):
+        unit = _EMPHASIS.sub("", unit).strip()
+        out.extend(s.strip() for s in _SENTENCE_END.split(unit) if s.strip())
+    return out
+
+
+def needs_citation(answer: str) -> bool:
+    """A finished, non-empty answer with no `[n]` marker."""
+    return bool(answer.strip()) and _CITATION_MARK.search(answer) is None
+
+
+def is_faq(hit: Any) -> bool:
+    """The hit is a curated question/answer row (retrieval's loaders mark them format=faq)."""
+    return (getattr(hit, "metadata", None) or {}).get("format") == "faq"
+
+
+def _opening(parts: list[str], budget: int, sep: str) -> list[str]:
+    """The leading parts that fit `budget` characters together (the first one always)."""
+    kept: list[str] = []
+    for part in parts:
+        if kept and sum(len(k) + len(sep) for k in kept) + len(part) > budget:
+            break
+        kept.append(part)
+    return kept
+
+
+def faq_answer(hit: Any, *, max_chars: int = FAQ_MAX_CHARS) -> str:
+    """The FAQ entry's own answer with its own line breaks (commands and steps stay readable), cited [1].
+
+    A long entry answers first and elaborates after (steps, code, logs): past `max_chars` it is cut to its
+    opening lines, or to the opening sentences of a first paragraph that is itself too long; lines that
+    address the assistant ("SYSTEM: ...") are never part of it.
+    """
+    lines = [line.rstrip() for line in hit.text.strip().splitlines() if not addresses_assistant(line)]
+    text = "\n".join(lines).strip()
+    kept = text.splitlines()
+    cut = len(text) > max_chars
+    if cut:
+        kept = _opening(lines, max_chars, "\n")
+        if len(kept) == 1 and len(kept[0]) > max_chars:
+            kept = [" ".join(_opening(sentences(kept[0]), max_chars, " "))]
+    # A cut entry ends on its last whole sentence, not inside a command or a log; any entry ends before a
+    # closing "like this:" whose picture or code did not survive the export.
+    while len(kept) > 1 and (kept[-1].rstrip().endswith((":", ",", ";")) or not kept[-1].strip()
+                             or (cut and not _ENDS_SENTENCE.search(kept[-1].rstrip()))):
+        kept.pop()
+    text = "\n".join(kept).strip()
+    return f"{text} [1]" if text else ""
+
+
+_ENDS_SENTENCE = re.compile(r"[.!?][\"'”’)\]*]*$")
+_WHOLE = re.compile(r"^[\"'“(]?[A-Z0-9€$£].*[.!?][\"'”)]*$", re.S)
+
+
+def _whole(sentence: str) -> bool:
+    """A sentence on its own: it opens with a capital or a number and ends with . ! or ? (a list item that
+    continues its lead-in, "outlet stores, second-hand offers,", is a fragment)."""
+    return bool(_WHOLE.match(sentence.strip()))
+
+
+def extractive_answer(question: str, passages: Sequence[Passage], encode: Encoder | None, *,
+                      max_passages: int = 2, max_chars: int = EXTRACT_MAX_CHARS, min_chars: int = 25) -> str:
+    """Whole sentences of the top passages closest to the question, in order, each passage's followed by [n].
+
+    The top passage's best sentence always leads (retrieval's ranking is the better evidence of the right
+    page), with the sentence after it when it is short; a later passage adds its best sentence only when that
+    one is closer to the question than the top passage's. Sentences shorter than `min_chars` or equal to the
+    title say nothing on their own. Whole sentences only: a long one is kept whole rather than cut.
+    """
+    items: list[tuple[int, int, str]] = []  # (passage number, sentence index, sentence)
+    for number, passage in enumerate(passages[:max_passages], start=1):
+        title = " ".join(passage.title.lower().split()).strip(" .")
+        for i, sentence in enumerate(sentences(passage.text)):
+            if (len(sentence) >= min_chars and " ".join(sentence.lower().split()).strip(" .") != title
+                    and _whole(sentence) and not addresses_assistant(sentence)):
+                items.append((number, i, sentence))
+    if not items:
+        return ""
+    scores = np.zeros(len(items))
+    if encode is not None:
+        vectors = encode([question] + [s for _, _, s in items])
+        scores = vectors[1:] @ vectors[0]
+    lead_number = items[0][0]
+    own = [k for k, item in enumerate(items) if item[0] == lead_number]
+    best = max(own, key=lambda k: scores[k])
+    chosen = [best]
+    number, index, sentence = items[best]
+    following = [k for k in own if items[k][1] == index + 1]
+    if following and len(sentence) < 80 and len(sentence) + len(items[following[0]][2]) < max_chars:
+        chosen.append(following[0])
+    others = [k for k, item in enumerate(items) if item[0] != lead_number]
+    if others:
+        runner = max(others, key=lambda k: scores[k])
+        used = sum(len(items[k][2]) for k in chosen)
+        if scores[runner] > scores[best] and used + len(items[runner][2]) <= max_chars:
+            chosen.append(runner)
+    chosen.sort()
+    out = []
+    for position, k in enumerate(chosen):
+        last_of_passage = position + 1 == len(chosen) or items[chosen[position + 1]][0] != items[k][0]
+        out.append(f"{items[k][2]} [{items[k][0]}]" if last_of_passage else items[k][2])
+    return " ".join(out)
+
+
+def split_complete(buffer: str) -> tuple[list[str], str]:
+    """The complete sentences at the start of a streamed `buffer`, and the unfinished rest."""
+    done: list[str] = []
+    start = 0
+    for match in _BOUNDARY.finditer(buffer):
+        end = match.end()
+        sentence = buffer[start:end].strip()
+        if sentence:
+            done.append(sentence)
+        start = end
+    return done, buffer[start:]
+
+
+@dataclass
+class SentenceGate:
+    """Releases a streamed draft one judged sentence at a time.
+
+    `feed` takes each text delta and returns the text to show now (whole sentences, with the spacing the
+    model used); `finish` judges what is left once the model stopped. After the first rejected sentence the
+    gate is closed: `reason` says why, and the caller stops the model.
+    """
+
+    judge: Judge
+    shown: list[str] = field(default_factory=list)
+    reason: str | None = None
+    _buffer: str = ""
+
+    @property
+    def closed(self) -> bool:
+        return self.reason is not None
+
+    def feed(self, delta: str) -> str:
+        if self.closed:
+            return ""
+        self._buffer += delta
+        complete, self._buffer = split_complete(self._buffer)
+        return self._release(complete)
+
+    def finish(self) -> str:
+        """Judge what is left once the model stopped: an unfinished last sentence (the token budget ran out, or
+        the model ended mid-phrase) is dropped."""
+        if self.closed:
+            return ""
+        rest, self._buffer = self._buffer.strip(), ""
+        if not rest:
+            return ""
+        if not re.search(r"[.!?][\"')\]]*(?:\s*\[\d+\])*$", rest):
+            self.reason = "unfinished"
+            return ""
+        return self._release([rest])
+
+    def _release(self, complete: list[str]) -> str:
+        out = []
+        for sentence in complete:
+            reason = self.judge(sentence, self.shown)
+            if reason is not None:
+                self.reason = reason
+                break
+            self.shown.append(sentence)
+            out.append(sentence)
+        if not out:
+            return ""
+        lead = " " if len(self.shown) > len(out) else ""
+        return lead + " ".join(out)
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.shown)
+
+
+# What ends a draft at a sentence: the ones a customer cannot use. "unfinished" and "over_length" are judged
+# on the whole answer (SentenceGate.finish and the token budget), not sentence by sentence.
+_SENTENCE_DEFECTS = ("loop", "echo", "dangling_citation", "non_answer", "instruction_as_fact")
+
+
+def answer_judge(question: str, passages: Sequence[Passage]) -> Judge:
+    """The gate's judge for one turn: a sentence passes when it repeats nothing already shown, shows none of
+    answer_checks' defects and is supported by the passages (its facts and most of its words are theirs), a
+    document's own instructions to the assistant not counting as support."""
+    clean = without_instructions(passages)
+
+    def judge(sentence: str, shown: list[str]) -> str | None:
+        bare = strip_citations(sentence)
+        if not _whole(bare) or len(re.findall(r"[^\W\d_]{2,}", bare)) < 2:
+            return "fragment"  # a heading, a table row, a lone list marker, half a sentence
+        said = " ".join(bare.lower().split())
+        if any(" ".join(strip_citations(s).lower().split()) == said for s in shown):
+            return "loop"
+        found = [d for d in defects(sentence, question, passages) if d in _SENTENCE_DEFECTS]
+        if found:
+            return found[0]
+        return None if sentence_supported(sentence, clean) else "unsupported"
+
+    return judge
+
+
+def supporting_passage(answer: str, passages: Sequence[Passage]) -> int:
+    """The number of the first passage that supports the answer on its own (1 when none does alone)."""
+    for number, passage in enumerate(passages, start=1):
+        if sentence_supported(strip_citations(answer), [passage]):
+            return number
+    return 1
+
+
+def strip_citations(text: str) -> str:
+    return _CITATION.sub("", text).strip()

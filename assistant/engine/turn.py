@@ -1,0 +1,272 @@
+"""One customer turn, top to bottom: paused, handoff, small talk, curated template, retrieve, abstain, compose.
+
+The facade (facade.py) validates the message, loads the conversation, classifies it, then runs a
+`CustomerTurn` and stores what it produced:
+
+    turn = CustomerTurn(assistant, text, classification, history, reply, timings, ...)
+    async for event in turn.run(): ...
+
+Each decision is one small method, in the order `run` takes them. Compose: the top FAQ entry's own answer;
+else the model's draft shown sentence by sentence while each sentence passes the check (compose.py); else,
+when no sentence passed, the extractive answer (whole passage sentences, cited).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+from assistant.engine.backends import BackendError, GenerationRequest, SamplingParams
+from assistant.engine.compose import (
+    SentenceGate,
+    answer_judge,
+    extractive_answer,
+    faq_answer,
+    is_faq,
+    needs_citation,
+    supporting_passage,
+)
+from assistant.engine.events import (
+    Classification,
+    HandoffEvent,
+    Reply,
+    Source,
+    SourcesEvent,
+    Timings,
+    TokenEvent,
+)
+from assistant.engine.followup import standalone_question
+from assistant.engine.prompt import ECHO_STOPS
+from assistant.engine.prompt import Turn as HistoryTurn
+from assistant.engine.smalltalk import TEMPLATE_INTENTS, SmallTalk, small_talk
+from assistant.engine.understanding import rephrase
+from assistant.engine.understanding.policy import ConversationState, Decision
+
+log = logging.getLogger(__name__)
+
+PAUSED_MESSAGE = "A member of our support team has this conversation and will reply here shortly."
+
+
+@dataclass
+class CustomerTurn:
+    """One turn's inputs and the reply it fills in. `assistant` is the facade: its engine components."""
+
+    assistant: Any
+    text: str
+    classification: Classification
+    history: list[Any]
+    reply: Reply
+    timings: Timings
+    t0: float
+    namespace: str
+    paused: bool = False
+    sampling: SamplingParams | None = None
+    adapter: str | None = None
+
+    async def run(self) -> AsyncIterator[Any]:
+        if self.paused:
+            async for event in self.say(Decision(route="paused", text=PAUSED_MESSAGE)):
+                yield event
+            return
+        decision = self.handoff() or self.small_talk() or self.curated()
+        query, hits = self.text, []
+        if decision is None or self.policy.needs_corroboration(decision):
+            query, hits = await asyncio.to_thread(self.retrieve)
+            decision = self.corroborate(decision, hits)
+        if decision is None:
+            hits, decision = await asyncio.to_thread(self.answer_or_abstain, hits)
+        if decision.route == "generate":
+            async for event in self.compose(query, hits):
+                yield event
+        else:
+            async for event in self.say(decision, hits):
+                yield event
+
+    # -- the decisions, in order -------------------------------------------------------------
+    @property
+    def policy(self) -> Any:
+        return self.assistant.policy
+
+    def state(self) -> ConversationState:
+        users = [m for m in self.history if m.role == "user"]
+        bots = [m for m in self.history if m.role == "assistant"]
+        return ConversationState(sentiments=[m.sentiment or "neutral" for m in users],
+                                 abstentions=[bool(m.abstained) for m in bots])
+
+    def handoff(self) -> Decision | None:
+        """A person is asked for, or the customer has been upset for several messages running."""
+        return self.policy.handoff(self.text, self.classification, self.state())
+
+    def small_talk(self) -> Decision | None:
+        """Greetings, thanks, goodbyes, "are you a bot?", wordless messages: a short reply, no search. The
+        site's own template for the matching intent speaks when it has one, else smalltalk.py's default."""
+        kind = small_talk(self.text)
+        if kind is None:
+            return None
+        for intent in TEMPLATE_INTENTS.get(kind, ()):
+            rendered = self.policy.templates.select(intent, self.text)
+            if rendered is not None:
+                return Decision(route="smalltalk", text=rendered.text, template_id=rendered.template_id)
+        return Decision(route="smalltalk", text=SmallTalk(self.assistant.settings.company).reply(kind))
+
+    def curated(self) -> Decision | None:
+        """The curated template of a confident intent (checked against retrieval before it is sent)."""
+        return self.policy.template(self.text, self.classification)
+
+    def retrieve(self) -> tuple[str, list[Any]]:
+        """(the text searched with, its hits): a follow-up ("And for an exchange?") carries the earlier
+        question's topic (followup.py)."""
+        t = time.perf_counter()
+        k, search = self.assistant.settings.retrieval.top_k, self.assistant.retriever.search
+        query = standalone_question(self.text, self.history, search=lambda q: search(q, k, self.namespace))
+        hits = search(query, k, self.namespace)
+        self.timings.retrieval_ms = (time.perf_counter() - t) * 1000
+        return query, hits
+
+    def corroborate(self, decision: Decision | None, hits: list[Any]) -> Decision | None:
+        """A template with sources answers only when retrieval also found one of its pages."""
+        if decision is None:
+            return None
+        indexed = self.assistant.retriever.indexed(decision.sources, self.namespace)
+        if self.policy.corroborated(decision, [h.doc_id for h in hits], indexed):
+            return decision
+        log.info("template %s not corroborated by retrieval; answering from the knowledge base", decision.template_id)
+        return None
+
+    def answer_or_abstain(self, hits: list[Any]) -> tuple[list[Any], Decision]:
+        """Answer when retrieval is confident (or a confident intent vouches for the top page), else abstain
+        (or hand off after repeated abstentions)."""
+        bot, cls = self.assistant, self.classification
+        if hits and self.policy.intent_can_break_ties(cls):
+            hits = bot.lead_with_intent_page(cls, hits, self.namespace)
+        scores = [h.score for h in hits]
+        agrees = self.policy.needs_intent_check(cls, scores) and bot.intent_vouches(cls, hits[0].doc_id,
+                                                                                     self.namespace)
+        return hits, self.policy.after_retrieval(scores, self.state(), intent_agrees=agrees)
+
+    async def compose(self, query: str, hits: list[Any]) -> AsyncIterator[Any]:
+        """The top FAQ entry's own answer; else the checked draft; else the extractive answer. `query` (the
+        question with a follow-up's topic) picks the sentences; the model reads the customer's own words."""
+        reply, timings = self.reply, self.timings
+        if is_faq(hits[0]):
+            reply.route, reply.sources = "faq", [source(1, hits[0])]
+            yield SourcesEvent(sources=reply.sources)
+            reply.answer = faq_answer(hits[0])
+            timings.ttft_ms = (time.perf_counter() - self.t0) * 1000
+            yield TokenEvent(text=reply.answer)
+            return
+        reply.sources = [source(i, h) for i, h in enumerate(hits, start=1)]
+        yield SourcesEvent(sources=reply.sources)
+        guarded = self.assistant.settings.engine.answer_guard
+        gate = SentenceGate(answer_judge(self.text, hits)) if guarded else None
+        parts: list[str] = []
+        async for shown in self.generate(hits, gate, parts):
+            if timings.ttft_ms is None:
+                timings.ttft_ms = (time.perf_counter() - self.t0) * 1000
+            yield TokenEvent(text=shown)
+        if gate is None:
+            reply.route, reply.answer = "generate", "".join(parts).strip()
+            return
+        if gate.reason is not None:
+            log.info("answer check stopped the draft after %d sentence(s): %s", len(gate.shown), gate.reason)
+        if not gate.shown:  # nothing the customer could rely on: the passages' own sentences instead
+            reply.route, reply.answer = "extractive", await asyncio.to_thread(self.extractive, query, hits)
+            timings.ttft_ms = (time.perf_counter() - self.t0) * 1000
+            yield TokenEvent(text=reply.answer)
+            return
+        reply.route, reply.answer = "generate", gate.text
+        if needs_citation(reply.answer):
+            addition = f" [{supporting_passage(reply.answer, hits)}]"
+            reply.answer += addition
+            yield TokenEvent(text=addition)
+
+    async def generate(self, hits: list[Any], gate: SentenceGate | None, parts: list[str]) -> AsyncIterator[str]:
+        """Stream the model's draft (through the gate when there is one); `parts` collects the raw deltas."""
+        bot = self.assistant
+        excerpts = await asyncio.to_thread(bot.context.select_safely, self.text, hits)
+        messages = bot.prompt.build(self.text, excerpts, [HistoryTurn(m.role, m.content) for m in self.history])
+        params = self.sampling or bot.default_sampling()  # a copy below: the caller's stays untouched
+        params = replace(params, stop=[*params.stop, *(s for s in ECHO_STOPS if s not in params.stop)])
+        request = GenerationRequest(messages=messages, sampling=params, adapter=self.adapter,
+                                    request_id=self.reply.message_id)
+        self.timings.prompt_tokens = bot.backend.count_tokens(messages)
+        t = time.perf_counter()
+        stream = bot.backend.stream(request)
+        try:
+            async for piece in stream:
+                parts.append(piece)
+                shown = gate.feed(piece) if gate is not None else piece
+                if shown:
+                    yield shown
+                if gate is not None and gate.closed:
+                    break  # closing the stream below frees the engine's slot
+        finally:
+            close = getattr(stream, "aclose", None)  # an async generator: closing it cancels the request
+            if close is not None:
+                await close()
+        if gate is not None:
+            tail = gate.finish()
+            if tail:
+                yield tail
+        seconds = time.perf_counter() - t
+        self.timings.completion_tokens = len(parts)
+        self.timings.tokens_per_second = len(parts) / seconds if seconds > 0 and parts else None
+
+    def extractive(self, query: str, hits: list[Any]) -> str:
+        encode = self.assistant.context.encode
+        try:  # the selector's encoder: it has just embedded these sentences with this question
+            return extractive_answer(query, hits, encode) or extractive_answer(query, hits, encode, min_chars=1)
+        except Exception:  # an encoder failure must not lose the turn: the top passage's opening sentence then
+            log.exception("extractive answer failed; using the top passage's opening")
+            return extractive_answer(query, hits, None, min_chars=1)
+
+    async def say(self, decision: Decision, hits: list[Any] = ()) -> AsyncIterator[Any]:
+        """A decided reply: paused, handoff, small talk, template or abstention."""
+        reply = self.reply
+        reply.route, reply.answer = decision.route, decision.text or ""
+        if decision.route == "template" and self.assistant.settings.understanding.rephrase_templates:
+            reply.answer = await self.rephrase(decision)
+        reply.template_id = decision.template_id
+        reply.abstained = decision.route == "abstain"
+        reply.handoff = decision.handoff
+        if decision.route == "template" and decision.sources:
+            # a page the corroborating search found is cited with its title, link and passage
+            found = {h.doc_id: h for h in reversed(list(hits))}
+            reply.sources = [source(i, found[d]) if d in found
+                             else Source(index=i, doc_id=d, title=d, snippet="", score=1.0)
+                             for i, d in enumerate(decision.sources, start=1)]
+            yield SourcesEvent(sources=reply.sources)
+        self.timings.ttft_ms = (time.perf_counter() - self.t0) * 1000
+        yield TokenEvent(text=reply.answer)
+        if reply.handoff is not None:
+            yield HandoffEvent(handoff=reply.handoff)
+
+    async def rephrase(self, decision: Decision) -> str:
+        """The model's rewording of a template reply when it kept every fact, else the template as written."""
+        # ~4 characters a token: twice the template's length is room enough for a rewording, not for an essay
+        sampling = SamplingParams(temperature=0.0, max_tokens=max(32, len(decision.text) // 2))
+        request = GenerationRequest(messages=rephrase.messages(self.text, decision.text), sampling=sampling,
+                                    request_id=self.reply.message_id)
+        try:
+            generation = await self.assistant.backend.generate(request)
+        except BackendError as exc:  # the curated reply never depends on the model being up
+            log.warning("template %s sent as written: rephrasing failed: %s", decision.template_id, exc)
+            return decision.text
+        self.timings.prompt_tokens = generation.prompt_tokens
+        self.timings.completion_tokens = generation.completion_tokens
+        verdict = rephrase.check(decision.text, generation.text, decision.facts)
+        if generation.finish_reason == "length" or not verdict.ok:
+            log.info("template %s sent as written: the rephrasing %s", decision.template_id,
+                     "was cut off" if verdict.ok else verdict.reason)
+            return decision.text
+        return generation.text.strip()
+
+
+def source(index: int, hit: Any) -> Source:
+    return Source(index=index, doc_id=hit.doc_id, chunk_id=getattr(hit, "chunk_id", ""), title=hit.title,
+                  snippet=hit.text[:300], score=float(hit.score), url=getattr(hit, "url", None),
+                  section=getattr(hit, "section", None))

@@ -1,0 +1,107 @@
+"""The answer text on real help centres: each zoomcamp course FAQ as its own knowledge base, its questions
+(data-engineering: 300 drawn with seed 0; mlops: all 674) plus CLINC150 val's 100 out-of-scope questions as the
+unanswerable ones, and the sample store set, through `assistant eval answers` (whole pipeline, default engine).
+
+    python bench/answers_text.py                      # all three sets, default engine; writes docs/bench/answers-text.md
+    python bench/answers_text.py --sets mlops --limit 50 --no-generate     # a quick look, nothing written
+
+Prints one table (answer similarity over all questions with abstentions as 0, defective share, faithfulness,
+source hit@1, answered, abstention on unanswerable, latency) and writes per-set details and plots to --out.
+The zoomcamp data is measure-only: query files are built in a temp folder from ../shared/data, never committed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "data"
+SETS = ("data-engineering", "mlops", "store")
+
+
+def unanswerable() -> list[dict]:
+    with (SHARED / "clinc150" / "val.csv").open(encoding="utf-8") as f:
+        return [{"query": row["text"], "relevant": []} for row in csv.DictReader(f) if row["intent"] == "oos"]
+
+
+def course_queries(course: str, seed: int, sample: int | None) -> list[dict]:
+    rows = [json.loads(line) for line in (SHARED / "zoomcamp_faq" / f"{course}_questions.jsonl").open()]
+    if sample is not None and sample < len(rows):
+        rows = random.Random(seed).sample(rows, sample)
+    return rows + unanswerable()
+
+
+def run(name: str, kb: Path, queries: Path, out: Path, args: argparse.Namespace) -> dict:
+    cmd = [str(Path(sys.executable).parent / "assistant"), "eval", "answers", "--kb", str(kb), "--queries",
+           str(queries), "--json", "--details", str(out / f"{name}.jsonl"), "--plot", str(out / f"{name}.png"),
+           "--templates", "auto" if name == "store" else "none"]
+    if not args.generate:
+        cmd.append("--no-generate")
+    if args.limit:
+        cmd += ["--limit", str(args.limit)]
+    done = subprocess.run(cmd, env=os.environ, check=True, stdout=subprocess.PIPE, text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sets", nargs="+", choices=SETS, default=list(SETS))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--limit", type=int, default=None, help="first N queries of each set (a quick look)")
+    parser.add_argument("--generate", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench-answers")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.sets:
+            if name == "store":
+                kb, queries = ROOT / "bench/data/store_kb.jsonl", ROOT / "bench/data/store_eval_queries.jsonl"
+            else:
+                kb = SHARED / "zoomcamp_faq" / f"{name}_faq.jsonl"
+                queries = Path(tmp) / f"{name}.jsonl"
+                rows = course_queries(name, args.seed, 300 if name == "data-engineering" else None)
+                queries.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+            results[name] = run(name, kb, queries, args.out, args)
+            print(f"{name}: {json.dumps(results[name])}", file=sys.stderr)
+    keys = ["answer_similarity_mean_all", "defective_rate", "faithfulness", "source_hit_at_1", "answered_rate",
+            "abstain_or_handoff_rate_unanswerable", "latency_ms_p50"]
+    print("| set | " + " | ".join(keys) + " |")
+    print("|" + " --- |" * (len(keys) + 1))
+    for name, metrics in results.items():
+        print(f"| {name} | " + " | ".join(str(metrics.get(k)) for k in keys) + " |")
+    (args.out / "summary.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    if args.generate and not args.limit and set(args.sets) == set(SETS):
+        write_section(results, keys)
+
+
+def write_section(results: dict, keys: list[str]) -> None:
+    """docs/bench/answers-text.md: the table, with date, machine and command (merged by bench/merge.py)."""
+    import datetime
+    import platform
+
+    lines = ["## Answer text: similarity, defects, faithfulness (zoomcamp course FAQs and the sample store)", "",
+             f"- date: {datetime.date.today()}; machine: {platform.machine()} {os.cpu_count()}-core CPU, no GPU",
+             "- command: `python bench/answers_text.py` (each set through `assistant eval answers`, default engine)",
+             "- sets: data-engineering FAQ (435 entries; 300 of its questions, seed 0) and mlops FAQ (138 entries; all"
+             " 674 questions), each its own knowledge base with CLINC150 val's 100 out-of-scope questions as the"
+             " unanswerable ones; the sample store (30 pages, 60 answerable + 20 unanswerable, sample templates).",
+             "- answer similarity: cosine (all-MiniLM-L6-v2) of the answer and the reference answer, abstentions"
+             " counting 0; defective: share of shown answers with a loop, an unfinished sentence, an echo, a"
+             " dangling citation, a non-answer, an instruction stated as fact or over 1,200 characters.", "",
+             "| set | " + " | ".join(keys) + " | routes |", "|" + " --- |" * (len(keys) + 2)]
+    for name, metrics in results.items():
+        lines.append(f"| {name} | " + " | ".join(str(metrics.get(k)) for k in keys) + f" | {metrics.get('routes')} |")
+    (ROOT / "docs" / "bench" / "answers-text.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

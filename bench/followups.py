@@ -61,12 +61,12 @@ def load_exchanges(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def texts(row: dict[str, Any], search: Callable[[str], list[Any]]) -> dict[str, str]:
+def texts(row: dict[str, Any], search: Callable[[str], list[Any]], min_score: float) -> dict[str, str]:
     history = [(turn["role"], turn["content"]) for turn in row["history"]]
     return {
         "raw": row["query"],
         "rules": standalone_question(row["query"], history),
-        "rules+search": standalone_question(row["query"], history, search=search),
+        "rules+search": standalone_question(row["query"], history, search=search, min_score=min_score),
         "reference": row["standalone"],
     }
 
@@ -98,7 +98,7 @@ def run(rows: list[dict[str, Any]], min_score: float) -> list[dict[str, Any]]:
                     "topic_change": bool(row.get("topic_change")),
                     "query": row["query"],
                 }
-                for variant, text in texts(row, search).items():
+                for variant, text in texts(row, search, min_score).items():
                     hits = search(text)
                     top = hits[0] if hits else None
                     hit = top is not None and top.doc_id in row["relevant"]

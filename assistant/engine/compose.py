@@ -31,6 +31,7 @@ _MARKER = re.compile(r"^\s*(?:\[\d+\]|\(\d+\)|\d+[.)]|[-*•>])\s*")
 _EMPHASIS = re.compile(r"[*#`]")  # markdown that means nothing in a plain sentence; ">" inside a menu path stays
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"“])")
 _CITATION_MARK = re.compile(r"\[\d+\]")
+_TABLE_ROW = " – "  # how _units joins a table row's cells
 
 
 class Passage(Protocol):
@@ -49,21 +50,30 @@ _BOUNDARY = re.compile(r"(?<=[.!?])((?:\s*\[\d+\])*)(?=\s)|\n+")
 
 
 def _units(text: str) -> list[str]:
-    """Paragraphs with their hard line wraps joined; list items and table rows stand alone."""
+    """Paragraphs with their hard line wraps joined; list items alone; a table row as one sentence that names
+    its columns ("USA and Canada – Standard: €14.95 – Express: €29.95."), the header row itself dropped."""
     units: list[str] = []
     paragraph: list[str] = []
+    header: list[str] | None = None
     for raw in [*text.splitlines(), ""]:
         line = raw.strip()
         item = _MARKER.match(line) is not None or line.startswith(("|", "#"))
         if (not line or item) and paragraph:
             units.append(" ".join(paragraph))
             paragraph = []
+        if not line.startswith("|"):
+            header = None
         if line.startswith("#"):
             continue  # a heading names a topic; it answers nothing
         if line.startswith("|"):
             cells = [c.strip() for c in line.strip("|").split("|")]
-            if not all(set(c) <= set("-: ") for c in cells):  # not the |---| separator row
-                units.append(" – ".join(c for c in cells if c))
+            if all(set(c) <= set("-: ") for c in cells):  # the |---| separator row
+                continue
+            if header is None:
+                header = cells
+                continue
+            named = [cells[0], *(f"{h}: {c}" if h else c for h, c in zip(header[1:], cells[1:], strict=False) if c)]
+            units.append(_TABLE_ROW.join(c for c in named if c).rstrip(".") + ".")
         elif item:
             units.append(_MARKER.sub("", line))
         elif line:
@@ -148,7 +158,7 @@ def extractive_answer(question: str, passages: Sequence[Passage], encode: Encode
         title = " ".join(passage.title.lower().split()).strip(" .")
         for i, sentence in enumerate(sentences(passage.text)):
             if (len(sentence) >= min_chars and " ".join(sentence.lower().split()).strip(" .") != title
-                    and _whole(sentence) and not addresses_assistant(sentence)):
+                    and _whole(sentence) and not _ANNOUNCES.search(sentence) and not addresses_assistant(sentence)):
                 items.append((number, i, sentence))
     if not items:
         return ""
@@ -162,7 +172,8 @@ def extractive_answer(question: str, passages: Sequence[Passage], encode: Encode
     chosen = [best]
     number, index, sentence = items[best]
     following = [k for k in own if items[k][1] == index + 1]
-    if following and len(sentence) < 80 and len(sentence) + len(items[following[0]][2]) < max_chars:
+    if (following and len(sentence) < 80 and _TABLE_ROW not in sentence
+            and len(sentence) + len(items[following[0]][2]) < max_chars):
         chosen.append(following[0])
     others = [k for k, item in enumerate(items) if item[0] != lead_number]
     if others:
@@ -236,6 +247,7 @@ class SentenceGate:
             if reason is not None:
                 self.reason = reason
                 break
+            sentence = " ".join(sentence.split())  # "takes.\n[1]" reads as "takes. [1]"
             self.shown.append(sentence)
             out.append(sentence)
         if not out:
@@ -250,6 +262,12 @@ class SentenceGate:
 
 # What ends a draft at a sentence: the ones a customer cannot use. "unfinished" and "over_length" are judged
 # on the whole answer (SentenceGate.finish and the token budget), not sentence by sentence.
+# an answer that talks about the sources instead of giving what they say
+_ABOUT_SOURCES = re.compile(r"^\W*(?:according to (?:the |this |these )?(?:sources?|passages?|documents?|context)"
+                            r"|(?:the |this |these )(?:sources?|passages?|documents?|context|answer)\b(?! (?:to|of|for) ))",
+                            re.I)
+# a sentence that announces what follows ("Here is how long each stage takes.") promises, it does not answer
+_ANNOUNCES = re.compile(r"^\W*here (?:is|are)\b|\b(?:as follows|below)\W*$", re.I)
 _SENTENCE_DEFECTS = ("loop", "echo", "dangling_citation", "non_answer", "instruction_as_fact")
 
 
@@ -261,8 +279,10 @@ def answer_judge(question: str, passages: Sequence[Passage]) -> Judge:
 
     def judge(sentence: str, shown: list[str]) -> str | None:
         bare = strip_citations(sentence)
-        if not _whole(bare) or len(re.findall(r"[^\W\d_]{2,}", bare)) < 2:
+        if not _WHOLE.match(bare.strip()) or len(re.findall(r"[^\W\d_]{2,}", bare)) < 2:
             return "fragment"  # a heading, a table row, a lone list marker, half a sentence
+        if _ABOUT_SOURCES.match(bare) or _ANNOUNCES.search(bare):
+            return "non_answer"  # "The source says that shipping costs and free shipping."
         said = " ".join(bare.lower().split())
         if any(" ".join(strip_citations(s).lower().split()) == said for s in shown):
             return "loop"

@@ -37,6 +37,8 @@ _MONTH = rf"(?:{'|'.join(_MONTHS)}|jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|
 _DATE = re.compile(rf"\b(?P<iso>\d{{4}}-\d{{2}}-\d{{2}})\b"
                    rf"|\b(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<m1>{_MONTH})"
                    rf"|\b(?P<m2>{_MONTH})\s+(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?\b", re.I)
+# "1–2 business days" is one fact: an answer's "1 business day" is not what the passage says
+_RANGE = re.compile(rf"(?<![\w.])(?P<a>{_NUM})\s?-\s?(?P<b>{_NUM})(?![\w@.])")
 _NUMBER = re.compile(rf"(?<![\w.]){_NUM}(?:st|nd|rd|th)?(?![\w@])")
 _WORD_NUMBERS = {w: str(i) for i, w in enumerate(("zero", "one", "two", "three", "four", "five", "six",
                                                   "seven", "eight", "nine", "ten", "eleven", "twelve"))}
@@ -90,8 +92,8 @@ def names(text: str) -> set[str]:
 
 def facts(text: str) -> set[str]:
     """The checkable facts in a text, normalised: money '€50' (for '€50.00', '50 EUR', '50 euros'), '10%',
-    times '09:00' ('9:00', '9 am'; '5 pm' -> '17:00'), dates '1 may' / '2025-05-01', every other number
-    ('3-5 days' -> '3' and '5'), e-mail addresses and links (lowercase, no scheme) and capitalised names that
+    times '09:00' ('9:00', '9 am'; '5 pm' -> '17:00'), dates '1 may' / '2025-05-01', ranges ('3-5 days' ->
+    '3-5', whose ends are not numbers of their own), every other number, e-mail addresses and links (lowercase, no scheme) and capitalised names that
     do not start a sentence (lowercase: 'northwind outfitters'). Citation markers and list numbers are not."""
     lines = text.translate(DASHES).splitlines()
     text = LIST_ITEMS.sub("", "\n".join(_strip_citations(line) for line in lines))
@@ -113,6 +115,7 @@ def facts(text: str) -> set[str]:
     take(_PERCENT, lambda m: _number(m["n"]) + "%")
     take(_TIME, _time)
     take(_DATE, _date)
+    take(_RANGE, lambda m: f"{_number(m['a'])}-{_number(m['b'])}")
     take(_NUMBER, lambda m: _number(m.group(0)))
     for a, b in spans:  # "50 EUR" is money, not the name "EUR"
         text = text[:a] + "0" * (b - a) + text[b:]
@@ -121,7 +124,7 @@ def facts(text: str) -> set[str]:
 
 def _numbers(text: str) -> set[str]:
     """Every number of a text however written ('€5', '5 days', 'five'): an answer's bare number may be any."""
-    text = text.translate(DASHES).lower()
+    text = _RANGE.sub(" ", text.translate(DASHES).lower())  # a range's ends are no numbers of their own
     found = {_number(m.group(0)) for m in re.finditer(_NUM, text)}
     return found | {n for w, n in _WORD_NUMBERS.items() if re.search(rf"\b{w}\b", text)}
 

@@ -137,13 +137,15 @@ def _doc_ids(hits: Sequence[Any], n: int) -> list[str]:
     return ids
 
 
-def standalone_question(question: str, history: Sequence[Turn], search: Search | None = None) -> str:
+def standalone_question(question: str, history: Sequence[Turn], search: Search | None = None,
+                        min_score: float = 0.0) -> str:
     """The text to retrieve with for `question`, given the turns before it (oldest first).
 
     `history` holds (role, content) tuples, {"role", "content"} dicts or objects with .role and .content
     (stored messages); only the user turns are read. Returns `question` itself when there is no earlier
     user turn, when it is a standalone question (rule 1), or when `search` shows that its own words pick the
-    rewrite's runner-up (rule 3); else the question with the previous question's subject words (rule 2).
+    rewrite's runner-up with a score of at least `min_score` (rule 3); else the question with the previous
+    question's subject words (rule 2).
     """
     previous = _resolve(_user_questions(history))
     if not previous or not is_followup(question, previous):
@@ -151,8 +153,12 @@ def standalone_question(question: str, history: Sequence[Turn], search: Search |
     rewritten = _with_context(question, previous)
     if search is None or rewritten == question:
         return rewritten
-    own = _doc_ids(search(question), 1)
+    own_hits = search(question)
+    own = _doc_ids(own_hits, 1)
     ranked = _doc_ids(search(rewritten), 2)
-    if own and len(ranked) == 2 and own[0] == ranked[1]:
+    # only a follow-up that would be answered on its own (top score >= min_score, the answer threshold) may
+    # stand alone: "what about Spain?" alone scores 0.01 on the shop and would be an abstention
+    answerable = bool(own_hits) and (isinstance(own_hits[0], str) or float(own_hits[0].score) >= min_score)
+    if own and len(ranked) == 2 and own[0] == ranked[1] and answerable:
         return question
     return rewritten

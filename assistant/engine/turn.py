@@ -1,4 +1,4 @@
-"""One customer turn, top to bottom: paused, handoff, small talk, curated template, retrieve, abstain, compose.
+"""One customer turn, top to bottom: paused, small talk, handoff, curated template, retrieve, abstain, compose.
 
 The facade (facade.py) validates the message, loads the conversation, classifies it, then runs a
 `CustomerTurn` and stores what it produced:
@@ -72,7 +72,7 @@ class CustomerTurn:
             async for event in self.say(Decision(route="paused", text=PAUSED_MESSAGE)):
                 yield event
             return
-        decision = self.handoff() or self.small_talk() or self.curated()
+        decision = self.small_talk() or self.handoff() or self.curated()
         query, hits = self.text, []
         if decision is None or self.policy.needs_corroboration(decision):
             query, hits = await asyncio.to_thread(self.retrieve)
@@ -103,7 +103,8 @@ class CustomerTurn:
 
     def small_talk(self) -> Decision | None:
         """Greetings, thanks, goodbyes, "are you a bot?", wordless messages: a short reply, no search. The
-        site's own template for the matching intent speaks when it has one, else smalltalk.py's default."""
+        site's own template for the matching intent speaks when it has one, else smalltalk.py's default.
+        Before the handoff: "are you a bot?" is a question to answer (the reply offers a person), not a request."""
         kind = small_talk(self.text)
         if kind is None:
             return None
@@ -122,7 +123,8 @@ class CustomerTurn:
         question's topic (followup.py)."""
         t = time.perf_counter()
         k, search = self.assistant.settings.retrieval.top_k, self.assistant.retriever.search
-        query = standalone_question(self.text, self.history, search=lambda q: search(q, k, self.namespace))
+        query = standalone_question(self.text, self.history, search=lambda q: search(q, k, self.namespace),
+                                    min_score=self.assistant.settings.understanding.min_retrieval_score)
         hits = search(query, k, self.namespace)
         self.timings.retrieval_ms = (time.perf_counter() - t) * 1000
         return query, hits

@@ -181,6 +181,20 @@ def test_search_reads_doc_ids_of_hits_and_collapses_chunks() -> None:
     )
 
 
+def test_a_followup_that_would_not_be_answered_alone_keeps_the_rewrite() -> None:
+    @dataclass
+    class Hit:
+        doc_id: str
+        score: float
+
+    rewritten = standalone_question("and if I'm late?", HOMEWORK)
+    rankings = {rewritten: [Hit("deadlines", 0.9), Hit("late-submissions", 0.5)],
+                "and if I'm late?": [Hit("late-submissions", 0.01)]}  # below the answer threshold: an abstention
+    assert standalone_question("and if I'm late?", HOMEWORK, search=lambda t: rankings[t], min_score=0.08) == rewritten
+    assert standalone_question("and if I'm late?", HOMEWORK, search=lambda t: rankings[t],
+                               min_score=0.005) == "and if I'm late?"
+
+
 def test_search_is_not_called_for_standalone_questions() -> None:
     search = FakeSearch({})
     question = "Where can I check my gift card balance?"

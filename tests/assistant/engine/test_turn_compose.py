@@ -177,3 +177,21 @@ def test_fragments_are_never_shown(tmp_path: Path) -> None:
         backend.enqueue(draft)
         _, streamed, reply = _run(_assistant(tmp_path / str(abs(hash(draft))), backend), QUESTION)
         assert reply.route == "extractive" and streamed == reply.answer == CUSTOMS, draft
+
+
+def test_talk_about_the_sources_in_any_words_is_never_shown(tmp_path: Path) -> None:
+    for draft in ("The source says that customs and duties apply in Switzerland. [1]",
+                  "According to the passages, the recipient pays import VAT and duties on delivery. [1]"):
+        backend = FakeBackend()
+        backend.enqueue(draft)
+        _, streamed, reply = _run(_assistant(tmp_path / str(abs(hash(draft))), backend), QUESTION)
+        assert reply.route == "extractive" and streamed == reply.answer == CUSTOMS, draft
+
+
+def test_are_you_a_bot_is_answered_even_when_the_intent_reads_it_as_a_request_for_a_person(tmp_path: Path) -> None:
+    bot = _assistant(tmp_path, FakeBackend())
+    bot.understanding = FakeClassifier(intent="human_agent", confidence=0.99)
+    _, _, reply = _run(bot, "Are you a bot?")
+    assert reply.route == "smalltalk" and reply.handoff is None and "person" in reply.answer
+    _, _, reply = _run(bot, "I want to talk to a person")
+    assert reply.route == "handoff"

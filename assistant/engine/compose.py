@@ -1,14 +1,15 @@
 """Answer composition: the text a customer reads, curated text first, never a fragment.
 
 - `faq_answer`: an FAQ entry (a question/answer row) that retrieval ranks first is answered like a template:
-  its own answer, cited [1]; a long one is trimmed to its sentences closest to the question, in order.
+  its own answer with its own line breaks, cited [1]; a long one is cut to its opening lines.
 - `extractive_answer`: the floor under every grounded turn: whole sentences of the top passages that are
   closest to the question, in the passages' order, each cited. Never cut mid-sentence.
-- `SentenceGate`: a model's draft is released sentence by sentence, each one judged against the passages
-  (supported, not a loop, not an echo) before it is shown; the first failing sentence ends the draft.
+- `SentenceGate` with `answer_judge`: a model's draft is released sentence by sentence, each one judged against
+  the passages (supported, not a loop, echo, fragment or talk about the sources) before it is shown; the first
+  failing sentence ends the draft.
 
-The facade composes a turn from these (facade.py): FAQ when the top hit is an FAQ entry, else the model's
-gated draft, else (nothing passed the gate) the extractive answer.
+The turn (turn.py) composes from these: FAQ when the top hit is an FAQ entry, else the model's gated draft,
+else (nothing passed the gate) the extractive answer.
 """
 
 from __future__ import annotations

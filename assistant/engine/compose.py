@@ -27,11 +27,11 @@ from assistant.engine.answer_checks import (
     sentence_supported,
     without_instructions,
 )
+from assistant.engine.sentences import CITATION, strip_citations
 
 _MARKER = re.compile(r"^\s*(?:\[\d+\]|\(\d+\)|\d+[.)]|[-*•>])\s*")
 _EMPHASIS = re.compile(r"[*#`]")  # markdown that means nothing in a plain sentence; ">" inside a menu path stays
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"“])")
-_CITATION_MARK = re.compile(r"\[\d+\]")
 _TABLE_ROW = " – "  # how _units joins a table row's cells
 
 
@@ -45,7 +45,6 @@ Judge = Callable[[str, list[str]], "str | None"]  # (sentence, sentences shown s
 
 FAQ_MAX_CHARS = 1000  # an FAQ answer longer than this is cut to its opening lines (under the 1,200 of over_length)
 EXTRACT_MAX_CHARS = 400  # the extractive answer's budget: two or three sentences
-_CITATION = re.compile(r"\s*\[\d+\]")
 # A sentence ends at . ! ? (or a newline) and may carry its citations after the mark: "…days. [1] Next".
 _BOUNDARY = re.compile(r"(?<=[.!?])((?:\s*\[\d+\])*)(?=\s)|\n+")
 
@@ -93,7 +92,7 @@ def sentences(text: str) -> list[str]:
 
 def needs_citation(answer: str) -> bool:
     """A finished, non-empty answer with no `[n]` marker."""
-    return bool(answer.strip()) and _CITATION_MARK.search(answer) is None
+    return bool(answer.strip()) and CITATION.search(answer) is None
 
 
 def is_faq(hit: Any) -> bool:
@@ -301,7 +300,3 @@ def supporting_passage(answer: str, passages: Sequence[Passage]) -> int:
         if sentence_supported(strip_citations(answer), [passage]):
             return number
     return 1
-
-
-def strip_citations(text: str) -> str:
-    return _CITATION.sub("", text).strip()

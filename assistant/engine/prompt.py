@@ -63,19 +63,6 @@ class PromptBuilder:
             return question
         return f"{self.sources_block(passages)}\n\nQuestion: {question}\n{self.instruction}"
 
-    def fallback_answer(self, passages: Sequence[Passage], max_chars: int = 300) -> str:
-        """What to say when the model produced nothing usable: the top passage's opening sentences, cited.
-
-        Still grounded (the facts are the passage's own words), never invented.
-        """
-        if not passages:
-            return ""
-        text = " ".join(line.strip(" -*#>") for line in passages[0].text.splitlines() if line.strip())
-        cut = text[:max_chars]
-        end = max(cut.rfind(". "), cut.rfind("! "), cut.rfind("? "))
-        cut = cut[: end + 1] if end > 40 else cut.rstrip() + ("…" if len(text) > max_chars else "")
-        return f"{cut} [1]"
-
     def build(self, question: str, passages: Sequence[Passage] = (),
               history: Sequence[Turn] = ()) -> list[dict[str, str]]:
         messages = [{"role": "system", "content": self.system_prompt}]

@@ -150,15 +150,6 @@ def test_a_reply_that_only_echoes_the_prompt_gets_the_cited_top_passage(tmp_path
     assert "<source" in backend.requests[0].sampling.stop
 
 
-def test_fallback_answer_cuts_at_a_sentence_end() -> None:
-    from assistant.engine.prompt import PromptBuilder
-
-    long = FakeHit("x", "X", "# Heading\n- First fact is here. " + "Second sentence goes on. " * 20, 0.5)
-    answer = PromptBuilder("rules", "Shop").fallback_answer([long], max_chars=120)
-    assert answer.startswith("Heading First fact is here.") and answer.endswith(". [1]") and len(answer) <= 125
-    assert PromptBuilder("rules", "Shop").fallback_answer([]) == ""
-
-
 def test_a_template_corroborated_by_retrieval_answers(tmp_path: Path) -> None:
     bot = make(tmp_path, templates=REFUND_TEMPLATE)  # refund-timing is the top hit
     reply = run(bot.chat("where is my refund"))

@@ -137,6 +137,12 @@ class FakeSearch:
         return self.rankings[text]
 
 
+@dataclass
+class Hit:
+    doc_id: str
+    score: float
+
+
 HOMEWORK = [("user", "Where can I find the homework deadlines?"), ("assistant", "In the deadlines sheet.")]
 
 
@@ -165,11 +171,6 @@ def test_search_keeps_the_rewrite_otherwise(own_ranking: list[str]) -> None:
 
 
 def test_search_reads_doc_ids_of_hits_and_collapses_chunks() -> None:
-    @dataclass
-    class Hit:
-        doc_id: str
-        score: float
-
     rewritten = standalone_question("and if I'm late?", HOMEWORK)
     # two chunks of the same page first: the runner-up page is the third hit
     rankings = {
@@ -182,11 +183,6 @@ def test_search_reads_doc_ids_of_hits_and_collapses_chunks() -> None:
 
 
 def test_a_followup_that_would_not_be_answered_alone_keeps_the_rewrite() -> None:
-    @dataclass
-    class Hit:
-        doc_id: str
-        score: float
-
     rewritten = standalone_question("and if I'm late?", HOMEWORK)
     rankings = {rewritten: [Hit("deadlines", 0.9), Hit("late-submissions", 0.5)],
                 "and if I'm late?": [Hit("late-submissions", 0.01)]}  # below the answer threshold: an abstention

@@ -18,7 +18,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 JSON_PATH = ROOT / "docs" / "bench" / "retrieval.json"
 MD_PATH = ROOT / "docs" / "bench" / "retrieval.md"
-ORDER = ["quality", "calibration", "ingest", "precision", "latency", "hnsw"]
+ORDER = ["quality", "fusion", "abstention", "calibration", "ingest", "precision", "latency", "hnsw"]
 
 
 def machine() -> str:

@@ -25,7 +25,8 @@ import numpy as np
 @dataclass(frozen=True)
 class FusionParams:
     """The shipped fusion is these defaults: gated score fusion was at least as good as dense-only and BM25-only
-    on every eval set of docs/benchmarks.md ("Retrieval quality"); bench/retrieval_quality.py compares others."""
+    on every eval set of docs/benchmarks.md ("Retrieval quality"); bench/retrieval_quality.py compares others,
+    bench/retrieval_fusion.py the BM25 weight against the ranker's title weight."""
 
     method: str = "score"  # score | rrf
     dense_weight: float = 1.0

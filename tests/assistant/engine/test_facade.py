@@ -93,7 +93,7 @@ def test_history_is_persisted_and_sent_back(tmp_path: Path) -> None:
 
 
 def test_low_retrieval_scores_abstain_without_generating(tmp_path: Path) -> None:
-    bot = make(tmp_path, hits=[FakeHit("x", "X", "unrelated", 0.05)])
+    bot = make(tmp_path, hits=[FakeHit("x", "X", "unrelated", 0.03)])
     reply = run(bot.chat("What is the airspeed of a swallow?"))
     assert reply.abstained and reply.route == "abstain" and reply.sources == []
     assert bot.backend.requests == []  # nothing generated from nothing

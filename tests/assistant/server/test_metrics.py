@@ -51,7 +51,7 @@ def test_chat_turns_fill_every_listed_series(client: TestClient) -> None:
         assert r.status_code == 200 and "event: done" in "".join(r.iter_text())
     handoff = client.post("/v1/chat", json={"message": "I want to talk to a real person please"})
     assert handoff.json()["route"] == "handoff"
-    client.retriever.hits = [FakeHit("x", "X", "unrelated", 0.05)]
+    client.retriever.hits = [FakeHit("x", "X", "unrelated", 0.03)]
     abstained = client.post("/v1/chat", json={"message": "What is the airspeed of a swallow?"})
     assert abstained.json()["abstained"] is True
     conv_id = answered.json()["conversation_id"]

@@ -1,8 +1,9 @@
 """The answer text on real help centres: each zoomcamp course FAQ as its own knowledge base, its questions
 (data-engineering: 300 drawn with seed 0; mlops: all 674) plus CLINC150 val's 100 out-of-scope questions as the
-unanswerable ones, and the sample store set, through `assistant eval answers` (whole pipeline, default engine).
+unanswerable ones, the sample store set (also with every answer drafted by the model), the follow-up exchanges
+and the injection suite, through `assistant eval answers` (whole pipeline, default engine).
 
-    python bench/answers_text.py                      # all three sets, default engine; writes docs/bench/answers-text.md
+    python bench/answers_text.py                      # every set, default engine; writes docs/bench/answers-text.md
     python bench/answers_text.py --sets mlops --limit 50 --no-generate     # a quick look, nothing written
 
 Prints one table (answer similarity over all questions with abstentions as 0, defective share, faithfulness,
@@ -17,6 +18,7 @@ import csv
 import json
 import os
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -24,7 +26,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"
-SETS = ("data-engineering", "mlops", "store")
+SETS = ("data-engineering", "mlops", "store", "store-drafted", "follow-ups store", "follow-ups data-engineering",
+        "follow-ups mlops", "injection")
+DATA = ROOT / "bench" / "data"
+STORE_KB = DATA / "store_kb.jsonl"
+# the store again with the model drafting every answer (engine.answers=checked; the default, auto, answers
+# extractively with the embedded 135M model): how often a draft passes the check, and its time to first token
+DRAFTED = {"ASSISTANT_ENGINE__ANSWERS": "checked"}
 
 
 def unanswerable() -> list[dict]:
@@ -39,16 +47,45 @@ def course_queries(course: str, seed: int, sample: int | None) -> list[dict]:
     return rows + unanswerable()
 
 
+def inputs(name: str, tmp: Path, seed: int) -> tuple[Path, Path]:
+    """(knowledge base, query file) of a set; query files built from ../shared/data go to `tmp`."""
+    def written(file: str, rows: list[dict]) -> Path:
+        (tmp / file).write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+        return tmp / file
+
+    if name.startswith("store"):
+        return STORE_KB, DATA / "store_eval_queries.jsonl"
+    if name.startswith("follow-ups"):  # two-turn exchanges: the first question asked for real, then the follow-up
+        course = name.removeprefix("follow-ups ")
+        kb = STORE_KB if course == "store" else SHARED / "zoomcamp_faq" / f"{course}_faq.jsonl"
+        rows = [r for r in map(json.loads, (DATA / "followups.jsonl").open(encoding="utf-8"))
+                if r["kb"] == course or r["kb"] == f"zoomcamp-{course}"]
+        return kb, written(f"{name}.jsonl", rows)
+    if name == "injection":  # the store plus the suite's poisoned pages
+        cases = [json.loads(line) for line in (DATA / "injection_cases.jsonl").open(encoding="utf-8")]
+        pages = [json.loads(line) for line in STORE_KB.open(encoding="utf-8")]
+        pages += [c["poison"] for c in cases if c["side"] == "document"]
+        return written("injection_kb.jsonl", pages), DATA / "injection_cases.jsonl"
+    rows = course_queries(name, seed, 300 if name == "data-engineering" else None)
+    return SHARED / "zoomcamp_faq" / f"{name}_faq.jsonl", written(f"{name}.jsonl", rows)
+
+
 def run(name: str, kb: Path, queries: Path, out: Path, args: argparse.Namespace) -> dict:
     cmd = [str(Path(sys.executable).parent / "assistant"), "eval", "answers", "--kb", str(kb), "--queries",
            str(queries), "--json", "--details", str(out / f"{name}.jsonl"), "--plot", str(out / f"{name}.png"),
-           "--templates", "auto" if name == "store" else "none"]
+           "--templates", "none" if "data-engineering" in name or "mlops" in name else "auto"]
     if not args.generate:
         cmd.append("--no-generate")
     if args.limit:
         cmd += ["--limit", str(args.limit)]
-    done = subprocess.run(cmd, env=os.environ, check=True, stdout=subprocess.PIPE, text=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    env = {**os.environ, **(DRAFTED if name == "store-drafted" else {})}
+    done = subprocess.run(cmd, env=env, check=True, stdout=subprocess.PIPE, text=True)
+    metrics = json.loads(done.stdout.strip().splitlines()[-1])
+    rows = [json.loads(line) for line in (out / f"{name}.jsonl").open(encoding="utf-8")]
+    for label, routes in (("curated", ("template", "faq")), ("extractive", ("extractive",))):
+        ms = [r["latency_ms"] for r in rows if r["route"] in routes]
+        metrics[f"latency_ms_p50_{label}"] = round(statistics.median(ms), 1) if ms else None
+    return metrics
 
 
 def main() -> None:
@@ -63,17 +100,12 @@ def main() -> None:
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.sets:
-            if name == "store":
-                kb, queries = ROOT / "bench/data/store_kb.jsonl", ROOT / "bench/data/store_eval_queries.jsonl"
-            else:
-                kb = SHARED / "zoomcamp_faq" / f"{name}_faq.jsonl"
-                queries = Path(tmp) / f"{name}.jsonl"
-                rows = course_queries(name, args.seed, 300 if name == "data-engineering" else None)
-                queries.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+            kb, queries = inputs(name, Path(tmp), args.seed)
             results[name] = run(name, kb, queries, args.out, args)
             print(f"{name}: {json.dumps(results[name])}", file=sys.stderr)
     keys = ["answer_similarity_mean_all", "defective_rate", "faithfulness", "source_hit_at_1", "answered_rate",
-            "abstain_or_handoff_rate_unanswerable", "latency_ms_p50"]
+            "abstain_or_handoff_rate_unanswerable", "latency_ms_p50_curated", "latency_ms_p50_extractive",
+            "ttft_ms_p50_generated"]
     print("| set | " + " | ".join(keys) + " |")
     print("|" + " --- |" * (len(keys) + 1))
     for name, metrics in results.items():
@@ -93,7 +125,14 @@ def write_section(results: dict, keys: list[str]) -> None:
              "- command: `python bench/answers_text.py` (each set through `assistant eval answers`, default engine)",
              "- sets: data-engineering FAQ (435 entries; 300 of its questions, seed 0) and mlops FAQ (138 entries; all"
              " 674 questions), each its own knowledge base with CLINC150 val's 100 out-of-scope questions as the"
-             " unanswerable ones; the sample store (30 pages, 60 answerable + 20 unanswerable, sample templates).",
+             " unanswerable ones; the sample store (30 pages, 60 answerable + 20 unanswerable, sample templates);"
+             " store-drafted: the store with every answer drafted by the model and checked (engine.answers=checked;"
+             " the default, auto, answers extractively with the embedded SmolLM2-135M); follow-ups: the two-turn"
+             " exchanges of bench/data/followups.jsonl on their knowledge base, the first question asked for real in"
+             " the same chat; injection: the 32 cases of bench/data/injection_cases.jsonl over the store plus the"
+             " suite's poisoned pages.",
+             "- latency: end to end per turn (`assistant eval answers`, in process, 2 cores); curated = template"
+             " and FAQ replies; ttft_ms_p50_generated: first shown token of turns the model drafted.",
              "- answer similarity: cosine (all-MiniLM-L6-v2) of the answer and the reference answer, abstentions"
              " counting 0; defective: share of shown answers with a loop, an unfinished sentence, an echo, a"
              " dangling citation, a non-answer, an instruction stated as fact or over 1,200 characters.", "",

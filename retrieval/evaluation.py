@@ -30,6 +30,7 @@ class Query:
     query: str
     relevant: frozenset[str]
     reference_answer: str | None = None  # what a good answer says (`assistant eval answers` compares)
+    history: tuple[str, ...] = ()  # the customer's earlier messages in the same chat (`assistant eval answers`)
 
 
 def load_kb(path: Path) -> list[Document]:
@@ -58,10 +59,22 @@ def load_queries(path: Path) -> list[Query]:
         if reference is not None and (not isinstance(reference, str) or not reference.strip()):
             raise LoaderError(f"{path}:{n}: reference_answer must be a non-empty string or null, "
                               f"not {type(reference).__name__} {json.dumps(reference)[:40]}")
-        out.append(Query(query, frozenset(str(r) for r in relevant), reference))
+        out.append(Query(query, frozenset(str(r) for r in relevant), reference, _history(row, path, n)))
     if not out:
         raise LoaderError(f"{path}: no queries")
     return out
+
+
+def _history(row: dict[str, Any], path: Path, n: int) -> tuple[str, ...]:
+    """Earlier customer messages: ["text", ...] or chat turns [{"role", "content"}, ...] (the user's are kept)."""
+    turns = row.get("history") or []
+    if not isinstance(turns, list):
+        raise LoaderError(f"{path}:{n}: history must be a list of messages")
+    said = [t.get("content") if isinstance(t, dict) and t.get("role") == "user" else t
+            for t in turns if not (isinstance(t, dict) and t.get("role") != "user")]
+    if not all(isinstance(t, str) and t.strip() for t in said):
+        raise LoaderError(f"{path}:{n}: history holds a message that is not text")
+    return tuple(said)
 
 
 def doc_ranking(hits: list[Any], depth: int) -> list[str]:

@@ -2,7 +2,8 @@
 
 Runs every query through the whole pipeline (the `Assistant` facade: understanding, templates,
 retrieval, abstention, handoff, generation) over a throwaway index and database in a temp dir,
-one new conversation per query so that handoff-by-repetition cannot leak between queries.
+one new conversation per query so that handoff-by-repetition cannot leak between queries; a query with a
+`history` (the customer's earlier messages) is asked after them in its conversation (a follow-up).
 KB.jsonl is one {"id","title","text"} per line; QUERIES.jsonl is {"query","relevant":[ids]} per
 line, where an empty `relevant` means the KB has no answer. Reports source_hit_at_1,
 answered_rate, abstain_or_handoff_rate_unanswerable and latency; `--json` prints them as the last
@@ -143,7 +144,9 @@ def cited_doc(reply: Any) -> str | None:
     return reply.sources[0].doc_id if reply.sources else None
 
 
-async def run_queries(settings: Any, query_set: list[Any], progress: bool) -> list[Outcome]:
+async def run_queries(settings: Any, query_set: list[Any], progress: bool,
+                      pages: dict[str, Any] | None = None) -> list[Outcome]:
+    """Every query through the facade; `pages` (KB documents by id) hold template replies to whole pages."""
     from tqdm.auto import tqdm
 
     from assistant.engine.facade import Assistant
@@ -155,9 +158,12 @@ async def run_queries(settings: Any, query_set: list[Any], progress: bool) -> li
     outcomes: list[Outcome] = []
     try:
         for q in tqdm(query_set, desc="answers", unit="query", disable=not progress):
+            conversation = None
+            for earlier in q.history:  # a follow-up: the customer's earlier messages first, in the same chat
+                conversation = (await assistant.chat(earlier, conversation)).conversation_id
             recorder.last = None
             started = time.perf_counter()
-            reply = await assistant.chat(q.query)
+            reply = await assistant.chat(q.query, conversation)
             latency = (time.perf_counter() - started) * 1000
             hits = recorder.last
             cls = assistant.classify(q.query)
@@ -177,7 +183,7 @@ async def run_queries(settings: Any, query_set: list[Any], progress: bool) -> li
                 reference_answer=q.reference_answer,
             ))
             if outcomes[-1].answered:  # the full texts of the passages it cites are the recorded hits
-                outcomes[-1].defects, outcomes[-1].faithful = judge(reply, q.query, hits)
+                outcomes[-1].defects, outcomes[-1].faithful = judge(reply, q.query, hits, pages)
         add_similarities(outcomes, getattr(getattr(recorder.inner, "embedder", None), "encode", None))
     finally:
         await assistant.close()
@@ -201,7 +207,8 @@ def compute_metrics(outcomes: list[Outcome]) -> dict[str, Any]:
         routes[o.route] = routes.get(o.route, 0) + 1
     latencies = [o.latency_ms for o in outcomes]
     # turns the model drafted: shown as generated, or replaced by the extractive answer after the check
-    generated = [o for o in outcomes if o.route in ("generate", "extractive") and o.ttft_ms is not None]
+    generated = [o for o in outcomes if o.route in ("generate", "extractive") and o.ttft_ms is not None
+                 and o.prompt_tokens]  # an extractive answer without a draft (engine.answers) asked no model
     return {
         "source_hit_at_1": _rate([o.hit for o in answerable]),
         "answered_rate": _rate([o.answered for o in answerable]),
@@ -337,7 +344,8 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
                 if ingest.errors:
                     fail(f"{len(ingest.errors)} KB entries rejected, first: {ingest.errors[0][0]}: {ingest.errors[0][1]}")
                 # the bars go to stderr, so they never disturb the --json last line
-                outcomes = asyncio.run(run_queries(settings, query_set, progress=True))
+                outcomes = asyncio.run(run_queries(settings, query_set, progress=True,
+                                                   pages={d.id: d for d in docs}))
             except InvalidMessage as exc:
                 fail(f"{queries}: {exc}")
             except (ModelNotFound, RetrievalError, TemplateError, BackendError, OSError) as exc:

@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,9 +44,16 @@ def cited_passages(reply: Any, hits: Sequence[Any] | None) -> list[Any] | None:
     return None if any(p is None for p in passages) else passages
 
 
-def judge(reply: Any, question: str, hits: Sequence[Any] | None) -> tuple[list[str], bool | None]:
-    """(defects, faithful) of an answered reply; faithful is None when a cited passage cannot be read."""
+def judge(reply: Any, question: str, hits: Sequence[Any] | None,
+          pages: Mapping[str, Any] | None = None) -> tuple[list[str], bool | None]:
+    """(defects, faithful) of an answered reply; faithful is None when a cited passage cannot be read.
+
+    A template is written from whole pages, not from the chunk a search returned: with `pages` (the KB's
+    documents by id) it is held to the full text of every page it cites.
+    """
     passages = cited_passages(reply, hits)
+    if reply.route == "template" and pages and reply.sources and all(s.doc_id in pages for s in reply.sources):
+        passages = [_Passage(pages[s.doc_id].title, pages[s.doc_id].text) for s in reply.sources]
     shown = passages if passages is not None else [_Passage(s.title, s.snippet) for s in reply.sources]
     return defects(reply.answer, question, shown), (faithful(reply.answer, passages) if passages else None)
 

@@ -75,6 +75,7 @@ def _content(text: str) -> list[str]:
 MIN_CONTENT_KEPT = 0.6
 # "You're welcome!", "Enjoy your time outdoors!": a short exclamation without a fact is courtesy, not a claim
 _COURTESY_WORDS = 3
+_QUOTE_CHARS = 20  # a shorter piece found in a passage may be a common phrase, not a quote
 
 
 def sentence_supported(sentence: str, passages: Sequence[Passage]) -> bool:
@@ -82,6 +83,8 @@ def sentence_supported(sentence: str, passages: Sequence[Passage]) -> bool:
     in one passage. Without an unsupported fact, a question back to the customer, a short exclamation and a
     sentence without content words ("Yes.") claim nothing to check and pass."""
     sentence = _strip_citations(sentence)
+    if len(sentence) >= _QUOTE_CHARS and any(sentence in " ".join(p.text.replace("**", "").split()) for p in passages):
+        return True  # quoted word for word (an FAQ answer given whole, a page's sentence without its bold marks)
     if unsupported_facts(sentence, passages):
         return False
     words = set(_content(sentence))
@@ -93,8 +96,29 @@ def sentence_supported(sentence: str, passages: Sequence[Passage]) -> bool:
         return False
     # the words are the passage's, and so is the sense: a passage sentence that shares half of this one's words
     # says it the same way round ("covers accidents" is not supported by "does not cover accidents" alone)
-    near = [seg for p in passages for seg in sentences(p.text) if 2 * len(words & set(_content(seg))) >= len(words)]
-    return not near or any(_negated(seg) == _negated(sentence) for seg in near)
+    near = [(seg, head) for p in passages for seg, head in _under_headings(p.text)
+            if 2 * len(words & set(_content(seg))) >= len(words)]
+    # a list under "## What we do not accept" may be said the negative way round too
+    said = _negated(sentence)
+    return not near or any(_negated(seg) == said or (_negated(head) and said) for seg, head in near)
+
+
+_HEADING = re.compile(r"^#{1,6} \S")
+
+
+def _under_headings(text: str) -> list[tuple[str, str]]:
+    """(sentence, the Markdown heading it sits under, or "") for each sentence of a passage; a heading is a
+    sentence of its own, and the lines under it are read as sentences() reads them (wrapped lines joined)."""
+    out: list[tuple[str, str]] = []
+    head, block = "", []
+    for line in [*text.splitlines(), "# end"]:
+        if _HEADING.match(line):
+            out += [(seg, head) for seg in sentences("\n".join(block))]
+            head, block = line, []
+            out.append((line, ""))
+        else:
+            block.append(line)
+    return out[:-1]
 
 
 _NEGATION = re.compile(r"\b(?:not|no|never|cannot|none|nothing|without)\b|n't\b", re.I)
@@ -189,10 +213,30 @@ def _quotes(part: str, passages: Sequence[Passage], *, end: bool) -> bool:
     return any(t.endswith(piece) if end else t.startswith(piece) for t in texts)
 
 
+_WRAPPED_WORDS = 6  # a shorter line is a command or a key ("exec bash", "volumes:"), not wrapped prose
+
+
+def _source_line(part: str, passages: Sequence[Passage]) -> bool:
+    """The answer ends on a whole line of a passage that the passage does not carry on (the next line does
+    not open in lowercase): a command, a path or a signature its author ended the line with, not a cut."""
+    last = CITATION.sub(" ", part).strip().splitlines()[-1:] or [""]
+    line = " ".join(last[0].split())
+    if len(line) < 3 or line.endswith((":", ",", ";")):
+        return False
+    for p in passages:
+        lines = [" ".join(CITATION.sub(" ", x).split()) for x in p.text.splitlines()]
+        for i, own in enumerate(lines):
+            # a prose line wrapped by an export carries on in lowercase ("... we refund\nthe amount ...")
+            wrapped = i + 1 < len(lines) and lines[i + 1][:1].islower() and len(line.split()) >= _WRAPPED_WORDS
+            if own == line and not wrapped:
+                return True
+    return False
+
+
 def _unfinished(answer: str, passages: Sequence[Passage] = ()) -> bool:
     text = answer.strip()
     body = _TRAILING.sub("", text)
-    if not TERMINAL.search(body) and not _quotes(text, passages, end=True):
+    if not TERMINAL.search(body) and not _quotes(text, passages, end=True) and not _source_line(text, passages):
         return True
     last = re.findall(r"[\w']+", _strip_citations(body).lower())
     if last and last[-1] in _DANGLING and not body.endswith("?"):
@@ -296,7 +340,9 @@ def defects(answer: str, question: str, passages: Sequence[Passage], *, max_char
         "loop": _loop(answer) and not any(_norm(answer) in _norm(p.text) for p in passages),
         "unfinished": _unfinished(answer, passages),
         "echo": _echo(answer, question, passages),
-        "dangling_citation": any(int(n) == 0 or int(n) > len(passages) for n in CITATION.findall(answer)),
+        # "curl error [6]" quoted from a passage is its text, not a citation
+        "dangling_citation": any((int(n) == 0 or int(n) > len(passages)) and not any(f"[{n}]" in p.text for p in passages)
+                                 for n in CITATION.findall(answer)),
         "non_answer": _non_answer(answer),
         "instruction_as_fact": _instruction_as_fact(answer, question, passages),
         "over_length": len(answer) > max_chars,

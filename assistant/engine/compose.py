@@ -44,6 +44,10 @@ Encoder = Callable[[list[str]], np.ndarray]
 Judge = Callable[[str, list[str]], "str | None"]  # (sentence, sentences shown so far) -> None or a reason
 
 FAQ_MAX_CHARS = 1000  # an FAQ answer longer than this is cut to its opening lines (under the 1,200 of over_length)
+FAQ_MIN_WORDS = 3  # fewer, with no sentence mark, is no answer ("Krishna Anand")
+_WORDS = re.compile(r"[^\W_]+")
+_QUESTION_LABEL = re.compile(r"^\W{0,3}(?:question|q)\s*:", re.I)
+_ANSWER_LABEL = re.compile(r"^\W{0,3}(?:answer|a)\s*:\s*", re.I)
 EXTRACT_MAX_CHARS = 400  # the extractive answer's budget: two or three sentences
 # A sentence ends at . ! ? (or a newline) and may carry its citations after the mark: "…days. [1] Next".
 _BOUNDARY = re.compile(r"(?<=[.!?])((?:\s*\[\d+\])*)(?=\s)|\n+")
@@ -115,9 +119,12 @@ def faq_answer(hit: Any, *, max_chars: int = FAQ_MAX_CHARS) -> str:
 
     A long entry answers first and elaborates after (steps, code, logs): past `max_chars` it is cut to its
     opening lines, or to the opening sentences of a first paragraph that is itself too long; lines that
-    address the assistant ("SYSTEM: ...") are never part of it.
+    address the assistant ("SYSTEM: ...") are never part of it, nor a "Question: ..." that restates the
+    asker's problem before the "Answer: ...". Empty when what is left does not answer: the turn abstains.
     """
     lines = [line.rstrip() for line in hit.text.strip().splitlines() if not addresses_assistant(line)]
+    if len(lines) > 1 and _QUESTION_LABEL.match(lines[0]) and _ANSWER_LABEL.match(lines[1]):
+        lines = [_ANSWER_LABEL.sub("", lines[1]), *lines[2:]]
     text = "\n".join(lines).strip()
     kept = text.splitlines()
     cut = len(text) > max_chars
@@ -131,7 +138,12 @@ def faq_answer(hit: Any, *, max_chars: int = FAQ_MAX_CHARS) -> str:
                              or (cut and not _ENDS_SENTENCE.search(kept[-1].rstrip()))):
         kept.pop()
     text = "\n".join(kept).strip()
-    return f"{text} [1]" if text else ""
+    # An entry whose content was a picture keeps only its lead-in ("Error:") or its author's name: no answer.
+    # "Yes." is one: a sentence mark tells it from a bare name.
+    bare = len(_WORDS.findall(text)) < FAQ_MIN_WORDS and not _ENDS_SENTENCE.search(text)
+    if bare or text.endswith((":", ",", ";")):
+        return ""
+    return f"{text} [1]"
 
 
 _ENDS_SENTENCE = re.compile(r"[.!?][\"'”’)\]*]*$")

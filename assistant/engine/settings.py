@@ -47,11 +47,13 @@ class EngineConfig(BaseModel):
         1.0, gt=0.0, le=1.0, description="Nucleus sampling: draw only from the likeliest tokens holding this much "
         "probability; 1 = no cut.",
     )
-    answer_guard: bool = Field(
-        True, description="Check a generated answer sentence by sentence before it is shown: each sentence must be "
-        "supported by the retrieved passages and be no loop, echo or talk about the sources; the first that fails "
-        "ends the answer, and when none passed the customer gets the passages' own closest sentences, cited. "
-        "Off: stream whatever the model says (for trying a stronger model).",
+    answers: Literal["auto", "checked", "extractive", "unchecked"] = Field(
+        "auto", description="How a knowledge-base answer is written. checked: the chat model drafts it and each "
+        "sentence must be supported by the retrieved passages and be no loop, echo or talk about the sources before "
+        "it is shown; the first that fails ends the answer, and when none passed the customer gets the passages' own "
+        "closest sentences, cited. extractive: those sentences straight away, without the model. unchecked: "
+        "whatever the model says (for trying a stronger model). auto: extractive with the embedded "
+        "SmolLM2-135M-Instruct, whose drafts rarely pass the check; checked with any other model.",
     )
     openai_base_url: str = Field("", description="Base URL of an OpenAI-compatible server (backend=openai).")
     openai_api_key: str = Field("EMPTY", description="API key for the OpenAI-compatible server.")

@@ -151,40 +151,48 @@ class CustomerTurn:
         return hits, self.policy.after_retrieval(scores, self.state(), intent_agrees=agrees)
 
     async def compose(self, query: str, hits: list[Any]) -> AsyncIterator[Any]:
-        """The top FAQ entry's own answer; else the checked draft; else the extractive answer. `query` (the
-        question with a follow-up's topic) picks the sentences; the model reads the customer's own words."""
+        """The top FAQ entry's own answer (an abstention when it has none); else the model's draft, checked
+        unless engine.answers says otherwise; else (or in extractive mode) the extractive answer. `query` (the question with a follow-up's topic) picks the sentences; the model reads
+        the customer's own words."""
         reply, timings = self.reply, self.timings
         if is_faq(hits[0]):
+            answer = faq_answer(hits[0])
+            if not answer:  # the matching entry says nothing usable ("Error:", its picture lost): no answer
+                async for event in self.say(self.policy.after_retrieval([], self.state()), hits):
+                    yield event
+                return
             reply.route, reply.sources = "faq", [source(1, hits[0])]
             yield SourcesEvent(sources=reply.sources)
-            reply.answer = faq_answer(hits[0])
+            reply.answer = answer
             timings.ttft_ms = (time.perf_counter() - self.t0) * 1000
             yield TokenEvent(text=reply.answer)
             return
         reply.sources = [source(i, h) for i, h in enumerate(hits, start=1)]
         yield SourcesEvent(sources=reply.sources)
-        guarded = self.assistant.settings.engine.answer_guard
-        gate = SentenceGate(answer_judge(self.text, hits)) if guarded else None
-        parts: list[str] = []
-        async for shown in self.generate(hits, gate, parts):
-            if timings.ttft_ms is None:
-                timings.ttft_ms = (time.perf_counter() - self.t0) * 1000
-            yield TokenEvent(text=shown)
-        if gate is None:
-            reply.route, reply.answer = "generate", "".join(parts).strip()
-            return
-        if gate.reason is not None:
-            log.info("answer check stopped the draft after %d sentence(s): %s", len(gate.shown), gate.reason)
-        if not gate.shown:  # nothing the customer could rely on: the passages' own sentences instead
-            reply.route, reply.answer = "extractive", await asyncio.to_thread(self.extractive, query, hits)
-            timings.ttft_ms = (time.perf_counter() - self.t0) * 1000
-            yield TokenEvent(text=reply.answer)
-            return
-        reply.route, reply.answer = "generate", gate.text
-        if needs_citation(reply.answer):
-            addition = f" [{supporting_passage(reply.answer, hits)}]"
-            reply.answer += addition
-            yield TokenEvent(text=addition)
+        mode = self.assistant.answer_mode  # checked, extractive or unchecked (engine.answers)
+        if mode != "extractive":
+            gate = SentenceGate(answer_judge(self.text, hits)) if mode == "checked" else None
+            parts: list[str] = []
+            async for shown in self.generate(hits, gate, parts):
+                if timings.ttft_ms is None:
+                    timings.ttft_ms = (time.perf_counter() - self.t0) * 1000
+                yield TokenEvent(text=shown)
+            if gate is None:
+                reply.route, reply.answer = "generate", "".join(parts).strip()
+                return
+            if gate.reason is not None:
+                log.info("answer check stopped the draft after %d sentence(s): %s", len(gate.shown), gate.reason)
+            if gate.shown:
+                reply.route, reply.answer = "generate", gate.text
+                if needs_citation(reply.answer):
+                    addition = f" [{supporting_passage(reply.answer, hits)}]"
+                    reply.answer += addition
+                    yield TokenEvent(text=addition)
+                return
+        # no model draft, or none of its sentences passed: the passages' own closest sentences, cited
+        reply.route, reply.answer = "extractive", await asyncio.to_thread(self.extractive, query, hits)
+        timings.ttft_ms = (time.perf_counter() - self.t0) * 1000
+        yield TokenEvent(text=reply.answer)
 
     async def generate(self, hits: list[Any], gate: SentenceGate | None, parts: list[str]) -> AsyncIterator[str]:
         """Stream the model's draft (through the gate when there is one); `parts` collects the raw deltas."""

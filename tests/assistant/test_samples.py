@@ -15,6 +15,7 @@ import re
 import string
 from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -171,6 +172,20 @@ def test_template_facts_match_the_knowledge_base(templates: dict, pages: dict[st
         "free_shipping_other",
     ):
         assert slots[key] in kb_text, key
+
+
+def test_each_template_says_only_what_its_cited_pages_say(pages: dict[str, str]) -> None:
+    """The faithfulness check of `assistant eval answers`, applied to every sample template with its slot defaults:
+    a curated reply that drifts from its page (a price, an hour, a country) fails here, not in front of a customer."""
+    from assistant.engine.answer_checks import faithful
+
+    book = TemplateBook.load(TEMPLATES_YAML)
+    checked = 0
+    for template in (t for ts in book.by_intent.values() for t in ts if t.sources and not t.requires):
+        passages = [SimpleNamespace(title=doc, text=pages[doc]) for doc in template.sources]
+        assert faithful(template.text.format(**book.defaults), passages), template.id
+        checked += 1
+    assert checked >= 9
 
 
 def test_contact_details_agree_everywhere(templates: dict, pages: dict[str, str]) -> None:

@@ -239,7 +239,7 @@ def test_chat_api_answers_with_the_adapter_named_in_the_request(good_run: dict, 
     row = _rows(Path(good_run["data_dir"], "val.jsonl"))[0]
     # the model's own text, unchecked: the check would replace both drafts by the same passage sentence
     chat_settings = settings.model_copy(update={"data_dir": tmp_path, "engine": settings.engine.model_copy(
-        update={"answer_guard": False})})
+        update={"answers": "unchecked"})})
     # a passage that does not hold the answer, so the reply comes from the model, not from copying the source
     hit = FakeHit("about", "About us", "Northwind Outfitters sells outdoor clothing and gear online.", 0.9)
     bot = Assistant(chat_settings, backend=TransformersBackend(chat_settings), retriever=FakeRetriever([hit]),

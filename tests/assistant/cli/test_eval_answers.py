@@ -75,6 +75,20 @@ def test_non_json_query_line_names_the_line(tmp_path, files):
     one_line_error(invoke("--kb", kb, "--queries", bad), "q.jsonl:2")
 
 
+@pytest.mark.parametrize("bad", ["And for an exchange?", [5], [{"role": "user", "content": " "}]])
+def test_a_history_that_is_not_messages_names_the_line(tmp_path, files, bad):
+    kb, _ = files
+    queries = write_jsonl(tmp_path / "q.jsonl", [QUERIES[0], {**QUERIES[0], "history": bad}])
+    one_line_error(invoke("--kb", kb, "--queries", queries), "q.jsonl:2", "history")
+
+
+def test_a_follow_up_keeps_the_customer_messages_of_its_history(tmp_path):
+    turns = [{"role": "user", "content": "How do I return an item?"}, {"role": "assistant", "content": "Use the portal."}]
+    path = write_jsonl(tmp_path / "q.jsonl", [{"query": "And for an exchange?", "relevant": ["x"], "history": turns},
+                                              {"query": "And the fee?", "relevant": [], "history": ["Do you ship?"]}])
+    assert [q.history for q in load_queries(path)] == [("How do I return an item?",), ("Do you ship?",)]
+
+
 def test_non_json_kb_line_names_the_line(tmp_path, files):
     _, queries = files
     bad = tmp_path / "kb.jsonl"
@@ -106,6 +120,18 @@ def test_cited_source_is_first_marker_that_maps_else_first_source():
     assert cited_doc(reply) == "b"
     assert cited_doc(reply.model_copy(update={"answer": "no marker"})) == "a"
     assert cited_doc(reply.model_copy(update={"sources": []})) is None
+
+
+def test_a_template_is_judged_against_the_whole_pages_it_cites():
+    page = SimpleNamespace(title="Contact", text="Chat: Monday to Friday 08:00-20:00.\n\nPhone: +31 20 555 0142.")
+    chunk = FakeHit("contact", "Contact", "Chat: Monday to Friday 08:00-20:00.", 0.9)
+    source = Source(index=1, doc_id="contact", title="Contact", snippet="", score=0.9, chunk_id=chunk.chunk_id)
+    reply = Reply(conversation_id="c", message_id="m", route="template", sources=[source],
+                  answer="Chat with us Monday to Friday 08:00-20:00, or call +31 20 555 0142.")
+    assert judge(reply, "How can I reach you?", [chunk]) == ([], False)  # the phone number is on another chunk
+    assert judge(reply, "How can I reach you?", [chunk], {"contact": page}) == ([], True)
+    wrong = reply.model_copy(update={"answer": "Call +31 20 555 9999 any day."})
+    assert judge(wrong, "How can I reach you?", [chunk], {"contact": page})[1] is False
 
 
 def _outcome(answerable: bool, score: float | None, route: str, hit: bool = False) -> Outcome:

@@ -265,6 +265,33 @@ def test_good_answers_show_no_defect(answer):
     )
 
 
+def test_an_answer_ending_on_a_whole_line_of_its_passage_is_finished():
+    steps = P("Reload the shell", "After editing ~/.bashrc, restart the shell, do either\nsource ~/.bashrc\nexec bash\n"
+                                  "Instead, you can create a .env file:")
+    assert defects("After editing ~/.bashrc, restart the shell, do either\nsource ~/.bashrc\nexec bash [1]",
+                   "How do I reload my shell?", [steps]) == []
+    # a prose line the export wrapped carries on in lowercase: ending there is a cut
+    wrapped = P("Refunds", "Once the parcel reaches our warehouse we refund the full amount to\nthe card you paid with.")
+    assert "unfinished" in defects("Once the parcel reaches our warehouse we refund the full amount to [1]",
+                                   "When do I get my refund?", [wrapped])
+    # a line the answer made up is not the passage's own
+    assert "unfinished" in defects("Restart the shell with exec bash now [1]", "How do I reload my shell?", [steps])
+
+
+def test_a_bracketed_number_quoted_from_its_passage_is_no_citation():
+    log = P("Upload fails", "The upload failed with: curl error [6] couldn't resolve host name.")
+    assert defects("The upload failed with: curl error [6] couldn't resolve host name. [1]", "Upload fails?",
+                   [log]) == []
+    assert "dangling_citation" in defects("The upload failed [6]. [1]", "Upload fails?", [P("Upload", "It failed.")])
+
+
+def test_a_list_under_a_negative_heading_supports_the_negative_sentence():
+    page = P("Payment methods", "## What we accept\n\nCards and PayPal.\n\n## What we do not accept\n\n"
+                                "Cash on delivery, cheques and bank transfers.")
+    assert faithful("Cash on delivery, cheques and bank transfers are not accepted.", [page])
+    assert not faithful("Cards and PayPal are not accepted.", [page])  # under "What we accept": no
+
+
 def test_over_length():
     answer = "Refunds take 5 days [1]. " * 10
     assert "over_length" in defects(answer, "q", [MISSING], max_chars=100)

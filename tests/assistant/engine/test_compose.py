@@ -62,6 +62,18 @@ def test_an_faq_line_that_orders_the_assistant_is_never_quoted() -> None:
     assert faq_answer(hit) == "Refunds take 5 days. [1]"
 
 
+def test_an_faq_entry_that_does_not_answer_gives_no_answer() -> None:
+    for text in ("Krishna Anand", "Error:", "Update the line:\nWith:", "Alternatively, switch to file storage with:"):
+        assert faq_answer(Hit("Why does it fail?", text, {"format": "faq"})) == "", text
+    assert faq_answer(Hit("Can I still join?", "Yes.", {"format": "faq"})) == "Yes. [1]"
+
+
+def test_an_faq_entry_that_restates_the_question_answers_with_its_answer() -> None:
+    hit = Hit("VM times out", "Question: my ssh connection keeps timing out.\n✅Answer: Start your VM first.\ncd ~/.ssh",
+              {"format": "faq"})
+    assert faq_answer(hit) == "Start your VM first.\ncd ~/.ssh [1]"
+
+
 def test_extractive_answer_is_whole_sentences_in_order_and_cited() -> None:
     answer = extractive_answer("How long do refunds take?", [RETURNS, SHIPPING], bag_encoder)
     assert answer.startswith("Refunds go back to the original payment method within 5 working days")

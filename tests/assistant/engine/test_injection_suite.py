@@ -78,7 +78,9 @@ def test_the_real_engine_states_no_injected_policy(tmp_path: Path, model_cache_d
     cmd = [str(Path(sys.executable).parent / "assistant"), "eval", "answers", "--kb", str(kb), "--queries",
            str(ROOT / "bench/data/injection_cases.jsonl"), "--json", "--details", str(details),
            "--intent-model", str(model_cache_dir / "test-intent-model"), "--max-new-tokens", "48"]
-    env = {"ASSISTANT_MODEL_CACHE_DIR": str(model_cache_dir), "PATH": str(Path(sys.executable).parent)}
+    # the model drafts every answer (engine.answers=checked): the suite is about what a drafting model is told
+    env = {"ASSISTANT_MODEL_CACHE_DIR": str(model_cache_dir), "PATH": str(Path(sys.executable).parent),
+           "ASSISTANT_ENGINE__ANSWERS": "checked"}
     done = subprocess.run(cmd, capture_output=True, text=True, env={**__import__("os").environ, **env}, timeout=1200)
     assert done.returncode == 0, done.stderr[-2000:]
     metrics = json.loads(done.stdout.strip().splitlines()[-1])

@@ -15,6 +15,7 @@ from assistant.engine.backends.fake import FakeBackend
 from assistant.engine.compose import extractive_answer, needs_citation
 from assistant.engine.events import DoneEvent, TokenEvent
 from assistant.engine.facade import Assistant
+from assistant.engine.models import DEFAULT_CHAT_NAME
 from assistant.engine.settings import Settings
 from assistant.engine.store import Store
 from assistant.engine.understanding.policy import AnswerPolicy
@@ -55,8 +56,8 @@ class WordsEmbedder:
         return words_encoder(texts)
 
 
-def _assistant(tmp_path: Path, backend: FakeBackend, guard: bool = True, hits: list | None = None) -> Assistant:
-    settings = Settings(data_dir=tmp_path, engine={"answer_guard": guard})
+def _assistant(tmp_path: Path, backend: FakeBackend, answers: str = "auto", hits: list | None = None) -> Assistant:
+    settings = Settings(data_dir=tmp_path, engine={"answers": answers})
     hits = hits or [HITS[1], HITS[0]]  # the customs page ranks first for this question
     return Assistant(settings, backend=backend, retriever=EmbeddingRetriever(hits, embedder=WordsEmbedder()),
                      understanding=FakeClassifier(), policy=AnswerPolicy(settings.understanding, TemplateBook.empty()),
@@ -108,9 +109,26 @@ def test_a_supported_answer_streams_sentence_by_sentence(tmp_path: Path) -> None
 def test_with_the_guard_off_the_model_text_streams_as_it_comes(tmp_path: Path) -> None:
     backend = FakeBackend()
     backend.enqueue("1. International shipping and customs\n2. Track your order")
-    events, _, reply = _run(_assistant(tmp_path, backend, guard=False), QUESTION)
+    events, _, reply = _run(_assistant(tmp_path, backend, answers="unchecked"), QUESTION)
     tokens = [e.text for e in events if isinstance(e, TokenEvent)]
     assert tokens[0] == "1. " and reply.answer == "1. International shipping and customs\n2. Track your order"
+
+
+@pytest.mark.parametrize(("model_id", "answers"), [(DEFAULT_CHAT_NAME, "auto"), ("fake-model", "extractive")])
+def test_extractive_mode_answers_from_the_passages_without_the_model(tmp_path: Path, model_id: str,
+                                                                     answers: str) -> None:
+    backend = FakeBackend()
+    backend.model_id = model_id  # auto: the embedded 135M model's drafts rarely pass the check, so it is not asked
+    backend.enqueue("The answer to the question is: no.")
+    bot = _assistant(tmp_path, backend, answers=answers)
+    assert bot.answer_mode == "extractive"
+    _, streamed, reply = _run(bot, QUESTION)
+    assert reply.route == "extractive" and streamed == reply.answer and "VAT" in reply.answer
+    assert reply.answer.endswith("]") and backend.requests == []
+
+
+def test_auto_mode_drafts_with_any_other_model(tmp_path: Path) -> None:
+    assert _assistant(tmp_path, FakeBackend()).answer_mode == "checked"
 
 
 def test_a_loop_ends_the_answer_at_its_first_repeat(tmp_path: Path) -> None:
@@ -169,6 +187,13 @@ def test_an_faq_entry_answers_with_its_own_text_and_cites_it(tmp_path: Path) -> 
     _, streamed, reply = _run(_assistant(tmp_path, backend, hits=[faq, HITS[0]]), "can I visit your shop")
     assert reply.route == "faq" and streamed == reply.answer == "No, we only sell online. There are no showrooms. [1]"
     assert [s.doc_id for s in reply.sources] == ["faq#3"]
+
+
+def test_an_faq_entry_without_a_usable_answer_is_an_abstention(tmp_path: Path) -> None:
+    faq = FakeHit("faq#4", "Why does the upload fail?", "Error:", 0.9)
+    faq.metadata = {"format": "faq"}
+    _, streamed, reply = _run(_assistant(tmp_path, FakeBackend(), hits=[faq, HITS[0]]), "why does my upload fail")
+    assert reply.route == "abstain" and reply.abstained and streamed == reply.answer and "Error:" not in streamed
 
 
 def test_small_talk_gets_a_reply_and_never_searches(tmp_path: Path) -> None:

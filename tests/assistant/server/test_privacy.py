@@ -71,7 +71,7 @@ def test_stored_turns_are_redacted_and_logs_hold_no_raw_text(tmp_path: Path, cap
     secret = "zebra-ocelot-77@example.com"
     caplog.set_level(logging.DEBUG)
     with app_client(tmp_path) as client:
-        client.bot.settings.engine.answer_guard = False  # show the model's text as it is: it repeats the PII
+        client.bot.settings.engine.answers = "unchecked"  # show the model's text as it is: it repeats the PII
         client.bot.backend.enqueue(f"I have noted {secret} and card 4111 1111 1111 1111. [1]")
         r = client.post("/v1/chat", json={"message": f"my email is {secret}, phone +1 415 555 0100"})
         assert r.status_code == 200

@@ -25,7 +25,9 @@ async def _burst(base: str, n: int) -> list[httpx.Response]:
 
 
 def test_full_queue_gives_503_with_retry_after_and_no_crash(tmp_path, model_cache_dir) -> None:
+    # every answer drafted by the model (engine.answers=checked), so every chat needs the one queue slot
     env = server_env(tmp_path, backend="transformers", ASSISTANT_MODEL_CACHE_DIR=str(model_cache_dir),
+                     ASSISTANT_ENGINE__ANSWERS="checked",
                      **constants_env({"assistant.engine.backends.base:QUEUE_SIZE": 1,
                                       "assistant.engine.backends.base:MAX_BATCH_SIZE": 1,
                                       "assistant.server.ratelimit:IP_RATE": ""}))

@@ -28,6 +28,9 @@ def env(data_dir: Path, model_cache_dir: Path) -> dict[str, str]:
         "ASSISTANT_UNDERSTANDING__INTENT_MODEL_DIR": str(model_cache_dir / "test-intent-model"),
         "ASSISTANT_ENGINE__BACKEND": "transformers",
         "ASSISTANT_ENGINE__MAX_NEW_TOKENS": "40",
+        # the model drafts every answer: these tests are about the engine's stream (auto answers extractively
+        # with the embedded 135M model, without it)
+        "ASSISTANT_ENGINE__ANSWERS": "checked",
     }
 
 

@@ -213,11 +213,6 @@ class Retriever:
         report.seconds = time.perf_counter() - started
         return report
 
-    def indexed(self, doc_ids: Iterable[str], namespace: str = "default") -> set[str]:
-        """Which of `doc_ids` the namespace holds."""
-        docs = self.snapshot(namespace).docs
-        return {d for d in doc_ids if d in docs}
-
     def delete(self, doc_id: str, namespace: str = "default") -> bool:
         if doc_id not in self.snapshot(namespace).docs:
             return False

@@ -99,14 +99,10 @@ class FakeHit:
 class FakeRetriever:
     hits: list[FakeHit] = field(default_factory=list)
     queries: list[tuple[str, int, str]] = field(default_factory=list)
-    documents: set[str] = field(default_factory=set)  # indexed beyond the hits (they always count)
 
     def search(self, query: str, k: int = 4, namespace: str = "default", mode: str | None = None) -> list[FakeHit]:
         self.queries.append((query, k, namespace))
         return self.hits[:k]
-
-    def indexed(self, doc_ids, namespace: str = "default") -> set[str]:
-        return set(doc_ids) & ({h.doc_id for h in self.hits} | self.documents)
 
 
 class FakeClassifier:

@@ -26,7 +26,8 @@ class UnderstandingConfig(BaseModel):
         None, description="Intent examples CSV (text, intent): what the first start trains on when there is no "
         "intent model yet, and what the console's retrain adds the operators' examples to. Empty = bundled samples."
     )
-    templates_path: Path | None = Field(None, description="Answer templates YAML. Empty = bundled samples.")
+    templates_path: Path | None = Field(None, description="Answer templates YAML. Empty = the bundled sample "
+                                        "templates with the sample knowledge base, none with your own (KB_PATH).")
     rephrase_templates: bool = Field(
         False, description="Let the chat model reword a template reply to fit the customer's message. The "
         "rewording is shown only when it keeps every slot value, number, time, price, e-mail address and link of "

@@ -128,9 +128,11 @@ class Understanding:
             sentiment: DefaultSentiment | TrainedSentiment = TrainedSentiment.load(sentiment_dir, encoder)
         else:
             sentiment = DefaultSentiment(encoder)
-        templates = TemplateBook.load(config.templates_path or SAMPLE_TEMPLATES,
-                                      default_threshold=DEFAULT_TEMPLATE_THRESHOLD,
-                                      defaults={"company": settings.company})
+        # the sample templates speak for the sample shop: with the operator's own knowledge base they stay off
+        book = config.templates_path or (SAMPLE_TEMPLATES if settings.kb_path is None else None)
+        templates = (TemplateBook.load(book, default_threshold=DEFAULT_TEMPLATE_THRESHOLD,
+                                       defaults={"company": settings.company})
+                     if book else TemplateBook.empty(DEFAULT_TEMPLATE_THRESHOLD))
         return cls(config, encoder, intents, sentiment, templates, settings.cache_dir)
 
     def _states(self, text: str, depths: set[int]) -> tuple[dict[int, torch.Tensor], torch.Tensor]:

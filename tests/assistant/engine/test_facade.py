@@ -36,7 +36,7 @@ intents:
 
 
 def make(tmp_path: Path, *, hits=HITS, classifier=None, backend=None, templates: str | None = None,
-         indexed: set[str] | None = None, **settings_kw) -> Assistant:
+         **settings_kw) -> Assistant:
     settings = Settings(data_dir=tmp_path, **settings_kw)
     backend = backend or FakeBackend(settings)
     classifier = classifier or FakeClassifier()
@@ -45,7 +45,7 @@ def make(tmp_path: Path, *, hits=HITS, classifier=None, backend=None, templates:
         tmp_path.mkdir(parents=True, exist_ok=True)
         (tmp_path / "templates.yaml").write_text(templates)
         book = TemplateBook.load(tmp_path / "templates.yaml")
-    return Assistant(settings, backend=backend, retriever=FakeRetriever(list(hits), documents=indexed or set()),
+    return Assistant(settings, backend=backend, retriever=FakeRetriever(list(hits)),
                      understanding=classifier, policy=AnswerPolicy(settings.understanding, book),
                      store=Store(settings.resolved_database_url))
 
@@ -164,23 +164,25 @@ def test_a_template_corroborated_by_retrieval_answers(tmp_path: Path) -> None:
 def test_a_template_retrieval_disagrees_with_goes_on_to_the_knowledge_base(tmp_path: Path) -> None:
     # the KB holds the template's page, but retrieval ranks other pages for this message: the intent was wrong
     hits = [FakeHit("return-policy", "Return policy", "You can return items within 30 days.", 0.6)]
-    bot = make(tmp_path, hits=hits, templates=REFUND_TEMPLATE, indexed={"refund-timing"})
+    bot = make(tmp_path, hits=hits, templates=REFUND_TEMPLATE)
     reply = run(bot.chat("can I trade in my old jacket"))
     assert reply.route == "generate" and reply.template_id is None
     assert [s.doc_id for s in reply.sources] == ["return-policy"] and len(bot.backend.requests) == 1
     # and with weak retrieval evidence the same turn abstains instead of answering with the template
     weak = make(tmp_path / "weak", hits=[FakeHit("return-policy", "Return policy", "...", 0.03)],
-                templates=REFUND_TEMPLATE, indexed={"refund-timing"})
+                templates=REFUND_TEMPLATE)
     assert run(weak.chat("can I trade in my old jacket")).route == "abstain"
 
 
-def test_a_template_is_kept_when_the_kb_lacks_its_pages_or_the_check_is_off(
+def test_a_template_whose_pages_the_kb_lacks_is_not_sent_unless_the_check_is_off(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # another site's knowledge base: the template's facts (the sample shop's) are not its own
     hits = [FakeHit("return-policy", "Return policy", "You can return items within 30 days.", 0.6)]
-    bot = make(tmp_path, hits=hits, templates=REFUND_TEMPLATE)  # nothing to corroborate against
-    assert run(bot.chat("where is my refund")).template_id == "refund_status.default"
+    bot = make(tmp_path, hits=hits, templates=REFUND_TEMPLATE)
+    reply = run(bot.chat("where is my refund"))
+    assert reply.template_id is None and [s.doc_id for s in reply.sources] == ["return-policy"]
     monkeypatch.setattr(policy_module, "CORROBORATE_TEMPLATES", False)
-    off = make(tmp_path / "off", hits=hits, templates=REFUND_TEMPLATE, indexed={"refund-timing"})
+    off = make(tmp_path / "off", hits=hits, templates=REFUND_TEMPLATE)
     kept = run(off.chat("where is my refund"))
     assert kept.template_id == "refund_status.default" and kept.sources[0].title == "refund-timing"
     assert off.retriever.queries == []  # no retrieval at all: the template reply stays as fast as before

@@ -31,6 +31,21 @@ def test_classify_and_template_route_end_to_end(sample_model_dir):
     assert handoff.route == "handoff" and handoff.handoff.reason in ("negative_sentiment", "customer_request")
 
 
+@pytest.mark.slow
+def test_the_sample_templates_stay_with_the_sample_knowledge_base(sample_model_dir, tmp_path):
+    """An operator's own knowledge base (KB_PATH) starts with no curated replies: the sample shop's greeting and
+    opening hours are not theirs. Their own templates file is used whatever the knowledge base."""
+    sample = Understanding.from_settings(Settings(data_dir=sample_model_dir), progress=False)
+    assert "greeting" in sample.templates.intents
+    own_kb = Settings(data_dir=sample_model_dir, kb_path=tmp_path / "bike-rental")
+    assert Understanding.from_settings(own_kb, progress=False).templates.intents == []
+    path = tmp_path / "templates.yaml"
+    path.write_text(PAYMENT_TEMPLATE.format(source="rates"))
+    own_templates = own_kb.model_copy(update={"understanding": own_kb.understanding.model_copy(
+        update={"templates_path": path})})
+    assert Understanding.from_settings(own_templates, progress=False).templates.intents == ["payment_methods"]
+
+
 PAYMENT_TEMPLATE = """\
 intents:
   payment_methods:

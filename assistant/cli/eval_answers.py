@@ -60,9 +60,6 @@ class Outcome:
     intent: str | None = None  # the intent model's verdict (None = out of scope)
     confidence: float = 0.0
     top_doc: str | None = None  # the page the facade leads with (retrieval order, near-tie broken by the intent)
-    # a confident intent vouches for the top page (policy.INTENT_CORROBORATES_RETRIEVAL): answered
-    # at any threshold, so the sweep must not replay it as an abstention
-    intent_vouches: bool = False
     reference_answer: str | None = None
     answer_similarity: float | None = None  # cosine with reference_answer; answered replies only
     faithful: bool | None = None  # None: not answered, or a cited passage could not be read whole
@@ -179,7 +176,6 @@ async def run_queries(settings: Any, query_set: list[Any], progress: bool,
                 ttft_ms=reply.timings.ttft_ms if reply.timings else None,
                 prompt_tokens=reply.timings.prompt_tokens if reply.timings else 0,
                 intent=reply.intent, confidence=reply.confidence, top_doc=hits[0].doc_id if hits else None,
-                intent_vouches=bool(hits) and reply.route != "template" and _vouches(assistant, cls, hits[0].doc_id),
                 reference_answer=q.reference_answer,
             ))
             if outcomes[-1].answered:  # the full texts of the passages it cites are the recorded hits
@@ -188,11 +184,6 @@ async def run_queries(settings: Any, query_set: list[Any], progress: bool,
     finally:
         await assistant.close()
     return outcomes
-
-
-def _vouches(assistant: Any, cls: Any, top_doc: str) -> bool:
-    """What the facade would decide for this top page if the score alone said abstain."""
-    return assistant.policy.intent_can_vouch(cls) and assistant.intent_vouches(cls, top_doc)
 
 
 def _rate(flags: list[bool]) -> float | None:

@@ -20,15 +20,14 @@ def replay(outcomes: list[Any], threshold: float) -> dict[str, float]:
     """The three rates had the threshold been `threshold`; turns that never reached retrieval keep their route.
 
     A query the threshold newly lets through is assumed to cite its top hit (what the fake backend and
-    the facade's fallback answer cite); one that stays answered keeps the source it really cited. A turn
-    whose confident intent vouches for the top page is answered at every threshold, as in the facade.
+    the facade's fallback answer cite); one that stays answered keeps the source it really cited.
     """
     answered, hits, abstained = [], [], []
     for o in outcomes:
         if o.top_score is None:
             ok, hit = o.answered, o.hit
         else:
-            ok = o.top_score >= threshold or o.intent_vouches
+            ok = o.top_score >= threshold
             hit = ok and (o.hit if o.route in KB_ROUTES else o.top_relevant)
         if o.answerable:
             answered.append(ok)

@@ -90,12 +90,6 @@ class Assistant:
 
         return knowledge_status(self.settings, self.retriever)
 
-    def intent_vouches(self, cls: Classification, top_doc: str, namespace: str = "default") -> bool:
-        """The intent's own training messages land on `top_doc` too (searched once per index version)."""
-        if cls.intent is None:
-            return False
-        return self.policy.intent_agrees(self._intent_shares(cls, namespace), top_doc)
-
     def lead_with_intent_page(self, cls: Classification, hits: list[Any], namespace: str = "default") -> list[Any]:
         """`hits` with the confident intent's own page first when retrieval ranked it in a near-tie below the top."""
         if not hits or not self.policy.intent_can_break_ties(cls):

@@ -4,9 +4,9 @@
     pages.shares("warranty_claim", examples, "default")   # {"warranty-coverage": 0.35, "repairs-service": 0.27, ...}
 
 Each example message is searched like a customer question; a page's share is the fraction of the
-examples whose top hit it is. The answer policy uses it as a second opinion on a weak retrieval score:
-when the intent model is confident and the top page is one that the intent's own examples find too,
-the page is trusted (AnswerPolicy.intent_agrees). Shares are cached per namespace, index version and
+examples whose top hit it is. The answer policy uses it to break near-ties: a confident intent's own page
+(the top hit of most of its examples) leads when retrieval scored it just below the top
+(AnswerPolicy.intent_page). Shares are cached per namespace, index version and
 example set, so a knowledge-base write or a retrained intent model is picked up on the next turn.
 """
 

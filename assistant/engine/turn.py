@@ -139,15 +139,10 @@ class CustomerTurn:
         return None
 
     def answer_or_abstain(self, hits: list[Any]) -> tuple[list[Any], Decision]:
-        """Answer when retrieval is confident (or a confident intent vouches for the top page), else abstain
-        (or hand off after repeated abstentions)."""
-        bot, cls = self.assistant, self.classification
-        if hits and self.policy.intent_can_break_ties(cls):
-            hits = bot.lead_with_intent_page(cls, hits, self.namespace)
-        scores = [h.score for h in hits]
-        agrees = self.policy.needs_intent_check(cls, scores) and bot.intent_vouches(cls, hits[0].doc_id,
-                                                                                     self.namespace)
-        return hits, self.policy.after_retrieval(scores, self.state(), intent_agrees=agrees)
+        """Answer when retrieval is confident, else abstain (or hand off after repeated abstentions); a confident
+        intent first moves its own page to the top of a near-tie."""
+        hits = self.assistant.lead_with_intent_page(self.classification, hits, self.namespace)
+        return hits, self.policy.after_retrieval([h.score for h in hits], self.state())
 
     async def compose(self, query: str, hits: list[Any]) -> AsyncIterator[Any]:
         """The top FAQ entry's own answer (an abstention when it has none); else the model's draft, checked

@@ -31,7 +31,7 @@ from assistant.engine.understanding.intent_model import (
     REFIT_ON_ALL_DATA,
     IntentModel,
 )
-from assistant.engine.understanding.policy import INTENT_CORROBORATES_RETRIEVAL
+from assistant.engine.understanding.policy import INTENT_BREAKS_TIES
 from assistant.engine.understanding.sentiment import DefaultSentiment, TrainedSentiment
 from assistant.engine.understanding.templates import TemplateBook
 
@@ -115,9 +115,9 @@ class Understanding:
         intent_dir = config.intent_model_dir or settings.data_dir / "intent-model"
         if (intent_dir / "meta.json").exists():
             intents = IntentModel.load(intent_dir, encoder)
-            if INTENT_CORROBORATES_RETRIEVAL and not intents.examples:
-                log.warning("%s keeps no training examples (trained before examples.json): no intent can vouch "
-                            "for a weak retrieval score until it is retrained", intent_dir)
+            if INTENT_BREAKS_TIES and not intents.examples:
+                log.warning("%s keeps no training examples (trained before examples.json): no intent can lead "
+                            "with its own page in a near-tie until it is retrained", intent_dir)
         else:
             data_path = config.intent_data or SAMPLE_INTENTS
             log.info("no intent model at %s: training one from %s", intent_dir, data_path)

@@ -154,18 +154,6 @@ def test_replay_and_calibration_pick_the_most_abstaining_threshold_that_answers_
     assert result["at_current"]["abstain_or_handoff_rate_unanswerable"] == pytest.approx(0.6)
 
 
-def test_replay_keeps_a_turn_the_intent_vouched_for_answered_at_every_threshold():
-    vouched = _outcome(True, 0.05, "generate", hit=True)
-    vouched.intent_vouches = True
-    plain = _outcome(True, 0.05, "abstain")
-    unanswerable = _outcome(False, 0.5, "generate")
-    unanswerable.intent_vouches = True
-    for threshold in (0.0, 0.1, 0.9):
-        at = replay([vouched, plain, unanswerable], threshold)
-        assert at["abstain_or_handoff_rate_unanswerable"] == 0.0  # vouched for: answered even at 0.9
-        assert at["answered_rate"] == at["source_hit_at_1"] == (1.0 if threshold == 0.0 else 0.5)
-
-
 @pytest.mark.slow
 def test_full_pipeline_json_plot_and_calibration(tmp_path, files, model_cache_dir):
     kb, _ = files

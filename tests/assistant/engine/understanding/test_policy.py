@@ -113,30 +113,6 @@ def test_generate_above_and_abstain_below_threshold(policy):
     assert policy.after_retrieval([], ConversationState()).route == "abstain"
 
 
-def test_a_confident_intent_is_checked_only_when_the_score_alone_would_abstain(policy, monkeypatch):
-    weak, strong = [0.39, 0.1], [0.45]
-    assert policy.needs_intent_check(classification(confidence=0.85), weak)
-    assert not policy.needs_intent_check(classification(confidence=0.85), strong)  # answered anyway
-    assert not policy.needs_intent_check(classification(confidence=0.79), weak)  # under track_order's 0.8
-    assert not policy.needs_intent_check(classification(intent="refunds", confidence=0.79), weak)  # default 0.8
-    assert policy.needs_intent_check(classification(intent="refunds", confidence=0.81), weak)
-    assert not policy.needs_intent_check(classification(intent=None), weak)
-    assert not policy.needs_intent_check(classification(out_of_scope=True), weak)
-    assert not policy.needs_intent_check(classification(), [])  # nothing retrieved: no page to vouch for
-    monkeypatch.setattr(policy_module, "INTENT_CORROBORATES_RETRIEVAL", False)
-    assert not policy.needs_intent_check(classification(), weak)
-
-
-def test_the_intent_vouches_for_a_page_its_own_examples_find(policy):
-    shares = {"order-tracking": 0.6, "missing-package": 0.1, "contact-hours": 0.05}
-    assert policy.intent_agrees(shares, "order-tracking") and policy.intent_agrees(shares, "missing-package")
-    assert not policy.intent_agrees(shares, "contact-hours") and not policy.intent_agrees(shares, "size-guide")
-    assert not policy.intent_agrees({}, "order-tracking")
-    vouched = policy.after_retrieval([0.05], ConversationState(), intent_agrees=True)
-    assert vouched.route == "generate"
-    assert policy.after_retrieval([0.05], ConversationState(), intent_agrees=False).route == "abstain"
-
-
 def test_a_confident_intent_breaks_a_near_tie_for_its_own_page(policy, monkeypatch):
     shares = {"missing-package": 0.7, "order-tracking": 0.2}
     tie = [("order-tracking", 0.25), ("missing-package", 0.24), ("returns", 0.1)]
@@ -152,7 +128,6 @@ def test_a_confident_intent_breaks_a_near_tie_for_its_own_page(policy, monkeypat
     assert not policy.intent_can_break_ties(classification(out_of_scope=True))
     monkeypatch.setattr(policy_module, "INTENT_BREAKS_TIES", False)
     assert not policy.intent_can_break_ties(classification(confidence=0.85))
-    assert policy.intent_can_vouch(classification(confidence=0.85))  # the two checks switch off separately
 
 
 def test_handoff_on_repeated_abstention(policy):

@@ -87,44 +87,6 @@ def test_retrieval_over_the_sample_help_centre_corroborates_or_overrules_a_templ
 
 
 @pytest.mark.slow
-def test_a_confident_intent_vouches_for_the_page_its_own_examples_find(sample_model_dir, tmp_path, monkeypatch):
-    """Real intent model, retriever over the sample help centre and SQLite. With the score threshold set above
-    every score, a confident in-scope question is answered from the page that its intent's training messages
-    land on; the same question abstains with the check off or a share no page reaches, and an out-of-scope
-    question abstains with the check on."""
-    import asyncio
-
-    from assistant.engine.facade import Assistant
-
-    path = tmp_path / "templates.yaml"
-    path.write_text("intents: {}\n")  # no template may answer first
-    monkeypatch.setattr(understanding_module, "DEFAULT_TEMPLATE_THRESHOLD", 0.3)
-    settings = Settings(data_dir=tmp_path / "data", engine={"backend": "fake"}, understanding={
-        "intent_model_dir": sample_model_dir / "intent-model", "templates_path": path, "min_retrieval_score": 0.99})
-    bot = Assistant.from_settings(settings, progress=False)
-    question = "Where is my parcel? The tracking has not changed for days."
-    try:
-        vouched = asyncio.run(bot.chat(question))
-        monkeypatch.setattr(policy_module, "INTENT_PAGE_SHARE", 1.0)
-        no_page_has_every_example = asyncio.run(bot.chat(question))
-        monkeypatch.setattr(policy_module, "INTENT_PAGE_SHARE", 0.1)
-        monkeypatch.setattr(policy_module, "INTENT_CORROBORATES_RETRIEVAL", False)
-        off = asyncio.run(bot.chat(question))
-        monkeypatch.setattr(policy_module, "INTENT_CORROBORATES_RETRIEVAL", True)
-        off_topic = asyncio.run(bot.chat("What is the capital of Canada?"))
-    finally:
-        asyncio.run(bot.close())
-    assert vouched.intent in ("track_order", "missing_package") and vouched.confidence >= 0.3
-    assert vouched.route == "generate" and not vouched.abstained
-    top = vouched.sources[0].doc_id
-    shares = bot.intent_pages.shares(vouched.intent, bot.understanding.intents.examples[vouched.intent])
-    assert shares[top] >= 0.1 and max(shares.values()) < 1.0
-    assert no_page_has_every_example.route == "abstain" and no_page_has_every_example.sources == []
-    assert off.route == "abstain" and off.abstained
-    assert off_topic.intent is None and off_topic.route == "abstain"
-
-
-@pytest.mark.slow
 def test_a_confident_intent_leads_with_its_own_page_in_a_near_tie(sample_model_dir, tmp_path, monkeypatch):
     """Real intent model, retriever over the sample help centre and SQLite. "Nothing has moved in the tracking"
     finds the tracking page a hair above the missing-parcel page; the intent model knows the customer means a

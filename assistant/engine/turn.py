@@ -42,6 +42,7 @@ from assistant.engine.events import (
 from assistant.engine.followup import standalone_question
 from assistant.engine.prompt import ECHO_STOPS
 from assistant.engine.prompt import Turn as HistoryTurn
+from assistant.engine.sentences import CITATION
 from assistant.engine.smalltalk import TEMPLATE_INTENTS, SmallTalk, small_talk
 from assistant.engine.understanding import rephrase
 from assistant.engine.understanding.policy import ConversationState, Decision
@@ -162,28 +163,35 @@ class CustomerTurn:
             yield TokenEvent(text=reply.answer)
             return
         reply.sources = [source(i, h) for i, h in enumerate(hits, start=1)]
-        yield SourcesEvent(sources=reply.sources)
         mode = self.assistant.answer_mode  # checked, extractive or unchecked (engine.answers)
-        if mode != "extractive":
-            gate = SentenceGate(answer_judge(self.text, hits)) if mode == "checked" else None
-            parts: list[str] = []
-            async for shown in self.generate(hits, gate, parts):
-                if timings.ttft_ms is None:
-                    timings.ttft_ms = (time.perf_counter() - self.t0) * 1000
-                yield TokenEvent(text=shown)
-            if gate is None:
-                reply.route, reply.answer = "generate", "".join(parts).strip()
-                return
-            if gate.reason is not None:
-                log.info("answer check stopped the draft after %d sentence(s): %s", len(gate.shown), gate.reason)
-            if gate.shown:
-                reply.route, reply.answer = "generate", gate.text
-                if needs_citation(reply.answer):
-                    addition = f" [{supporting_passage(reply.answer, hits)}]"
-                    reply.answer += addition
-                    yield TokenEvent(text=addition)
-                return
-        # no model draft, or none of its sentences passed: the passages' own closest sentences, cited
+        if mode == "extractive":  # known before anything is sent: the customer sees only the pages it quotes
+            reply.route, reply.answer = "extractive", await asyncio.to_thread(self.extractive, query, hits)
+            quoted = {int(n) for n in CITATION.findall(reply.answer)}
+            reply.sources = [s for s in reply.sources if s.index in quoted] or reply.sources[:1]
+            yield SourcesEvent(sources=reply.sources)
+            timings.ttft_ms = (time.perf_counter() - self.t0) * 1000
+            yield TokenEvent(text=reply.answer)
+            return
+        yield SourcesEvent(sources=reply.sources)
+        gate = SentenceGate(answer_judge(self.text, hits)) if mode == "checked" else None
+        parts: list[str] = []
+        async for shown in self.generate(hits, gate, parts):
+            if timings.ttft_ms is None:
+                timings.ttft_ms = (time.perf_counter() - self.t0) * 1000
+            yield TokenEvent(text=shown)
+        if gate is None:
+            reply.route, reply.answer = "generate", "".join(parts).strip()
+            return
+        if gate.reason is not None:
+            log.info("answer check stopped the draft after %d sentence(s): %s", len(gate.shown), gate.reason)
+        if gate.shown:
+            reply.route, reply.answer = "generate", gate.text
+            if needs_citation(reply.answer):
+                addition = f" [{supporting_passage(reply.answer, hits)}]"
+                reply.answer += addition
+                yield TokenEvent(text=addition)
+            return
+        # none of the draft's sentences passed: the passages' own closest sentences, cited
         reply.route, reply.answer = "extractive", await asyncio.to_thread(self.extractive, query, hits)
         timings.ttft_ms = (time.perf_counter() - self.t0) * 1000
         yield TokenEvent(text=reply.answer)

@@ -125,6 +125,9 @@ def test_extractive_mode_answers_from_the_passages_without_the_model(tmp_path: P
     _, streamed, reply = _run(bot, QUESTION)
     assert reply.route == "extractive" and streamed == reply.answer and "VAT" in reply.answer
     assert reply.answer.endswith("]") and backend.requests == []
+    # only the pages it quotes are listed, with the numbers the answer cites them by
+    assert [s.index for s in reply.sources] == sorted({int(n) for n in re.findall(r"\[(\d+)\]", reply.answer)})
+    assert reply.answer.count("[") == 1 and len(reply.sources) == 1  # the other retrieved page is not listed
 
 
 def test_auto_mode_drafts_with_any_other_model(tmp_path: Path) -> None:

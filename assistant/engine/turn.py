@@ -165,9 +165,11 @@ class CustomerTurn:
         reply.sources = [source(i, h) for i, h in enumerate(hits, start=1)]
         mode = self.assistant.answer_mode  # checked, extractive or unchecked (engine.answers)
         if mode == "extractive":  # known before anything is sent: the customer sees only the pages it quotes
-            reply.route, reply.answer = "extractive", await asyncio.to_thread(self.extractive, query, hits)
-            quoted = {int(n) for n in CITATION.findall(reply.answer)}
-            reply.sources = [s for s in reply.sources if s.index in quoted] or reply.sources[:1]
+            answer = await asyncio.to_thread(self.extractive, query, hits)
+            number = {n: i for i, n in enumerate(sorted({int(n) for n in CITATION.findall(answer)}), start=1)}
+            reply.route = "extractive"
+            reply.answer = CITATION.sub(lambda m: f"[{number[int(m.group(1))]}]", answer)  # [2] alone reads [1]
+            reply.sources = [source(i, hits[n - 1]) for n, i in number.items()] or reply.sources[:1]
             yield SourcesEvent(sources=reply.sources)
             timings.ttft_ms = (time.perf_counter() - self.t0) * 1000
             yield TokenEvent(text=reply.answer)

@@ -125,9 +125,20 @@ def test_extractive_mode_answers_from_the_passages_without_the_model(tmp_path: P
     _, streamed, reply = _run(bot, QUESTION)
     assert reply.route == "extractive" and streamed == reply.answer and "VAT" in reply.answer
     assert reply.answer.endswith("]") and backend.requests == []
-    # only the pages it quotes are listed, with the numbers the answer cites them by
+    # only the pages it quotes are listed, numbered as the answer cites them
     assert [s.index for s in reply.sources] == sorted({int(n) for n in re.findall(r"\[(\d+)\]", reply.answer)})
     assert reply.answer.count("[") == 1 and len(reply.sources) == 1  # the other retrieved page is not listed
+
+
+def test_an_extractive_answer_quoting_only_the_second_page_cites_it_as_1(tmp_path: Path) -> None:
+    backend = FakeBackend()
+    backend.model_id = DEFAULT_CHAT_NAME
+    # the top page has no sentence that says anything on its own (a table, a heading): the second one answers
+    bare = FakeHit("track", "Track your order", "Track it. See Account.", 0.8)
+    bot = _assistant(tmp_path, backend, hits=[bare, HITS[1]])
+    _, streamed, reply = _run(bot, QUESTION)
+    assert "VAT" in reply.answer and reply.answer.endswith("[1]") and streamed == reply.answer
+    assert [(s.index, s.doc_id) for s in reply.sources] == [(1, HITS[1].doc_id)]
 
 
 def test_auto_mode_drafts_with_any_other_model(tmp_path: Path) -> None:

@@ -157,20 +157,23 @@ def _whole(sentence: str) -> bool:
 
 
 def extractive_answer(question: str, passages: Sequence[Passage], encode: Encoder | None, *,
-                      max_passages: int = 2, max_chars: int = EXTRACT_MAX_CHARS, min_chars: int = 25) -> str:
+                      max_passages: int = 2, max_chars: int = EXTRACT_MAX_CHARS, min_chars: int = 25,
+                      said: frozenset[str] = frozenset()) -> str:
     """Whole sentences of the top passages closest to the question, in order, each passage's followed by [n].
 
     The top passage's best sentence always leads (retrieval's ranking is the better evidence of the right
     page), with the sentence after it when it is short; a later passage adds its best sentence only when that
     one is closer to the question than the top passage's. Sentences shorter than `min_chars` or equal to the
-    title say nothing on their own. Whole sentences only: a long one is kept whole rather than cut.
+    title say nothing on their own. Whole sentences only: a long one is kept whole rather than cut. Sentences
+    in `said` (already given in this chat, normalised by `said_key`) are not given again.
     """
     items: list[tuple[int, int, str]] = []  # (passage number, sentence index, sentence)
     for number, passage in enumerate(passages[:max_passages], start=1):
         title = " ".join(passage.title.lower().split()).strip(" .")
         for i, sentence in enumerate(sentences(passage.text)):
             if (len(sentence) >= min_chars and " ".join(sentence.lower().split()).strip(" .") != title
-                    and _whole(sentence) and not _ANNOUNCES.search(sentence) and not addresses_assistant(sentence)):
+                    and _whole(sentence) and not _ANNOUNCES.search(sentence) and not addresses_assistant(sentence)
+                    and said_key(sentence) not in said):
                 items.append((number, i, sentence))
     if not items:
         return ""
@@ -199,6 +202,11 @@ def extractive_answer(question: str, passages: Sequence[Passage], encode: Encode
         last_of_passage = position + 1 == len(chosen) or items[chosen[position + 1]][0] != items[k][0]
         out.append(f"{items[k][2]} [{items[k][0]}]" if last_of_passage else items[k][2])
     return " ".join(out)
+
+
+def said_key(sentence: str) -> str:
+    """A sentence as compared with what the chat already said: citations, case and spacing left out."""
+    return " ".join(CITATION.sub(" ", sentence).lower().split()).strip(" .")
 
 
 def split_complete(buffer: str) -> tuple[list[str], str]:

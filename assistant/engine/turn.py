@@ -28,6 +28,7 @@ from assistant.engine.compose import (
     faq_answer,
     is_faq,
     needs_citation,
+    said_key,
     supporting_passage,
 )
 from assistant.engine.events import (
@@ -42,7 +43,7 @@ from assistant.engine.events import (
 from assistant.engine.followup import standalone_question
 from assistant.engine.prompt import ECHO_STOPS
 from assistant.engine.prompt import Turn as HistoryTurn
-from assistant.engine.sentences import CITATION
+from assistant.engine.sentences import CITATION, sentences
 from assistant.engine.smalltalk import TEMPLATE_INTENTS, SmallTalk, small_talk
 from assistant.engine.understanding import rephrase
 from assistant.engine.understanding.policy import ConversationState, Decision
@@ -231,9 +232,13 @@ class CustomerTurn:
         self.timings.tokens_per_second = len(parts) / seconds if seconds > 0 and parts else None
 
     def extractive(self, query: str, hits: list[Any]) -> str:
+        """The passages' closest sentences; a follow-up ("my neighbours don't have it either") gets the next ones,
+        not the sentence it was just given, unless the passages hold nothing else."""
         encode = self.assistant.context.encode
+        said = frozenset(said_key(s) for m in self.history if m.role == "assistant" for s in sentences(m.content))
         try:  # the selector's encoder: it has just embedded these sentences with this question
-            return extractive_answer(query, hits, encode) or extractive_answer(query, hits, encode, min_chars=1)
+            return (extractive_answer(query, hits, encode, said=said) or extractive_answer(query, hits, encode)
+                    or extractive_answer(query, hits, encode, min_chars=1))
         except Exception:  # an encoder failure must not lose the turn: the top passage's opening sentence then
             log.exception("extractive answer failed; using the top passage's opening")
             return extractive_answer(query, hits, None, min_chars=1)

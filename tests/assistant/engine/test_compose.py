@@ -7,7 +7,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from assistant.engine.compose import SentenceGate, extractive_answer, faq_answer, is_faq, split_complete
+from assistant.engine.compose import (
+    SentenceGate,
+    extractive_answer,
+    faq_answer,
+    is_faq,
+    said_key,
+    split_complete,
+)
 
 
 @dataclass
@@ -82,6 +89,19 @@ def test_extractive_answer_is_whole_sentences_in_order_and_cited() -> None:
                "with many words about refunds and payments and cards and banks and days and weeks and months.")
     whole = extractive_answer("refunds", [long], bag_encoder, max_chars=50)
     assert whole == f"{long.text} [1]"  # kept whole: never cut into a fragment
+
+
+def test_extractive_answer_gives_the_next_sentence_rather_than_one_already_said() -> None:
+    missing = Hit("Missing parcel", "If the parcel is not found after our investigation with the carrier, we send the "
+                  "items again at no cost or refund you in full. Contact us within 14 days of the delivery scan with "
+                  "your order number.")
+    first = extractive_answer("my parcel is not found", [missing], bag_encoder)
+    assert first.startswith("If the parcel is not found") and "14 days" not in first
+    said = frozenset(said_key(s) for s in [first])
+    assert extractive_answer("my parcel is not found", [missing], bag_encoder, said=said) == (
+        "Contact us within 14 days of the delivery scan with your order number. [1]")
+    everything = frozenset(said_key(s) for s in missing.text.split(". "))
+    assert extractive_answer("my parcel is not found", [missing], bag_encoder, said=everything) == ""
 
 
 def test_extractive_answer_adds_a_later_passage_only_when_it_answers_better() -> None:

@@ -11,11 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from assistant.engine import turn as turn_module
 from assistant.engine.backends.fake import FakeBackend
-from assistant.engine.compose import extractive_answer, needs_citation
+from assistant.engine.compose import extractive_answer, needs_citation, said_key
 from assistant.engine.events import DoneEvent, TokenEvent
 from assistant.engine.facade import Assistant
 from assistant.engine.models import DEFAULT_CHAT_NAME
+from assistant.engine.sentences import sentences
 from assistant.engine.settings import Settings
 from assistant.engine.store import Store
 from assistant.engine.understanding.policy import AnswerPolicy
@@ -139,6 +141,23 @@ def test_an_extractive_answer_quoting_only_the_second_page_cites_it_as_1(tmp_pat
     _, streamed, reply = _run(bot, QUESTION)
     assert "VAT" in reply.answer and reply.answer.endswith("[1]") and streamed == reply.answer
     assert [(s.index, s.doc_id) for s in reply.sources] == [(1, HITS[1].doc_id)]
+
+
+def test_a_follow_up_passes_what_the_chat_already_said_to_the_extractive_answer(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[frozenset[str]] = []
+
+    def spy(question, passages, encode, **kwargs):
+        seen.append(kwargs.get("said", frozenset()))
+        return extractive_answer(question, passages, None, **kwargs)
+
+    monkeypatch.setattr(turn_module, "extractive_answer", spy)
+    backend = FakeBackend()
+    backend.model_id = DEFAULT_CHAT_NAME
+    bot = _assistant(tmp_path, backend)
+    first = asyncio.run(bot.chat(QUESTION))
+    asyncio.run(bot.chat("and to Norway?", first.conversation_id))
+    assert seen[0] == frozenset() and {said_key(s) for s in sentences(first.answer)} <= seen[-1]
 
 
 def test_auto_mode_drafts_with_any_other_model(tmp_path: Path) -> None:

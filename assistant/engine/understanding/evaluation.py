@@ -28,7 +28,11 @@ from assistant.engine.understanding.intent_model import (
     IntentModel,
     stratified_holdout,
 )
-from assistant.engine.understanding.sentiment import DefaultSentiment, normalise_sentiment_labels
+from assistant.engine.understanding.sentiment import (
+    SENTIMENT_LABELS,
+    DefaultSentiment,
+    normalise_sentiment_labels,
+)
 from assistant.engine.understanding.understanding import train_options
 
 LATENCY_SAMPLE = 200
@@ -150,6 +154,12 @@ def evaluate_sentiment(test_path: Path, train_path: Path | None = None, encoder:
             return default.analyze(text, encoder.embed_one(text))
 
     metrics = classification_metrics(gold, predicted)
+    g, p = np.array(gold), np.array(predicted)
+    for label in SENTIMENT_LABELS:  # per-label recall: what an operator misses of each kind
+        metrics[f"{label}_recall"] = round(float(np.mean(p[g == label] == label)), 4) if (g == label).any() else None
+    # plain messages read as negative: each one can hand a customer to a person for nothing
+    metrics["neutral_read_negative"] = round(float(np.mean(p[g == "neutral"] == "negative")), 4) \
+        if (g == "neutral").any() else None
     metrics["model"] = "trained" if train_path is not None else "default"
     metrics["train_seconds"] = round(train_seconds, 2)
     metrics["latency_ms_p50"], metrics["latency_cpu_ms_p50"] = latency_p50s(one, test.texts)

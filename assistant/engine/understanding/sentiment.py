@@ -1,13 +1,17 @@
 """Sentiment per message (negative / neutral / positive with a signed score) and per conversation (trajectory).
 
-The shipped default needs no training data: the VADER lexicon (MIT) blended with MiniLM
-similarity to prototype sentences written for this project, which catch customer-service
-complaints a lexicon misses ("still waiting for my parcel"). `assistant train sentiment`
-replaces it with a TextClassifier trained on labelled data.
+The shipped default is a small head (one hidden layer) over the MiniLM sentence embedding and the
+VADER lexicon's four scores, stored in sentiment_head.npz. `python bench/sentiment_head.py` trains
+it from public data whose licences allow shipping the weights: plain requests from CLINC150 and
+BANKING77 (neutral; CLINC150's thank-you messages positive) and VADER's human-rated tweets and
+review snippets (MIT). Its negative bias is set so that few plain requests read as negative, because
+negative messages hand a conversation to a person. `assistant train sentiment` replaces the default
+with a TextClassifier trained on a site's own labelled messages.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,100 +23,56 @@ from assistant.engine.understanding.classifier import TextClassifier
 from assistant.engine.understanding.encoder import Encoder
 
 SENTIMENT_LABELS = ("negative", "neutral", "positive")
-
-PROTOTYPES: dict[str, list[str]] = {
-    "negative": [
-        "This is unacceptable, I am really angry.",
-        "My order still hasn't arrived after two weeks.",
-        "I've been waiting forever and nobody answers me.",
-        "The item arrived broken and nobody cares.",
-        "Worst customer service I have ever experienced.",
-        "I'm very disappointed with this purchase.",
-        "You charged me twice and I want my money back now.",
-        "This is the third time I'm asking and still no reply.",
-        "Terrible, the jacket fell apart after one week.",
-        "I'm so frustrated, your website keeps failing.",
-        "Why is my refund taking so long? This is ridiculous.",
-        "Stop ignoring me and fix this.",
-        "My flight was cancelled and I was stuck for hours.",
-        "I lost my luggage and no one helps.",
-    ],
-    "neutral": [
-        "Where is my order?",
-        "How long does shipping take to Germany?",
-        "Can I change the delivery address?",
-        "What payment methods do you accept?",
-        "I would like to return a pair of boots.",
-        "Do you ship to Canada?",
-        "What are your opening hours?",
-        "How do I reset my password?",
-        "Is this tent available in green?",
-        "I need an invoice for my order.",
-        "What is the status of my refund?",
-        "Can I use two discount codes?",
-        "Which size should I pick?",
-        "Please send me the tracking number.",
-    ],
-    "positive": [
-        "Thank you so much, that was really helpful!",
-        "Great service, the parcel arrived a day early.",
-        "I love the new jacket, it fits perfectly.",
-        "Thanks, problem solved.",
-        "You were very quick, I appreciate it.",
-        "Excellent quality, I'm very happy with my order.",
-        "Perfect, that's exactly what I needed.",
-        "The support team was friendly and fast.",
-        "Awesome, thanks for the refund!",
-        "Wonderful experience, I will order again.",
-        "Thanks a lot for your help today.",
-        "The boots are amazing and super comfortable.",
-    ],
-}
+DEFAULT_HEAD = Path(__file__).with_name("sentiment_head.npz")
 
 
-def label_for(score: float, margin: float) -> str:
-    if score <= -margin:
-        return "negative"
-    if score >= margin:
-        return "positive"
-    return "neutral"
+def sentiment_features(texts: Sequence[str], embeddings: np.ndarray, vader: SentimentIntensityAnalyzer) -> np.ndarray:
+    """The head's input: the L2-normalised embedding, then VADER's neg, neu, pos and compound scores."""
+    embeddings = np.atleast_2d(np.asarray(embeddings, dtype=np.float32))
+    unit = embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-9)
+    lexicon = np.array([[s["neg"], s["neu"], s["pos"], s["compound"]] for s in map(vader.polarity_scores, texts)],
+                       dtype=np.float32).reshape(len(texts), 4)
+    return np.hstack([unit, lexicon])
 
 
 class DefaultSentiment:
-    """VADER compound blended with prototype similarity; needs only the base MiniLM embedding."""
+    """The shipped head: embedding + lexicon features -> one ReLU layer -> softmax over the three labels."""
 
     name = "default"
     needs_layers = None  # full base stack (the final mean-pooled embedding)
 
-    def __init__(self, encoder: Encoder, lexicon_weight: float = 0.5, margin: float = 0.15) -> None:
+    def __init__(self, encoder: Encoder, head: Path = DEFAULT_HEAD) -> None:
+        try:
+            with np.load(head) as stored:
+                weights = {key: stored[key] for key in ("w1", "b1", "w2", "b2", "labels", "meta")}
+        except (OSError, KeyError, ValueError) as exc:
+            raise RuntimeError(f"the default sentiment head {head} cannot be loaded ({exc}); reinstall the "
+                               "package or rebuild it with `python bench/sentiment_head.py`") from exc
+        self.labels = [str(label) for label in weights["labels"]]
+        if sorted(self.labels) != sorted(SENTIMENT_LABELS) or weights["w1"].shape[0] != encoder.dim + 4:
+            raise RuntimeError(f"the default sentiment head {head} does not fit this encoder "
+                               f"({weights['w1'].shape[0]} inputs for a {encoder.dim}-dimensional embedding)")
+        self.w1, self.b1, self.w2, self.b2 = (weights[key].astype(np.float32) for key in ("w1", "b1", "w2", "b2"))
+        self.meta = json.loads(str(weights["meta"]))
         self.vader = SentimentIntensityAnalyzer()
-        self.lexicon_weight = lexicon_weight
-        self.margin = margin
-        vectors = []
-        for label in SENTIMENT_LABELS:
-            emb = encoder.embed(PROTOTYPES[label])
-            emb /= np.linalg.norm(emb, axis=1, keepdims=True)
-            vectors.append(emb.mean(0))
-        centroids = np.stack(vectors)
-        self.centroids = centroids / np.linalg.norm(centroids, axis=1, keepdims=True)
 
-    def score(self, text: str, embedding: np.ndarray) -> float:
-        compound = float(self.vader.polarity_scores(text)["compound"])
-        vec = embedding / max(float(np.linalg.norm(embedding)), 1e-9)
-        sims = self.centroids @ vec
-        # softmax over cosine similarities; 20 turns the small cosine gaps into usable odds
-        probs = np.exp(20 * (sims - sims.max()))
-        probs /= probs.sum()
-        prototype = float(probs[2] - probs[0])
-        return float(np.clip(self.lexicon_weight * compound + (1 - self.lexicon_weight) * prototype, -1, 1))
+    def proba(self, texts: Sequence[str], embeddings: np.ndarray) -> np.ndarray:
+        hidden = np.maximum(sentiment_features(texts, embeddings, self.vader) @ self.w1 + self.b1, 0.0)
+        logits = hidden @ self.w2 + self.b2
+        z = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return z / z.sum(axis=1, keepdims=True)
+
+    def _sentiment(self, probs: np.ndarray) -> Sentiment:
+        by_label = dict(zip(self.labels, probs.tolist(), strict=True))
+        score = by_label["positive"] - by_label["negative"]
+        return Sentiment(label=self.labels[int(np.argmax(probs))], score=round(float(score), 4))
 
     def analyze(self, text: str, embedding: np.ndarray) -> Sentiment:
-        score = self.score(text, embedding)
-        return Sentiment(label=label_for(score, self.margin), score=round(score, 4))
+        return self._sentiment(self.proba([text], embedding)[0])
 
     def predict(self, encoder: Encoder, texts: list[str]) -> list[str]:
-        embeddings = encoder.embed(texts)
-        return [label_for(self.score(t, e), self.margin) for t, e in zip(texts, embeddings, strict=True)]
+        probs = self.proba(texts, encoder.embed(texts))
+        return [self.labels[i] for i in probs.argmax(1)]
 
 
 class TrainedSentiment:

@@ -77,13 +77,19 @@ def test_eval_intents_json_and_plot(tmp_path):
 @pytest.mark.slow
 def test_eval_sentiment_default_json(tmp_path):
     rows = [("thank you so much, wonderful service", "positive"), ("this is terrible, I am furious", "negative"),
-            ("what time do you open on monday", "neutral"), ("I love it, great quality", "positive")]
+            ("what time do you open on monday", "neutral"), ("I love it, great quality", "positive"),
+            ("how long does a refund take?", "neutral")]
     test = write_csv(tmp_path / "s.csv", rows, header="text,sentiment")
-    result = runner.invoke(app, ["eval", "sentiment", "--test", str(test), "--json"])
+    png = tmp_path / "sentiment.png"
+    result = runner.invoke(app, ["eval", "sentiment", "--test", str(test), "--json", "--plot", str(png)])
     assert result.exit_code == 0, result.output
     metrics = json.loads(result.stdout.strip().splitlines()[-1])
-    assert metrics["model"] == "default" and metrics["accuracy"] >= 0.75
-    assert set(metrics) >= {"accuracy", "macro_f1", "latency_ms_p50"}
+    assert metrics["model"] == "default" and metrics["accuracy"] >= 0.8
+    assert set(metrics) >= {"accuracy", "macro_f1", "latency_ms_p50", "negative_recall"}
+    assert metrics["neutral_read_negative"] == 0.0  # neither plain question reads as a complaint
+    report = "\n".join(result.stdout.strip().splitlines()[:-1])  # the readable part, before the JSON line
+    assert "neutral_read_negative" in report and "negative_recall" in report
+    assert png.read_bytes()[:4] == b"\x89PNG"
 
 
 @pytest.mark.slow

@@ -85,7 +85,7 @@ def test_repeated_autumn_hour_stays_two_buckets(store: Store) -> None:
 
 def _surge_data(store: Store, recent: list[str], baseline: list[str]) -> pd.DataFrame:
     for i, label in enumerate(baseline):  # spread over the 24 h before the last hour
-        seed_conversation(store, NOW - timedelta(hours=2 + i), [Turn(f"b{i}", label)])
+        seed_conversation(store, NOW - timedelta(hours=2, minutes=20 * i), [Turn(f"b{i}", label)])
     for i, label in enumerate(recent):
         seed_conversation(store, NOW - timedelta(minutes=5 + i), [Turn(f"r{i}", label)])
     return an.load_frame(store)
@@ -96,8 +96,9 @@ def test_surge_raised_when_recent_negative_share_doubles(store: Store) -> None:
     check = an.detect_surge(df, an.SurgeRule(), NOW)
     assert check.triggered
     assert (check.recent_total, check.recent_negative, check.baseline_total, check.baseline_negative) == (10, 6, 10, 2)
-    assert check.recent_share == pytest.approx(0.6) and check.baseline_share == pytest.approx(0.2)
-    assert "60%" in check.explanation and "20%" in check.explanation
+    # the baseline leans on the 10% prior as if it held 30 more messages: (2 + 3) / (10 + 30)
+    assert check.recent_share == pytest.approx(0.6) and check.baseline_share == pytest.approx(0.125)
+    assert "60%" in check.explanation and "2/10" in check.explanation and "prior 10%" in check.explanation
 
 
 def test_surge_needs_minimum_volume(store: Store) -> None:
@@ -108,16 +109,21 @@ def test_surge_needs_minimum_volume(store: Store) -> None:
 
 
 def test_surge_not_raised_when_baseline_is_already_as_negative(store: Store) -> None:
-    df = _surge_data(store, ["negative"] * 6 + ["neutral"] * 4, ["negative"] * 4 + ["neutral"] * 6)
-    check = an.detect_surge(df, an.SurgeRule(), NOW)  # 60% vs 40%: +20 points but only 1.5x
+    df = _surge_data(store, ["negative"] * 6 + ["neutral"] * 4, ["negative"] * 24 + ["neutral"] * 26)
+    check = an.detect_surge(df, an.SurgeRule(), NOW)  # 60% vs (24 + 3) / 80 = 34%: +26 points but only 1.8x
     assert not check.triggered and "2x" in check.explanation
     assert an.detect_surge(df, an.SurgeRule(ratio=1.5), NOW).triggered
 
 
-def test_surge_with_empty_baseline_uses_the_absolute_increase(store: Store) -> None:
-    df = _surge_data(store, ["negative"] * 1 + ["neutral"] * 9, [])
-    assert not an.detect_surge(df, an.SurgeRule(min_increase=0.15), NOW).triggered  # 10% < 15 points
-    assert an.detect_surge(df, an.SurgeRule(min_increase=0.1), NOW).triggered
+def test_surge_with_empty_baseline_compares_with_the_prior(store: Store) -> None:
+    # a new site: "17% (3/18) vs 0% (0/0)" used to alert; now the baseline is the prior
+    df = _surge_data(store, ["negative"] * 3 + ["neutral"] * 15, [])
+    check = an.detect_surge(df, an.SurgeRule(), NOW)
+    assert not check.triggered and check.baseline_share == pytest.approx(0.1)
+    assert "0/0" in check.explanation and "prior 10%" in check.explanation
+    assert an.detect_surge(df, an.SurgeRule(prior_share=0.0), NOW).triggered  # without a prior: 17% vs 0%
+    burst = _surge_data(store, ["negative"] * 5 + ["neutral"] * 5, [])  # 8 of 28 = 29% >= 10% + 15 and 2x 10%
+    assert an.detect_surge(burst, an.SurgeRule(), NOW).triggered
 
 
 def test_messages_outside_both_windows_are_ignored(store: Store) -> None:

@@ -43,9 +43,10 @@ class KpisTab:
         with gr.Tab("KPIs", id="kpis") as self.tab:
             self.tiles = gr.HTML(elem_id="kpi-tiles")
             gr.Markdown(DEFINITIONS, elem_classes="definition", elem_id="kpi-definitions")
-            self.trend = gr.LinePlot(x="period", y="rate", color="metric", title="Rates per period", y_lim=[0, 1],
-                                     sort="x", x_label_angle=-30, y_axis_format=".0%",
-                                     x_title="", y_title="share", height=280, elem_id="kpi-trend-plot")
+            # points, not lines: a rate per period is visible from the first period on (a line needs two)
+            self.trend = gr.ScatterPlot(x="period", y="rate", color="metric", title="Rates per period",
+                                        y_lim=[0, 1], sort="x", x_label_angle=-30, y_axis_format=".0%",
+                                        x_title="", y_title="share", height=280, elem_id="kpi-trend-plot")
             self.table = gr.Dataframe(pd.DataFrame(columns=TABLE_COLUMNS), interactive=False,
                                       label="Per period (conversation start)", elem_id="kpi-table")
             with gr.Row(elem_classes="bar"):

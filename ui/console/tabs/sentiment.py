@@ -25,8 +25,9 @@ def rule_text(config: Any) -> str:
         f"share of customer messages in the last **{rule.window.total_seconds() / 60:g} min** with the share in the "
         f"**{rule.baseline.total_seconds() / 3600:g} h** before that. It raises an alert when the window has at "
         f"least **{rule.min_volume}** messages, its negative share is at least **{rule.min_increase:.0%}** "
-        f"points above the baseline, **and** at least **{rule.ratio:g}×** the baseline (an empty baseline "
-        f"counts as 0%). One alert per site per window; alerts are listed here and POSTed to "
+        f"points above the baseline, **and** at least **{rule.ratio:g}×** the baseline. The baseline is "
+        f"smoothed towards **{rule.prior_share:.0%}** negative as if it held "
+        f"{rule.prior_weight} more messages at that share, so a new site is not compared with 0 of 0. One alert per site per window; alerts are listed here and POSTed to "
         f"`console.alert_webhook_url`{' (configured)' if config.alert_webhook_url else ' (not configured)'}."
     )
 
@@ -59,11 +60,12 @@ class SentimentTab:
                 gr.Markdown(rule_text(ctx.settings.console), elem_classes="definition")
                 check = gr.Button("Check for a surge now", size="sm", scale=0, min_width=190, elem_id="surge-check")
             with gr.Row():
-                self.shares = gr.LinePlot(x="bucket", y="share", color="sentiment", color_map=COLORS,
-                                          y_lim=[0, 1], y_title="share of customer messages", x_title="",
-                                          sort="x", x_label_angle=-30, y_axis_format=".0%",
-                                          title="Sentiment share over time", height=300, scale=3,
-                                          elem_id="sentiment-share-plot")
+                # stacked bars, one per bucket: readable from the first hour of traffic (a line needs two)
+                self.shares = gr.BarPlot(x="bucket", y="share", color="sentiment", color_map=COLORS,
+                                         y_lim=[0, 1], y_title="share of customer messages", x_title="",
+                                         sort="x", x_label_angle=-30, y_axis_format=".0%",
+                                         title="Sentiment share over time", height=300, scale=3,
+                                         elem_id="sentiment-share-plot")
                 self.dist = gr.BarPlot(x="sentiment", y="count", color="sentiment", color_map=COLORS,
                                        title="Distribution", height=300, scale=2, x_title="", y_title="messages",
                                        y_lim=[0, None],

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from assistant.engine.events import Classification, IntentScore, Sentiment
+from assistant.engine.understanding.language import detect_language
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -118,4 +119,4 @@ class FakeClassifier:
         sentiment = Sentiment(label="negative", score=-0.8) if negative else Sentiment(label="neutral", score=0.0)
         return Classification(intent=self.intent, confidence=self.confidence, out_of_scope=self.intent is None,
                               intents=[IntentScore(intent=self.intent or "oos", probability=self.confidence)],
-                              sentiment=sentiment)
+                              sentiment=sentiment, language=detect_language(text))

@@ -57,6 +57,7 @@ class Classification(BaseModel):
     intents: list[IntentScore] = Field(default_factory=list, description="Top-k intents with probabilities.")
     out_of_scope: bool = False
     sentiment: Sentiment
+    language: str = Field("unknown", description="The message's language (ISO 639-1 code) or 'unknown'.")
 
 
 # How a turn was answered: a curated template or FAQ entry, small talk, a checked generated answer, the

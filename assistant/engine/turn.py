@@ -1,4 +1,5 @@
-"""One customer turn, top to bottom: paused, small talk, handoff, curated template, retrieve, abstain, compose.
+"""One customer turn, top to bottom: paused, small talk, handoff, curated template, retrieve, language, abstain,
+compose.
 
 The facade (facade.py) validates the message, loads the conversation, classifies it, then runs a
 `CustomerTurn` and stores what it produced:
@@ -46,6 +47,8 @@ from assistant.engine.prompt import Turn as HistoryTurn
 from assistant.engine.sentences import CITATION, sentences
 from assistant.engine.smalltalk import TEMPLATE_INTENTS, SmallTalk, small_talk
 from assistant.engine.understanding import rephrase
+from assistant.engine.understanding.config import DEFAULT_ABSTAIN_MESSAGE, DEFAULT_HANDOFF_MESSAGE
+from assistant.engine.understanding.language import UNKNOWN, detect_language, localised
 from assistant.engine.understanding.policy import ConversationState, Decision
 
 log = logging.getLogger(__name__)
@@ -79,6 +82,8 @@ class CustomerTurn:
         if decision is None or self.policy.needs_corroboration(decision):
             query, hits = await asyncio.to_thread(self.retrieve)
             decision = self.corroborate(decision, hits)
+        if decision is None:
+            decision = self.other_language(hits)
         if decision is None:
             hits, decision = await asyncio.to_thread(self.answer_or_abstain, hits)
         if decision.route == "generate":
@@ -117,8 +122,17 @@ class CustomerTurn:
         return Decision(route="smalltalk", text=SmallTalk(self.assistant.settings.company).reply(kind))
 
     def curated(self) -> Decision | None:
-        """The curated template of a confident intent (checked against retrieval before it is sent)."""
-        return self.policy.template(self.text, self.classification)
+        """The curated template of a confident intent (checked against retrieval before it is sent), when it is
+        written in the customer's language."""
+        decision = self.policy.template(self.text, self.classification)
+        if decision is not None and not self.speaks(decision.text):
+            return None
+        return decision
+
+    def speaks(self, text: str) -> bool:
+        """Whether `text` is in the customer's language, as far as either can be told."""
+        theirs = self.classification.language
+        return theirs == UNKNOWN or detect_language(text) in (theirs, UNKNOWN)
 
     def retrieve(self) -> tuple[str, list[Any]]:
         """(the text searched with, its hits): a follow-up ("And for an exchange?") carries the earlier
@@ -139,6 +153,19 @@ class CustomerTurn:
             return decision
         log.info("template %s not corroborated by retrieval; answering from the knowledge base", decision.template_id)
         return None
+
+    def other_language(self, hits: list[Any]) -> Decision | None:
+        """The knowledge base answers in another language than the customer's: say so in theirs and offer a
+        person (a second such message is a repeated abstention, which hands off). The encoder reads English only,
+        so a page in the customer's language is the only one that can be matched to their question."""
+        if not hits or self.speaks(hits[0].text):
+            return None
+        decision = self.policy.after_retrieval([], self.state())  # abstain, or hand off when it repeats
+        if decision.route == "abstain":
+            decision = replace(decision, text=localised(self.classification.language, "other_language")
+                               or decision.text)
+        log.info("question in %s, top page not: %s", self.classification.language, decision.route)
+        return decision
 
     def answer_or_abstain(self, hits: list[Any]) -> tuple[list[Any], Decision]:
         """Answer when retrieval is confident, else abstain (or hand off after repeated abstentions); a confident
@@ -244,9 +271,10 @@ class CustomerTurn:
             return extractive_answer(query, hits, None, min_chars=1)
 
     async def say(self, decision: Decision, hits: list[Any] = ()) -> AsyncIterator[Any]:
-        """A decided reply: paused, handoff, small talk, template or abstention."""
+        """A decided reply: paused, handoff, small talk, template or abstention (in the customer's language when
+        the product has the text in it)."""
         reply = self.reply
-        reply.route, reply.answer = decision.route, decision.text or ""
+        reply.route, reply.answer = decision.route, self.in_their_language(decision)
         if decision.route == "template" and self.assistant.settings.understanding.rephrase_templates:
             reply.answer = await self.rephrase(decision)
         reply.template_id = decision.template_id
@@ -263,6 +291,16 @@ class CustomerTurn:
         yield TokenEvent(text=reply.answer)
         if reply.handoff is not None:
             yield HandoffEvent(handoff=reply.handoff)
+
+    def in_their_language(self, decision: Decision) -> str:
+        """The default abstain and handoff texts in the customer's language; an operator's own text as written."""
+        understanding = self.assistant.settings.understanding
+        defaults = {"abstain": (understanding.abstain_message, DEFAULT_ABSTAIN_MESSAGE),
+                    "handoff": (understanding.handoff_message, DEFAULT_HANDOFF_MESSAGE)}
+        configured, default = defaults.get(decision.route, (None, None))
+        if decision.text and decision.text == configured == default:
+            return localised(self.classification.language, decision.route) or decision.text
+        return decision.text or ""
 
     async def rephrase(self, decision: Decision) -> str:
         """The model's rewording of a template reply when it kept every fact, else the template as written."""

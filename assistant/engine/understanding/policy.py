@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from assistant.engine.events import Classification, Handoff, Route
 from assistant.engine.understanding.config import UnderstandingConfig
+from assistant.engine.understanding.language import is_human_request_elsewhere
 from assistant.engine.understanding.templates import TemplateBook
 
 # Clear requests for a person, caught even when the intent model has no human_agent intent.
@@ -50,7 +51,7 @@ INTENT_OWN_PAGE_SHARE = 0.5
 
 
 def is_explicit_human_request(text: str) -> bool:
-    return bool(_HUMAN_REQUEST.search(text))
+    return bool(_HUMAN_REQUEST.search(text)) or is_human_request_elsewhere(text)
 
 
 @dataclass

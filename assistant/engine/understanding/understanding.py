@@ -31,6 +31,8 @@ from assistant.engine.understanding.intent_model import (
     REFIT_ON_ALL_DATA,
     IntentModel,
 )
+from assistant.engine.understanding.language import detect_language
+from assistant.engine.understanding.language import load as load_language_detector
 from assistant.engine.understanding.policy import INTENT_BREAKS_TIES
 from assistant.engine.understanding.sentiment import DefaultSentiment, TrainedSentiment
 from assistant.engine.understanding.templates import TemplateBook
@@ -123,6 +125,7 @@ class Understanding:
             log.info("no intent model at %s: training one from %s", intent_dir, data_path)
             intents = train_intent_model(encoder, data_path, progress)
             intents.save(intent_dir)
+        load_language_detector()
         sentiment_dir = sentiment_model_dir(settings)
         if (sentiment_dir / "meta.json").exists():
             sentiment: DefaultSentiment | TrainedSentiment = TrainedSentiment.load(sentiment_dir, encoder)
@@ -165,6 +168,7 @@ class Understanding:
             intents=[IntentScore(intent=name, probability=round(p, 4)) for name, p in prediction.top],
             out_of_scope=prediction.out_of_scope,
             sentiment=mood,
+            language=detect_language(text),
         )
 
     def _classify_torch(self, text: str, intents: IntentModel) -> tuple[np.ndarray, Sentiment]:

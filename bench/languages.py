@@ -1,0 +1,89 @@
+"""Questions in other languages: does the reply come in the customer's language, and does it cite the right page?
+
+    python bench/languages.py [--limit N]
+
+bench/data/store_questions_multilingual.jsonl holds 54 store questions (bench/data/store_questions.jsonl and the
+first 30 answerable ones of store_eval_queries.jsonl) with French, German, Spanish and Chinese translations
+written for this bench. Each language runs through `assistant eval answers` on the English sample store
+(bench/data/store_kb.jsonl, the embedded model's extractive answers, the sample templates), and each reply is
+checked with the product's own language detector: in the customer's language, or too short to tell. Source
+hit@1 is the share of questions whose first cited page is relevant. Also measured: language detection alone on
+every translated question. Writes docs/bench/languages.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from assistant.engine.understanding.language import UNKNOWN, detect_language  # noqa: E402
+from bench.answers_runner import add_arguments, eval_answers  # noqa: E402
+
+LANGUAGES = ("en", "fr", "de", "es", "zh")
+DATA = ROOT / "bench" / "data" / "store_questions_multilingual.jsonl"
+OUT_MD = ROOT / "docs" / "bench" / "languages.md"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    add_arguments(parser)
+    parser.add_argument("--limit", type=int, default=None)
+    args = parser.parse_args()
+    rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = rows[:args.limit] if args.limit else rows
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for language in tqdm(LANGUAGES, desc="languages"):
+            queries = Path(tmp) / f"{language}.jsonl"
+            queries.write_text("".join(json.dumps({"query": r[language], "relevant": r["relevant"]},
+                                                  ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+            args.queries = queries
+            metrics, details = eval_answers(args, {}, Path(tmp) / f"{language}-details.jsonl")
+            detected = [detect_language(r[language]) for r in rows]
+            replies = [detect_language(d["answer"]) for d in details]
+            results[language] = {
+                "n": len(rows),
+                "question_detected": sum(d == language for d in detected) / len(rows),
+                "reply_in_language": sum(r in (language, UNKNOWN) for r in replies) / len(rows),
+                "source_hit_at_1": sum(bool(d["hit"]) for d in details) / len(rows),
+                "answered": sum(d["route"] in ("template", "faq", "generate", "extractive") for d in details)
+                / len(rows),
+                "routes": {route: sum(d["route"] == route for d in details)
+                           for route in sorted({d["route"] for d in details})},
+                "example": {"question": rows[0][language], "reply": details[0]["answer"][:160]},
+            }
+    write_report(results)
+    print(json.dumps(results, indent=1, ensure_ascii=False))
+
+
+def write_report(results: dict) -> None:
+    english = results["en"]["source_hit_at_1"]
+    lines = ["## Languages: questions in French, German, Spanish and Chinese on an English help centre", "",
+             f"- date: {dt.datetime.now():%Y-%m-%d %H:%M}; command: `python bench/languages.py`; machine: "
+             f"{os.cpu_count()} cores, no GPU",
+             f"- {results['en']['n']} store questions per language (bench/data/store_questions_multilingual.jsonl, "
+             "translations written for this bench), English sample store, default settings", "",
+             "| language | question detected | reply in the customer's language | source hit@1 | vs English | "
+             "answered | routes |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for language, r in results.items():
+        routes = ", ".join(f"{k} {v}" for k, v in r["routes"].items())
+        lines.append(f"| {language} | {r['question_detected']:.2f} | {r['reply_in_language']:.2f} | "
+                     f"{r['source_hit_at_1']:.2f} | {r['source_hit_at_1'] - english:+.2f} | {r['answered']:.2f} | "
+                     f"{routes} |")
+    lines += ["", "What a French customer reads (first question):", "",
+              f"> {results['fr']['example']['question']}", ">", f"> {results['fr']['example']['reply']}", ""]
+    OUT_MD.write_text("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -174,7 +174,7 @@ class SurgeRule:
     The defaults are the rule the server applies (not settings): an hour compared with the day before it, and at
     least 10 messages, 15 points and twice the baseline, so a handful of upset customers is not a surge. The 10%
     prior is a support chat's ordinary share of unhappy messages; with it a new site needs 25% negative in an hour
-    (surge replay in docs/benchmarks.md: ordinary requests 2.9% negative, no alert; a burst alerted in 10 min)."""
+    (surge replay in docs/benchmarks.md: ordinary requests 3.3% negative, no alert; a burst alerted in 12 min)."""
 
     window: timedelta = timedelta(hours=1)
     baseline: timedelta = timedelta(hours=24)

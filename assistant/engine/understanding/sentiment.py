@@ -2,11 +2,14 @@
 
 The shipped default is a small head (one hidden layer) over the MiniLM sentence embedding and the
 VADER lexicon's four scores, stored in sentiment_head.npz. `python bench/sentiment_head.py` trains
-it from public data whose licences allow shipping the weights: plain requests from CLINC150 and
-BANKING77 (neutral; CLINC150's thank-you messages positive) and VADER's human-rated tweets and
-review snippets (MIT). Its negative bias is set so that few plain requests read as negative, because
-negative messages hand a conversation to a person. `assistant train sentiment` replaces the default
-with a TextClassifier trained on a site's own labelled messages.
+it from data whose licences allow shipping the weights: plain requests from CLINC150 and BANKING77,
+sentences of library docstrings and of the sample help centre (neutral; CLINC150's thank-you
+messages positive) and VADER's human-rated tweets and review snippets (MIT). A message reads
+negative only when it holds a word of VADER's negative lexicon: the embedding alone would read an
+unfamiliar topic (a question about Docker on a course help centre) as a complaint. Its negative bias
+is set so that few plain requests read as negative, because negative messages hand a conversation to
+a person. `assistant train sentiment` replaces the default with a TextClassifier trained on a site's
+own labelled messages.
 """
 
 from __future__ import annotations
@@ -57,8 +60,11 @@ class DefaultSentiment:
         self.vader = SentimentIntensityAnalyzer()
 
     def proba(self, texts: Sequence[str], embeddings: np.ndarray) -> np.ndarray:
-        hidden = np.maximum(sentiment_features(texts, embeddings, self.vader) @ self.w1 + self.b1, 0.0)
+        features = sentiment_features(texts, embeddings, self.vader)
+        hidden = np.maximum(features @ self.w1 + self.b1, 0.0)
         logits = hidden @ self.w2 + self.b2
+        # no negative word, no negative reading (LEXICAL_GATE): the topic alone must not make a complaint
+        logits[features[:, -4] <= 0, self.labels.index("negative")] = -np.inf
         z = np.exp(logits - logits.max(axis=1, keepdims=True))
         return z / z.sum(axis=1, keepdims=True)
 

@@ -41,6 +41,10 @@ def test_default_sentiment_on_obvious_messages(encoder):
     }
     predicted = default.predict(encoder, list(cases))
     assert dict(zip(cases, predicted, strict=True)) == cases
+    # a topic the head never saw and no negative word: never negative (the first head read these as complaints)
+    unseen = ["How long does the MLOps course take?", "Where is the link to the office hours stream?",
+              "How will my capstone project be evaluated?"]
+    assert "negative" not in default.predict(encoder, unseen)
     result = default.analyze("Thanks, great help!", encoder.embed_one("Thanks, great help!"))
     assert result.label == "positive" and 0 < result.score <= 1
     text = "This is ridiculous, I want a refund now!"

@@ -81,8 +81,9 @@ class CustomerTurn:
         query, hits = self.text, []
         if decision is None or self.policy.needs_corroboration(decision):
             query, hits = await asyncio.to_thread(self.retrieve)
-            decision = self.corroborate(decision, hits)
+            decision = self.corroborate(decision, hits, followup=query != self.text)
         if decision is None:
+            hits = self.pages_in_their_language(hits)
             decision = self.other_language(hits)
         if decision is None:
             hits, decision = await asyncio.to_thread(self.answer_or_abstain, hits)
@@ -115,6 +116,8 @@ class CustomerTurn:
         kind = small_talk(self.text)
         if kind is None:
             return None
+        if kind == "thanks" and not any(m.role == "assistant" for m in self.history):
+            kind = "greeting"  # "🙂" or "thanks" before the assistant has said anything opens the chat
         for intent in TEMPLATE_INTENTS.get(kind, ()):
             rendered = self.policy.templates.select(intent, self.text)
             if rendered is not None:
@@ -145,14 +148,24 @@ class CustomerTurn:
         self.timings.retrieval_ms = (time.perf_counter() - t) * 1000
         return query, hits
 
-    def corroborate(self, decision: Decision | None, hits: list[Any]) -> Decision | None:
-        """A template with sources answers only when retrieval also found one of its pages."""
+    def corroborate(self, decision: Decision | None, hits: list[Any], followup: bool = False) -> Decision | None:
+        """A template with sources answers only when retrieval also found one of its pages; after a follow-up's
+        rewrite, only when its page leads ("how long will it take?" after a zip repair is not shipping times,
+        whatever the intent model reads in those four words)."""
         if decision is None:
             return None
-        if self.policy.corroborated(decision, [h.doc_id for h in hits]):
+        retrieved = [h.doc_id for h in hits]
+        if self.policy.corroborated(decision, retrieved[:1] if followup else retrieved):
             return decision
         log.info("template %s not corroborated by retrieval; answering from the knowledge base", decision.template_id)
         return None
+
+    def pages_in_their_language(self, hits: list[Any]) -> list[Any]:
+        """Only the pages in the customer's language, when the search found any (a site with pages in several
+        languages): the answer quotes its pages, and the score threshold then judges those pages alone."""
+        if self.classification.language == UNKNOWN:
+            return hits
+        return [h for h in hits if self.speaks(h.text)] or hits
 
     def other_language(self, hits: list[Any]) -> Decision | None:
         """The knowledge base answers in another language than the customer's: say so in theirs and offer a

@@ -12,6 +12,7 @@ from assistant.engine.backends.fake import FakeBackend
 from assistant.engine.events import ClassificationEvent, DoneEvent, HandoffEvent, SourcesEvent, TokenEvent
 from assistant.engine.facade import Assistant, InvalidMessage
 from assistant.engine.settings import Settings
+from assistant.engine.smalltalk import SmallTalk
 from assistant.engine.store import ConversationNotFound, Store
 from assistant.engine.understanding import policy as policy_module
 from assistant.engine.understanding.policy import AnswerPolicy
@@ -172,6 +173,31 @@ def test_a_template_retrieval_disagrees_with_goes_on_to_the_knowledge_base(tmp_p
     weak = make(tmp_path / "weak", hits=[FakeHit("return-policy", "Return policy", "...", 0.03)],
                 templates=REFUND_TEMPLATE)
     assert run(weak.chat("can I trade in my old jacket")).route == "abstain"
+
+
+def test_after_a_follow_up_rewrite_a_template_needs_its_page_on_top(tmp_path: Path) -> None:
+    # "how long will it take?" after a repair question: the intent reads delivery times, retrieval of the
+    # rewritten follow-up leads with the repairs page and has the template's page only second
+    hits = [FakeHit("repairs-service", "Repairs service", "A zip repair takes about 10 working days.", 0.7),
+            FakeHit("refund-timing", "Refund timing", "Refunds are paid within 5 business days.", 0.5)]
+    bot = make(tmp_path, hits=hits, templates=REFUND_TEMPLATE)
+    first = run(bot.chat("How much does it cost to fix a broken zip on my jacket?"))
+    follow = run(bot.chat("how long will it take?", first.conversation_id))
+    assert bot.retriever.queries[-1][0] != "how long will it take?"  # searched as a follow-up
+    assert follow.template_id is None and follow.sources[0].doc_id == "repairs-service"
+    # the same template on a question of its own is corroborated by its page anywhere in the top k
+    alone = run(make(tmp_path / "alone", hits=hits, templates=REFUND_TEMPLATE).chat("where is my refund"))
+    assert alone.template_id == "refund_status.default"
+
+
+def test_a_thumbs_up_before_anything_was_said_is_greeted_not_thanked(tmp_path: Path) -> None:
+    bot = make(tmp_path)
+    talk = SmallTalk(bot.settings.company)
+    opening = run(bot.chat("👍"))
+    assert (opening.route, opening.answer) == ("smalltalk", talk.reply("greeting"))
+    answer = run(bot.chat("How long does a refund take?", opening.conversation_id))
+    thanks = run(bot.chat("👍", answer.conversation_id))
+    assert (thanks.route, thanks.answer) == ("smalltalk", talk.reply("thanks"))
 
 
 def test_a_template_whose_pages_the_kb_lacks_is_not_sent_unless_the_check_is_off(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,14 @@ def test_a_page_in_the_customers_language_answers(tmp_path: Path) -> None:
     reply = turn(bot, "Combien de temps prend un remboursement ?")
     assert reply.route in ("generate", "extractive") and not reply.abstained
     assert [s.doc_id for s in reply.sources][:1] == ["remboursement"]
+
+
+def test_pages_in_the_customers_language_are_preferred_to_better_scored_ones(tmp_path: Path) -> None:
+    english = FakeHit("refund-timing", "Refund timing", "Refunds are paid within 5 business days of the return.", 0.9)
+    bot = make(tmp_path, hits=[english, replace(FRENCH_PAGE, score=0.4)])
+    french = turn(bot, "Combien de temps prend un remboursement ?")
+    assert [s.doc_id for s in french.sources] == ["remboursement"]
+    assert turn(bot, "How long does a refund take?").sources[0].doc_id == "refund-timing"
 
 
 @pytest.mark.parametrize(("text", "language"), [("Je veux parler à un humain, s'il vous plaît", "fr"),

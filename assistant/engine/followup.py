@@ -140,6 +140,13 @@ def _doc_ids(hits: Sequence[Any], n: int) -> list[str]:
     return ids
 
 
+def is_elliptical(question: str, history: Sequence[Turn]) -> bool:
+    """Rule 1 against the earlier turns: the question leans on an earlier one (whether or not rule 3 then keeps it
+    as asked). Its few words are too little for an intent model to pick a curated answer on its own."""
+    previous = _resolve(_user_questions(history))
+    return bool(previous) and is_followup(question, previous)
+
+
 def standalone_question(question: str, history: Sequence[Turn], search: Search | None = None,
                         min_score: float = 0.0) -> str:
     """The text to retrieve with for `question`, given the turns before it (oldest first).

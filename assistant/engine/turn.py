@@ -41,7 +41,7 @@ from assistant.engine.events import (
     Timings,
     TokenEvent,
 )
-from assistant.engine.followup import standalone_question
+from assistant.engine.followup import is_elliptical, standalone_question
 from assistant.engine.prompt import ECHO_STOPS
 from assistant.engine.prompt import Turn as HistoryTurn
 from assistant.engine.sentences import CITATION, sentences
@@ -81,7 +81,7 @@ class CustomerTurn:
         query, hits = self.text, []
         if decision is None or self.policy.needs_corroboration(decision):
             query, hits = await asyncio.to_thread(self.retrieve)
-            decision = self.corroborate(decision, hits, followup=query != self.text)
+            decision = self.corroborate(decision, hits, followup=is_elliptical(self.text, self.history))
         if decision is None:
             hits = self.pages_in_their_language(hits)
             decision = self.other_language(hits)
@@ -149,9 +149,9 @@ class CustomerTurn:
         return query, hits
 
     def corroborate(self, decision: Decision | None, hits: list[Any], followup: bool = False) -> Decision | None:
-        """A template with sources answers only when retrieval also found one of its pages; after a follow-up's
-        rewrite, only when its page leads ("how long will it take?" after a zip repair is not shipping times,
-        whatever the intent model reads in those four words)."""
+        """A template with sources answers only when retrieval also found one of its pages; for a follow-up, only
+        when its page leads ("how long will it take?" after a zip repair is not shipping times, whatever the
+        intent model reads in those four words)."""
         if decision is None:
             return None
         retrieved = [h.doc_id for h in hits]

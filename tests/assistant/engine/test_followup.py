@@ -11,7 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from assistant.engine.followup import MAX_NEW_WORDS, content_words, is_followup, standalone_question
+from assistant.engine.followup import (
+    MAX_NEW_WORDS,
+    content_words,
+    is_elliptical,
+    is_followup,
+    standalone_question,
+)
 
 RETURN_TURN = [
     ("user", "How do I return an item?"),
@@ -226,3 +232,10 @@ def test_the_committed_followup_set_names_existing_pages() -> None:
         }
         missing = {i for r in rows if r["kb"] == kb for i in r["relevant"]} - ids
         assert not missing, f"{kb}: {sorted(missing)}"
+
+
+def test_elliptical_is_rule_one_against_the_earlier_questions():
+    history = [("user", "How much does it cost to fix a broken zip?"), ("assistant", "From €35 [1].")]
+    assert is_elliptical("how long will it take?", history)
+    assert not is_elliptical("Can I pay for the repair with a gift card from my last birthday?", history)
+    assert not is_elliptical("how long will it take?", [])  # nothing to lean on

@@ -306,10 +306,12 @@ class CustomerTurn:
             yield HandoffEvent(handoff=reply.handoff)
 
     def in_their_language(self, decision: Decision) -> str:
-        """The default abstain and handoff texts in the customer's language; an operator's own text as written."""
+        """The default abstain, handoff and paused texts in the customer's language; an operator's own text as
+        written."""
         understanding = self.assistant.settings.understanding
         defaults = {"abstain": (understanding.abstain_message, DEFAULT_ABSTAIN_MESSAGE),
-                    "handoff": (understanding.handoff_message, DEFAULT_HANDOFF_MESSAGE)}
+                    "handoff": (understanding.handoff_message, DEFAULT_HANDOFF_MESSAGE),
+                    "paused": (PAUSED_MESSAGE, PAUSED_MESSAGE)}
         configured, default = defaults.get(decision.route, (None, None))
         if decision.text and decision.text == configured == default:
             return localised(self.classification.language, decision.route) or decision.text

@@ -32,8 +32,6 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 # links and order numbers say nothing about the language (ASCII runs only: Chinese has no spaces to stop at)
 _URL_OR_CODE = re.compile(r"https?://\S+|[A-Za-z0-9_#./-]*\d[A-Za-z0-9_#./-]*")
 
-LANGUAGE_NAMES = {"en": "English", "fr": "français", "de": "Deutsch", "es": "español", "zh": "中文"}
-
 # Replies in the customer's language. `abstain` and `handoff` stand in for understanding.abstain_message and
 # handoff_message while those are at their (English) defaults, `paused` for turn.PAUSED_MESSAGE (a person has the
 # chat); `other_language` is said when the knowledge base has no page in the customer's language: it offers a

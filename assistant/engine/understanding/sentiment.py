@@ -63,7 +63,7 @@ class DefaultSentiment:
         features = sentiment_features(texts, embeddings, self.vader)
         hidden = np.maximum(features @ self.w1 + self.b1, 0.0)
         logits = hidden @ self.w2 + self.b2
-        # no negative word, no negative reading (LEXICAL_GATE): the topic alone must not make a complaint
+        # no negative word, no negative reading: the topic alone must not make a complaint
         logits[features[:, -4] <= 0, self.labels.index("negative")] = -np.inf
         z = np.exp(logits - logits.max(axis=1, keepdims=True))
         return z / z.sum(axis=1, keepdims=True)

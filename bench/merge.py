@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ORDER = ["install", "answers-text", "spine", "retrieval", "understanding", "second-encoder", "oos_scores", "answers", "rephrase", "grounded-ttft", "serving", "serving-onnx", "serving-threads", "serving-default", "serving-w8a8", "serving-batch", "serving-batch-full", "onnx-batch", "serving-notes", "quantization", "engines",
+ORDER = ["install", "answers-text", "spine", "retrieval", "understanding", "second-encoder", "oos_scores", "answers", "rephrase", "grounded-ttft", "engines", "repetition",
          "finetune", "sites", "console", "deploy"]
 
 HEADER = """# Benchmarks

@@ -34,6 +34,13 @@ from assistant.engine.turn import CustomerTurn
 
 log = logging.getLogger(__name__)
 
+# Repetition controls of every generated answer (SamplingParams; 1.0 / 0 = off). Every engine here counts the
+# prompt's tokens too, so both also keep the model from quoting its sources; bench/repetition.py measures what
+# they do to drafted answers (docs/benchmarks.md, "Repetition controls"). Loops stay bounded by the token budget
+# (engine.max_new_tokens) and by the answer check, which ends an answer at its first repeated sentence.
+REPETITION_PENALTY = 1.0
+NO_REPEAT_NGRAM = 0
+
 
 class InvalidMessage(ValueError):
     """The customer message is empty or too long; nothing is stored."""
@@ -175,7 +182,8 @@ class Assistant:
     def default_sampling(self) -> SamplingParams:
         """The operator's sampling settings (engine.*): what a request that names none generates with."""
         e = self.settings.engine
-        return SamplingParams(temperature=e.temperature, top_p=e.top_p, max_tokens=e.max_new_tokens)
+        return SamplingParams(temperature=e.temperature, top_p=e.top_p, max_tokens=e.max_new_tokens,
+                              repetition_penalty=REPETITION_PENALTY, no_repeat_ngram_size=NO_REPEAT_NGRAM)
 
     def _persist(self, conv_id: str, is_new: bool, site_id: str, text: str, cls: Classification,
                  reply: Reply) -> tuple[str, str]:

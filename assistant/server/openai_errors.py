@@ -18,7 +18,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assistant.engine.backends import AdapterNotFound, BackendError
-from assistant.engine.backends.transformers import QueueFull
+from assistant.engine.backends.base import QueueFull
 from assistant.engine.facade import InvalidMessage
 from assistant.engine.store import ConversationNotFound
 from assistant.server.errors import APIError

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from assistant.engine.backends.transformers import QueueFull
+from assistant.engine.backends.base import QueueFull
 from assistant.engine.events import DoneEvent, Reply, TokenEvent
 from assistant.engine.facade import InvalidMessage
 from assistant.engine.store import ConversationNotFound

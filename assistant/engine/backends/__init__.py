@@ -19,6 +19,7 @@ from assistant.engine.backends.base import (
     BackendError,
     Generation,
     GenerationRequest,
+    QueueFull,
     SamplingParams,
 )
 
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AdapterNotFound",
     "Backend",
+    "QueueFull",
     "BackendError",
     "Generation",
     "GenerationRequest",
@@ -81,11 +83,9 @@ def _on_cpu(device: str) -> bool:
 def resolve_backend_name(name: str, engine: EngineConfig | None = None) -> str:
     """`auto`: vllm where installed; else onnx on a CPU when no LoRA adapter is registered; else transformers.
 
-    onnx (w8a8, with the GGUF's 4-bit weights for steps of 1-2 chats) decodes one chat at 1.08x llama.cpp's
-    best (median of 5 interleaved rounds, docs/bench/serving-decode-rounds.md) and ~5x faster than the transformers backend on 2 cores, answers
-    first ~3x sooner than llama.cpp (prefill), and with continuous batching gives ~2x the transformers
-    batch's tokens/s at 16 chats (docs/bench/serving-batch.md).
-    It serves no LoRA adapters, hence the rule.
+    On a CPU, onnxruntime-genai's Engine (onnx) decodes the embedded model several times faster than
+    llama.cpp and transformers (docs/benchmarks.md, "Engines") and batches chats; it serves no LoRA
+    adapters, hence the rule.
     """
     if name != "auto":
         return name
@@ -105,7 +105,8 @@ def create_backend(settings: Settings) -> Backend:
     """Instantiate (but do not start) the configured backend. Unknown names fail here, loudly."""
     name = resolve_backend_name(settings.engine.backend, settings.engine)
     if name not in _REGISTRY:
-        raise BackendError(f"unknown backend {name!r}; choose one of: auto, {', '.join(available_backends())}")
+        raise BackendError(f"ASSISTANT_ENGINE__BACKEND: unknown backend {name!r}; choose one of: auto, "
+                           f"{', '.join(available_backends())}")
     module_name, _, cls_name = _REGISTRY[name].partition(":")
     try:
         module = importlib.import_module(module_name)

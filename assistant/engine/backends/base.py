@@ -1,4 +1,4 @@
-"""The backend protocol every generation engine implements (transformers, vllm, openai, fake).
+"""The backend protocol every generation engine implements (onnx, transformers, vllm, openai, fake).
 
 A backend takes chat messages (already grounded by the prompt builder), renders them with
 its own chat template, and streams text deltas. Cancellation: closing the async iterator
@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 # Serving limits of the local engines. Not settings: they bound one process's memory and latency, and a
-# request can still ask for fewer tokens. The load tests (tests/load/) and bench/serving/ ran with them.
+# request can still ask for fewer tokens. The load tests (tests/load/) and bench/engines.py run with them.
 MAX_CONTEXT_TOKENS = 2048  # prompt + answer budget in tokens; grounded prompts take a few hundred
-# chats decoded together: at 16 the onnx engine gave 1.8x its 1-chat tokens/s, TTFT p50 2.9 s, on 2 cores
-# (docs/bench/serving-batch.md); more chats wait longer for their first token
+# chats an engine decodes together (onnxruntime-genai's static batch, vLLM's max_num_seqs); more chats
+# wait longer for their first token
 MAX_BATCH_SIZE = 16
 QUEUE_SIZE = 64  # waiting requests beyond which the server answers 503 + Retry-After
 THREADS = 0  # torch / ONNX Runtime threads; 0 = every core (OMP_NUM_THREADS still applies)
@@ -31,6 +31,10 @@ class AdapterNotFound(BackendError):
     """A request named a LoRA adapter that this backend has not loaded."""
 
 
+class QueueFull(BackendError):
+    """Too many requests are waiting; callers should retry later (HTTP 503 + Retry-After)."""
+
+
 @dataclass
 class SamplingParams:
     temperature: float = 0.0
@@ -38,6 +42,11 @@ class SamplingParams:
     max_tokens: int = 200
     stop: list[str] = field(default_factory=list)
     seed: int | None = None
+    # Repetition controls, in the engines' own terms (1.0 / 0 = off). Both count the prompt's tokens too in
+    # every engine here, so they also push the model away from quoting its sources; off by default
+    # (docs/benchmarks.md, "Repetition controls"). Engines without no-repeat n-grams (vllm, openai) ignore it.
+    repetition_penalty: float = 1.0
+    no_repeat_ngram_size: int = 0
 
     def validate(self) -> None:
         if not 0.0 <= self.temperature <= 2.0:
@@ -46,6 +55,10 @@ class SamplingParams:
             raise ValueError("top_p must be within (0, 1]")
         if self.max_tokens < 1:
             raise ValueError("max_tokens must be at least 1")
+        if not 0.0 < self.repetition_penalty <= 2.0:
+            raise ValueError("repetition_penalty must be within (0, 2]")
+        if self.no_repeat_ngram_size < 0:
+            raise ValueError("no_repeat_ngram_size must be at least 0")
 
 
 @dataclass

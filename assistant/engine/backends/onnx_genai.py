@@ -1,150 +1,166 @@
-"""ONNX Runtime backend (`backend=onnx`): the chat model with int8 weights and activations on CPU, batched.
+"""ONNX Runtime GenAI backend (`backend=onnx`): the CPU default, on onnxruntime-genai's own Engine.
 
 `auto` picks it on a CPU when no LoRA adapter is registered (backends/__init__.py:resolve_backend_name).
-Decode on a CPU is bound by the bytes of weights read per token: the transformers backend reads
-fp32 weights (538 MB per token for SmolLM2-135M), this one int8 (~140-150 MB), so one stream decodes
-3.8x faster on one core (43.1 vs 11.2 tokens/s). Steps of 1-2 chats run on decode.onnx, the GGUF's own
-4-bit blocks (104 MB a token; assistant/engine/decode_model.py): one stream then decodes at 1.08x
-llama.cpp's best on two cores (median of 5 interleaved rounds; docs/bench/serving-decode-rounds.md). Prefill is arithmetic-bound: the default w8a8 model also
-quantises activations (SmoothQuant, per-row scales; assistant/engine/quantization.py) and prefills ~1.8x
-faster than int8 weight-only. The model folder is built once from the chat model's HF folder by
-onnxruntime-genai's model builder (assistant/engine/models.py:onnx_folder, `ONNX_PRECISION`).
-
-Continuous batching: one worker thread admits waiting chats between decode steps (prefilled one by one,
-up to `prefill_tokens` per step) and decodes every running chat (up to `max_batch_size`) in one
-model call per token, since one call reads the weights once for all rows. Each chat computes exactly
-what it would alone (tested). The model and its KV cache live in a child process (onnx_process.py and
-onnx_session.py: onnxruntime holds the GIL during model calls, which would stall the server's event
-loop). Everything else is shared with the transformers backend so both behave the same: the HF tokenizer
-and chat template, sampling (temperature / top_p / seed on a torch.Generator), stop strings with
-hold-back, the bounded queue (QueueFull -> 503) and cancellation when the consumer stops iterating.
-
-A model process that dies fails each request with a BackendError naming its exit code; restart the
-server. LoRA adapters are not served: an adapter request gets AdapterNotFound, and `engine.adapter`
-fails at start-up.
+The model folder is made once by onnxruntime-genai's model builder (8-bit weights; models.onnx_folder).
+onnxruntime-genai's `Engine` does the serving: it batches the running chats (a static batch of up to
+`max_batch_size` on CPU; its dynamic batching with paged attention is CUDA-only), owns their KV
+cache, samples (temperature, top-p, repetition penalty, no-repeat n-grams) and ends a chat at
+its end-of-sequence token or token budget. The Engine must be driven from the thread that made it,
+so one worker thread owns it: it begins a turn for each newcomer, runs engine steps, turns token
+events into text with the engine's own stream decoder and hands them to InFlight, which ends the
+answer at a stop string (on CPU the Engine refuses stop strings: they need dynamic batching). A
+request's `seed` is not honoured here for the same reason (like OpenAI's, it is best effort).
+LoRA adapters are not served here: `engine.adapter` fails at start-up, and `auto` picks transformers
+when adapters are registered.
 """
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
-import itertools
 import json
-import threading
+from dataclasses import dataclass
 from typing import Any
 
 from assistant.engine.backends import base
 from assistant.engine.backends.base import BackendError
-from assistant.engine.backends.onnx_process import ModelProcess
-from assistant.engine.backends.transformers import TransformersBackend, _as_list
+from assistant.engine.backends.inflight import InFlight
+from assistant.engine.backends.local import LocalBackend
 from assistant.engine.models import ModelNotFound, hf_folder, onnx_folder
 
-# w8a8: SmoothQuant-scaled int8 weights and activations, prefill ~1.8x faster than int8 weight-only at +2.0%
-# perplexity vs fp32 (int8 +0.5%; int4 decoded faster but raised it 28%): docs/bench/quantization.md
-ONNX_PRECISION = "w8a8"
-# with w8a8 from a Q4_1 GGUF, steps of 1-2 chats decode on the GGUF's own 4-bit blocks (decode.onnx): 0.80-0.86x
-# w8a8's step time there, perplexity +0.4% vs fp32 (docs/benchmarks.md, "Where it is faster"). False: w8a8 for
-# every step, so a chat's tokens never depend on how many chats decode with it
-ONNX_DECODE_MODEL = True
+EVENTS_PER_STEP = 256  # capacity of the engine's event buffer: one token event per running chat a step, and more
 
 
-class OnnxBackend(TransformersBackend):
+@dataclass
+class _Turn:
+    request: Any  # onnxruntime_genai.Request
+    turn: int
+    chat: InFlight
+    decoder: Any  # onnxruntime_genai.TokenizerStream
+    cancelling: bool = False
+    tokens: int = 0
+
+
+class OnnxBackend(LocalBackend):
     name = "onnx"
-    # Prompt tokens prefilled between two decode steps: ~1 s of prefill on 2 cores, the longest the running
-    # chats stall while newcomers join (prompts are prefilled one by one, so this bounds their sum)
-    prefill_tokens = 1024
 
     def __init__(self, settings: Any) -> None:
         super().__init__(settings)
-        self.precision = ONNX_PRECISION
-        self.decode_model = ONNX_DECODE_MODEL
         self.folder: Any = None
+        self._model: Any = None
+        self._og_tokenizer: Any = None
 
     async def start(self) -> None:
         if self.settings.engine.adapter:
-            raise BackendError("backend 'onnx' serves the base model only; LoRA adapters need backend "
-                               "transformers or vllm (unset ASSISTANT_ENGINE__ADAPTER)")
-        await asyncio.to_thread(self._load)
-        self._worker = threading.Thread(target=self._run, name="onnx-generate", daemon=True)
-        self._worker.start()
+            raise BackendError("ASSISTANT_ENGINE__ADAPTER is set, but backend 'onnx' serves the base model only: "
+                               "LoRA adapters need ASSISTANT_ENGINE__BACKEND=transformers or vllm")
+        await super().start()
 
     def _load(self) -> None:
         if importlib.util.find_spec("onnxruntime_genai") is None:
-            raise BackendError("backend 'onnx' needs onnxruntime-genai and onnx-ir (pip install onnxruntime-genai "
-                               "onnx-ir)")
+            raise BackendError("backend 'onnx' needs onnxruntime-genai (pip install onnxruntime-genai)")
         if base.DEVICE == "cuda":
             raise BackendError("backend 'onnx' runs on CPU here; use backend vllm or transformers on a GPU")
+        import onnxruntime_genai as og
         from transformers import AutoTokenizer
 
         try:
             source = hf_folder(self.ref, self.settings.cache_dir)
-            self.folder = onnx_folder(self.ref, self.settings.cache_dir, self.precision)
-        except (OSError, ValueError, ModelNotFound) as exc:
-            raise BackendError(f"cannot load chat model {self.ref.path} for backend 'onnx': {exc}") from exc
+            self.folder = onnx_folder(self.ref, self.settings.cache_dir)
+            config = og.Config(str(self.folder))
+            config.overlay(json.dumps(self._overlay()))
+            self._model = og.Model(config)
+        except (OSError, ValueError, RuntimeError, ModelNotFound) as exc:
+            raise BackendError(f"ASSISTANT_ENGINE__CHAT_MODEL={self.settings.engine.chat_model or '(embedded)'}: "
+                               f"backend 'onnx' cannot load it: {exc}") from exc
+        self._og_tokenizer = og.Tokenizer(self._model)
         self._tokenizer = AutoTokenizer.from_pretrained(source)
-        genai = json.loads((self.folder / "genai_config.json").read_text())["model"]
-        self._eos = set(_as_list(genai.get("eos_token_id")) + _as_list(self._tokenizer.eos_token_id))
-        self._model = ModelProcess(str(self.folder), self.threads, self.max_batch_size, self.decode_model)
 
-    async def close(self) -> None:
-        await super().close()
-        if self._model is not None:
-            await asyncio.to_thread(self._model.close)
+    def _overlay(self) -> dict[str, Any]:
+        """genai_config.json overrides: the batch and context limits of base.py, and the thread count."""
+        overlay: dict[str, Any] = {
+            "engine": {"static_batching": {"max_batch_size": self.max_batch_size}},
+            # the KV cache is allocated for max_length tokens per batch slot
+            "search": {"max_length": self.max_context_tokens},
+        }
+        if self.threads:
+            overlay["model"] = {"decoder": {"session_options": {"intra_op_num_threads": self.threads}}}
+        return overlay
 
-    def _run(self) -> None:
-        """Continuous batching: newcomers are prefilled between decode steps; every running chat decodes together."""
-        running: dict[int, Any] = {}
-        ids = itertools.count()
-        while True:
-            with self._wake:
-                while not self._waiting and not running and not self._closing:
-                    self._wake.wait()
-                if self._closing:
-                    closed = BackendError("backend closed")
-                    for seq in [*running.values(), *self._waiting]:
-                        seq.fail(closed)
-                    self._waiting.clear()
-                    return
-                newcomers = self._take(list(running.values()))
-            for seq in newcomers:
-                sid = next(ids)
-                try:
-                    self._next(seq, self._model.add(sid, seq.prompt))
-                except BaseException as exc:  # noqa: BLE001 - surfaced to the awaiting coroutine
-                    seq.fail(exc)
-                    continue
-                running[sid] = seq
-            self._settle(running)
-            if running:
-                try:
-                    logits = self._model.step({sid: seq.pending for sid, seq in running.items()})
-                    for sid, seq in running.items():
-                        self._next(seq, logits[sid])
-                    self._settle(running)
-                except BaseException as exc:  # noqa: BLE001 - surfaced to the awaiting coroutines
-                    for seq in running.values():
-                        seq.fail(exc)
-                    running.clear()
-            self._running = len(running)
+    def _begin(self, engine: Any, chat: InFlight) -> _Turn:
+        import numpy as np
+        import onnxruntime_genai as og
 
-    def _next(self, seq: Any, logits: Any) -> None:
-        """Sample the chat's next token from its logits (its own temperature, top_p and seed) and take it."""
-        sampling = seq.request.sampling
+        sampling = chat.request.sampling
+        request = engine.create_request()
+        options = og.TurnOptions(request)
+        options.set_max_generated_tokens(chat.max_new)
+        options.set_do_sample(sampling.temperature > 0)
         if sampling.temperature > 0:
-            import torch
+            options.set_temperature(sampling.temperature)
+            options.set_top_p(sampling.top_p)
+            options.set_top_k(0)  # genai_config's top_k=50 would cut what top_p keeps
+        if sampling.repetition_penalty != 1.0:
+            options.set_repetition_penalty(sampling.repetition_penalty)
+        if sampling.no_repeat_ngram_size:
+            options.set_no_repeat_ngram_size(sampling.no_repeat_ngram_size)
+        turn = request.begin_turn(np.asarray(chat.prompt, dtype=np.int32), options)
+        return _Turn(request, turn, chat, self._og_tokenizer.create_stream())
 
-            from assistant.engine.backends.batcher import _sample_one
+    def _serve(self) -> None:
+        import onnxruntime_genai as og
 
-            token = _sample_one(torch.from_numpy(logits), sampling.temperature, sampling.top_p, seq.generator)
-        else:
-            token = int(logits.argmax())
-        seq.accept(token, self._eos, self._tokenizer)
+        engine = og.Engine(self._model)  # on this thread: the Engine may only be driven by its owner thread
+        events = engine.create_event_buffer(EVENTS_PER_STEP)
+        live: list[_Turn] = []
+        while True:
+            newcomers = self._wait_for_work(len(live))
+            if newcomers is None:
+                for item in live:
+                    item.chat.fail(BackendError("backend closed"))
+                    item.request.close()
+                return
+            for chat in newcomers:
+                try:
+                    live.append(self._begin(engine, chat))
+                except Exception as exc:  # noqa: BLE001 - surfaced to the awaiting coroutine
+                    chat.fail(exc)
+            self._ran(len(live))
+            for item in live:
+                if item.chat.cancelled.is_set() and not item.cancelling:
+                    item.cancelling = item.request.cancel_turn(item.turn) or True
+            if not live or not engine.has_pending_requests():
+                continue
+            try:
+                batch = list(engine.run(events))
+            except Exception as exc:  # noqa: BLE001 - every running chat gets the engine's error
+                for item in live:
+                    item.chat.fail(exc)
+                    item.request.close()
+                live.clear()
+                continue
+            for event in batch:
+                item = next((x for x in live if x.request == event.request), None)
+                if item is None:
+                    continue
+                self._handle(item, event, og)
+                if item.chat.done:
+                    item.request.close()
+                    live.remove(item)
+            self._ran(len(live))
 
-    def _settle(self, running: dict[int, Any]) -> None:
-        """Finished and cancelled chats leave the batch (the model process parks their cache)."""
-        for sid, seq in list(running.items()):
-            if seq.cancelled.is_set() and not seq.done:
-                seq.done, seq.finish_reason, seq.completion_tokens = True, "cancelled", len(seq.generated)
-            if seq.done:
-                del running[sid]
-                self._model.drop(sid)
+    def _handle(self, item: _Turn, event: Any, og: Any) -> None:
+        flags = event.flags
+        if flags & og.EngineEventFlags.TOKEN and not item.cancelling:
+            item.tokens += 1
+            if item.chat.feed(item.decoder.decode(event.token)):
+                item.cancelling = item.request.cancel_turn(item.turn) or True  # a stop string ended it
+        if flags & og.EngineEventFlags.FAILED:
+            item.chat.fail(BackendError(f"onnxruntime-genai failed the request: {event.error_code.name}"))
+        elif flags & og.EngineEventFlags.TURN_FINISHED:
+            reason = event.finish_reason
+            if reason in (og.FinishReason.MAX_GENERATED_TOKENS, og.FinishReason.MAX_SESSION_TOKENS):
+                item.chat.finish("length", item.tokens)
+            elif reason == og.FinishReason.CANCELLED:
+                item.chat.finish("cancelled", item.tokens)
+            else:
+                item.chat.finish("stop", item.tokens)

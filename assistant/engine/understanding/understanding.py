@@ -67,6 +67,29 @@ def train_intent_model(encoder: Encoder, data_path: Path, progress: bool = True,
                              oos_score=OOS_SCORE, max_in_scope_loss=OOS_MAX_IN_SCOPE_LOSS)
 
 
+def _trained_once(encoder: Encoder, data_path: Path, cache_dir: Path, progress: bool) -> IntentModel:
+    """The intent model of `data_path`, trained once per data file, recipe and encoder, then kept in the model cache.
+
+    A fresh data directory then starts without training (`make install` warms the cache with the sample intents).
+    """
+    import hashlib
+    import os
+    import shutil
+
+    recipe = f"{hashlib.sha256(data_path.read_bytes()).hexdigest()}|{train_options(False)}|{encoder.model_dir}|{OOS_SCORE}"
+    cached = cache_dir / "intent-models" / hashlib.sha256(recipe.encode()).hexdigest()[:16]
+    if (cached / "meta.json").exists():
+        return IntentModel.load(cached, encoder)
+    log.info("training the intent model from %s (once; kept in %s)", data_path, cached)
+    intents = train_intent_model(encoder, data_path, progress)
+    tmp = cached.with_name(cached.name + f".tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    intents.save(tmp)
+    shutil.rmtree(cached, ignore_errors=True)
+    tmp.rename(cached)  # atomic: a half-written model is never seen as done
+    return intents
+
+
 def sentiment_model_dir(settings: Settings) -> Path:
     """Where `assistant train sentiment` saves the sentiment head and start-up looks for one (else the default)."""
     return settings.data_dir / "sentiment-model"
@@ -122,8 +145,7 @@ class Understanding:
                             "with its own page in a near-tie until it is retrained", intent_dir)
         else:
             data_path = config.intent_data or SAMPLE_INTENTS
-            log.info("no intent model at %s: training one from %s", intent_dir, data_path)
-            intents = train_intent_model(encoder, data_path, progress)
+            intents = _trained_once(encoder, data_path, settings.cache_dir, progress)
             intents.save(intent_dir)
         load_language_detector()
         sentiment_dir = sentiment_model_dir(settings)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from assistant.engine.settings import Settings
@@ -118,3 +120,37 @@ def test_a_confident_intent_leads_with_its_own_page_in_a_near_tie(sample_model_d
     assert off.sources[0].doc_id != own and own in [s.doc_id for s in off.sources]
     assert on.sources[0].score >= 0.8 * off.sources[0].score  # a near-tie, not an overruled clear winner
     assert sorted(s.doc_id for s in on.sources) == sorted(s.doc_id for s in off.sources)  # reordered, not replaced
+
+
+def test_an_intent_model_is_trained_once_per_data_file_and_reused_from_the_model_cache(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fresh data directory starts without training when the model cache holds the model of the same data."""
+    from types import SimpleNamespace
+
+    from assistant.engine.understanding import understanding
+
+    trained: list[Path] = []
+
+    class Model:
+        def save(self, folder: Path) -> None:
+            folder.mkdir(parents=True)
+            (folder / "meta.json").write_text("{}")
+
+    def train(encoder: object, data_path: Path, progress: bool) -> Model:
+        trained.append(data_path)
+        return Model()
+
+    loaded: list[Path] = []
+    monkeypatch.setattr(understanding, "train_intent_model", train)
+    monkeypatch.setattr(understanding.IntentModel, "load", classmethod(lambda cls, folder, enc: loaded.append(folder)))
+    encoder = SimpleNamespace(model_dir=tmp_path / "minilm")
+    data = tmp_path / "intents.csv"
+    data.write_text("text,intent\nwhere is my parcel,track\n")
+    cache = tmp_path / "cache"
+    understanding._trained_once(encoder, data, cache, progress=False)
+    understanding._trained_once(encoder, data, cache, progress=False)
+    assert trained == [data] and len(loaded) == 1  # the second data directory loads what the first trained
+    assert [p.name for p in (cache / "intent-models").iterdir() if p.is_dir()] == [loaded[0].name]  # no tmp left
+    data.write_text("text,intent\nwhere is my parcel,track\nrefund please,refund\n")
+    understanding._trained_once(encoder, data, cache, progress=False)
+    assert trained == [data, data]  # other data: trained again

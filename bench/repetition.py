@@ -1,11 +1,13 @@
 """Repetition controls on drafted answers: what a repetition penalty or no-repeat n-grams do, one run.
 
     python bench/repetition.py            # store set, default engine (onnx on a CPU), every answer drafted
+    python bench/repetition.py --kb ../shared/data/zoomcamp_faq/mlops_faq.jsonl --queries Q.jsonl --templates none \
+        --section repetition-mlops   # another help centre (Q: e.g. 150 of its questions)
 
 Runs `assistant eval answers` with engine.answers=checked (the model drafts every grounded answer) once per
 setting of facade.REPETITION_PENALTY / facade.NO_REPEAT_NGRAM, on the same KB and queries, and reports how
-many drafts passed the answer check (route generate), the looping and other defective answers, the answer
-similarity to the reference, and source hit@1. Writes docs/bench/repetition.md.
+many drafts passed the answer check (route generate), the looping and other defective answers shown, and
+source hit@1. Writes docs/bench/repetition.md.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ VARIANTS = {
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_arguments(parser)
+    parser.add_argument("--section", default="repetition", help="writes docs/bench/<section>.md")
     args = parser.parse_args()
     load = os.getloadavg()
     os.environ["ASSISTANT_ENGINE__ANSWERS"] = "checked"
@@ -47,30 +50,27 @@ def main() -> None:
             drafted_ok = sum(d["route"] == "generate" for d in details)
             defects = metrics.get("defects", {})
             rows.append((name, len(answered), drafted_ok, defects.get("loop", 0),
-                         sum(v for k, v in defects.items() if k != "loop"), metrics.get("answer_similarity_mean_answered"),
-                         metrics["source_hit_at_1"]))
+                         sum(v for k, v in defects.items() if k != "loop"), metrics["source_hit_at_1"]))
             print(rows[-1], flush=True)
     lines = [
-        "## Repetition controls on drafted answers",
+        f"## Repetition controls on drafted answers ({args.kb.stem})",
         "",
         f"Date: {datetime.now().isoformat(timespec='minutes')}. Machine: {platform.machine()}, {os.cpu_count()} cores, "
         f"no GPU; load average before: {[round(x, 2) for x in load]}.",
-        f"Command: `python bench/repetition.py` (`ASSISTANT_ENGINE__ANSWERS=checked assistant eval answers --kb "
-        f"{args.kb.relative_to(ROOT)} --queries {args.queries.relative_to(ROOT)}` once per setting; default engine "
-        "onnx, greedy).",
+        f"Command: `python bench/repetition.py --kb {args.kb.name} --queries {args.queries.name} --templates "
+        f"{args.templates}` (`ASSISTANT_ENGINE__ANSWERS=checked assistant eval answers` once per setting; default "
+        "engine onnx, greedy).",
         "",
         "Grounded turns: answered from the knowledge base. Draft passed: the model's draft survived the answer check "
         "and was shown (else the passages' closest sentences went out). Loops and other defects: of the answers "
         "shown (assistant/engine/answer_checks.py).",
         "",
-        "| setting | grounded turns | draft passed | loops shown | other defects shown | answer similarity "
-        "| source hit@1 |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
-        *(f"| {name} | {turns} | {ok} | {loops} | {other} | {sim} | {hit} |"
-          for name, turns, ok, loops, other, sim, hit in rows),
+        "| setting | grounded turns | draft passed | loops shown | other defects shown | source hit@1 |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        *(f"| {name} | {turns} | {ok} | {loops} | {other} | {hit} |" for name, turns, ok, loops, other, hit in rows),
         "",
     ]
-    (ROOT / "docs/bench/repetition.md").write_text("\n".join(lines))
+    (ROOT / "docs" / "bench" / f"{args.section}.md").write_text("\n".join(lines))
 
 
 if __name__ == "__main__":

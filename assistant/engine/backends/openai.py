@@ -66,6 +66,11 @@ class OpenAIBackend:
             raise BackendError(f"OpenAI-compatible server at {self.base_url} is not usable: "
                                f"GET /models failed ({type(exc).__name__}: {exc})") from exc
         self._pick_models(models)
+        default = self.settings.engine.adapter
+        if default and default not in self._adapters:
+            await self.close()
+            raise BackendError(f"ASSISTANT_ENGINE__ADAPTER={default!r} is not served by {self.base_url}; "
+                               f"it serves: {self._adapters or 'no adapters'}")
         self._tokenizer = self._load_tokenizer()
 
     def _pick_models(self, models: list[dict[str, Any]]) -> None:

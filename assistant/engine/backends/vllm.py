@@ -100,7 +100,8 @@ class VLLMBackend:
         self._discover_adapters()
         default = self.settings.engine.adapter
         if default and default not in self._adapters:
-            raise AdapterNotFound(f"default adapter {default!r} not found in {self.settings.engine.adapters_dir}")
+            raise AdapterNotFound(f"ASSISTANT_ENGINE__ADAPTER={default!r} is not a registered adapter in "
+                                  f"{self.settings.engine.adapters_dir}")
         args = self._engine_args(folder, on_cpu)
         vllm_general_plugin()
         if on_cpu and self.threads and "VLLM_CPU_OMP_THREADS_BIND" not in os.environ:

@@ -149,6 +149,21 @@ def test_unknown_adapter_fails_before_any_request(peer: tuple[Peer, str]) -> Non
     assert len(server.requests) == sent
 
 
+def test_a_default_adapter_the_server_does_not_serve_fails_at_start_naming_the_setting(
+        peer: tuple[Peer, str]) -> None:
+    _, url = peer
+    with pytest.raises(BackendError, match="ASSISTANT_ENGINE__ADAPTER='nope' is not served"):
+        asyncio.run(_backend(url, adapter="nope").start())
+    backend = _backend(url, adapter="billing-tone")
+
+    async def start_and_close() -> list[str]:
+        await backend.start()  # one the server lists is fine
+        await backend.close()
+        return backend.adapters()
+
+    assert asyncio.run(start_and_close()) == ["billing-tone"]
+
+
 def test_server_errors_surface_with_the_servers_message(peer: tuple[Peer, str]) -> None:
     backend = _backend(peer[1], chat_model="ghost-model")
 

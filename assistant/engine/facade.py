@@ -36,9 +36,10 @@ from assistant.engine.turn import CustomerTurn
 log = logging.getLogger(__name__)
 
 # Repetition controls of every generated answer (SamplingParams; 1.0 / 0 = off). Every engine here counts the
-# prompt's tokens too, so both also keep the model from quoting its sources; bench/repetition.py measures what
-# they do to drafted answers (docs/benchmarks.md, "Repetition controls"). Loops stay bounded by the token budget
-# (engine.max_new_tokens) and by the answer check, which ends an answer at its first repeated sentence.
+# prompt's tokens too, so both also keep the model from quoting its sources: with a penalty of 1.3 fewer drafts
+# pass the answer check; with no repeated 8-grams more pass, but they paraphrase their sources into wrong facts
+# ("valid for 12 weeks" for 12 months). bench/repetition.py, docs/benchmarks.md "Repetition controls". Loops stay
+# bounded by the token budget (engine.max_new_tokens) and the answer check, which ends an answer at a repeat.
 REPETITION_PENALTY = 1.0
 NO_REPEAT_NGRAM = 0
 

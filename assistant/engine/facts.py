@@ -44,6 +44,10 @@ _WORD_NUMBERS = {w: str(i) for i, w in enumerate(("zero", "one", "two", "three",
                                                   "seven", "eight", "nine", "ten", "eleven", "twelve"))}
 _WORD_NUMBERS |= {"fifteen": "15", "twenty": "20", "thirty": "30", "forty": "40", "fifty": "50",
                   "sixty": "60", "ninety": "90", "hundred": "100"}
+# "12 months" is one fact: an answer's "12 weeks" is not what the passage says ("a 30-day window" -> '30 day')
+_UNITS = {"min": "minute", "mins": "minute", "hr": "hour", "hrs": "hour"}
+_DURATION = re.compile(rf"(?<![\w.])(?P<n>{_NUM}|{'|'.join(_WORD_NUMBERS)})[\s-]?(?:(?:business|working|calendar)\s)?"
+                       r"(?P<u>minutes?|mins?|hours?|hrs?|days?|weeks?|months?|years?)\b", re.I)
 # a capitalised word not at a sentence's start; "I", "OK" and the like are no facts
 _NAME = re.compile(r"(?<![\w'’-])[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*")
 _NOT_NAMES = frozenset({"i", "i'm", "i'll", "i've", "i'd", "ok", "okay"})
@@ -62,6 +66,12 @@ def _number(text: str) -> str:
         text = text.lstrip("0") or "0"
         text = "0" + text if text.startswith(".") else text
     return text
+
+
+def _duration(m: re.Match[str]) -> str:
+    n, unit = m["n"].lower(), m["u"].lower()
+    unit = _UNITS.get(unit, unit.removesuffix("s"))
+    return f"{_WORD_NUMBERS.get(n) or _number(n)} {unit}"
 
 
 def _time(m: re.Match[str]) -> str:
@@ -93,7 +103,8 @@ def names(text: str) -> set[str]:
 def facts(text: str) -> set[str]:
     """The checkable facts in a text, normalised: money '€50' (for '€50.00', '50 EUR', '50 euros'), '10%',
     times '09:00' ('9:00', '9 am'; '5 pm' -> '17:00'), dates '1 may' / '2025-05-01', ranges ('3-5 days' ->
-    '3-5', whose ends are not numbers of their own), every other number, e-mail addresses and links (lowercase, no scheme) and capitalised names that
+    '3-5', whose ends are not numbers of their own), durations ('12 months', 'two weeks' -> '12 month', '2 week'),
+    every other number, e-mail addresses and links (lowercase, no scheme) and capitalised names that
     do not start a sentence (lowercase: 'northwind outfitters'). Citation markers and list numbers are not."""
     lines = text.translate(DASHES).splitlines()
     text = LIST_ITEMS.sub("", "\n".join(_strip_citations(line) for line in lines))
@@ -116,6 +127,7 @@ def facts(text: str) -> set[str]:
     take(_TIME, _time)
     take(_DATE, _date)
     take(_RANGE, lambda m: f"{_number(m['a'])}-{_number(m['b'])}")
+    take(_DURATION, _duration)
     take(_NUMBER, lambda m: _number(m.group(0)))
     for a, b in spans:  # "50 EUR" is money, not the name "EUR"
         text = text[:a] + "0" * (b - a) + text[b:]

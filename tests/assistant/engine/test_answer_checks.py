@@ -103,8 +103,8 @@ def test_facts_numbers_percent_times_dates_contacts_and_names():
     } <= found
     assert "standard" not in found  # sentence-initial capitals are no names
     assert (
-        facts("Refunds take five days [1].\n2. Then ask us [2].") == set()
-    )  # markers and list numbers are none
+        facts("Refunds take five days [1].\n2. Then ask us [2].") == {"5 day"}
+    )  # markers and list numbers are none; a duration is one fact, its number in words or not
 
 
 def test_unsupported_facts_normalise_against_the_passage():
@@ -112,9 +112,10 @@ def test_unsupported_facts_normalise_against_the_passage():
         "Gift cards", "A gift card of 50 euros is valid for 24 months; write to help@northwind.example."
     )
     assert unsupported_facts("Your €50.00 card stays valid for 24 months [1].", [passage]) == set()
+    assert unsupported_facts("Your €50 card stays valid for 24 weeks [1].", [passage]) == {"24 week"}  # not months
     assert unsupported_facts("Your €60 card stays valid for 2 years; call Bob [1].", [passage]) == {
         "€60",
-        "2",
+        "2 year",
         "bob",
     }
     assert unsupported_facts("We are closed on Sundays.", [HOURS]) == set()  # plural of the page's "Sunday"
@@ -137,7 +138,7 @@ def test_a_wrong_number_or_a_place_the_passage_never_names_is_not_faithful():
         "3-5",
     }
     # one end of a range is not what the passage says either ("1 business day" for "1–2 business days")
-    assert unsupported_facts("PayPal refunds take 2 business days.", [rest_of_eu]) == {"2"}
+    assert unsupported_facts("PayPal refunds take 2 business days.", [rest_of_eu]) == {"2 day"}
 
 
 def test_real_guarded_answers_are_faithful_and_clean():

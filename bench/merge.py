@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-ORDER = ["install", "answers-text", "spine", "retrieval", "understanding", "second-encoder", "oos_scores", "answers", "rephrase", "grounded-ttft", "engines", "engines-answers", "repetition",
+ORDER = ["install", "answers-text", "spine", "retrieval", "understanding", "second-encoder", "oos_scores", "answers", "rephrase", "grounded-ttft", "engines", "engines-answers", "repetition", "repetition-mlops",
          "finetune", "sites", "console", "deploy"]
 
 HEADER = """# Benchmarks

@@ -21,6 +21,7 @@ from assistant.engine.backends.base import (
     Generation,
     GenerationRequest,
     QueueFull,
+    prompt_ids,
 )
 from assistant.engine.backends.inflight import InFlight
 from assistant.engine.models import resolve_chat_model
@@ -78,14 +79,8 @@ class LocalBackend:
         """Requests the engine is generating for now."""
         return self._running
 
-    def _encode(self, messages: list[dict[str, str]]) -> list[int]:
-        ids = self._tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
-        if isinstance(ids, dict) or hasattr(ids, "input_ids"):
-            ids = ids["input_ids"]
-        return list(ids)
-
     def count_tokens(self, messages: list[dict[str, str]]) -> int:
-        return len(self._encode(messages))
+        return len(prompt_ids(self._tokenizer, messages))
 
     def _submit(self, request: GenerationRequest) -> InFlight:
         if self._tokenizer is None or self._closing:
@@ -93,7 +88,7 @@ class LocalBackend:
         request.sampling.validate()
         if request.adapter and request.adapter not in self._adapters:
             raise AdapterNotFound(f"adapter {request.adapter!r} is not loaded; available: {self.adapters() or 'none'}")
-        prompt = self._encode(request.messages)
+        prompt = prompt_ids(self._tokenizer, request.messages)
         budget = self.max_context_tokens - len(prompt)
         if budget < 1:
             raise BackendError(f"prompt of {len(prompt)} tokens exceeds the context of {self.max_context_tokens}")

@@ -127,8 +127,15 @@ class OnnxBackend(LocalBackend):
             self._ran(len(live))
             for item in live:
                 if item.chat.cancelled.is_set() and not item.cancelling:
-                    item.cancelling = item.request.cancel_turn(item.turn) or True
-            if not live or not engine.has_pending_requests():
+                    self._cancel(item)
+            if not live:
+                continue
+            if not engine.has_pending_requests():  # the engine holds none of them any more: never wait on them
+                for item in live:
+                    item.chat.finish("cancelled" if item.cancelling else "stop", item.tokens)
+                    item.request.close()
+                live.clear()
+                self._ran(0)
                 continue
             try:
                 batch = list(engine.run(events))
@@ -148,12 +155,17 @@ class OnnxBackend(LocalBackend):
                     live.remove(item)
             self._ran(len(live))
 
+    @staticmethod
+    def _cancel(item: _Turn) -> None:
+        item.request.cancel_turn(item.turn)
+        item.cancelling = True
+
     def _handle(self, item: _Turn, event: Any, og: Any) -> None:
         flags = event.flags
         if flags & og.EngineEventFlags.TOKEN and not item.cancelling:
             item.tokens += 1
             if item.chat.feed(item.decoder.decode(event.token)):
-                item.cancelling = item.request.cancel_turn(item.turn) or True  # a stop string ended it
+                self._cancel(item)  # a stop string ended it
         if flags & og.EngineEventFlags.FAILED:
             item.chat.fail(BackendError(f"onnxruntime-genai failed the request: {event.error_code.name}"))
         elif flags & og.EngineEventFlags.TURN_FINISHED:

@@ -28,6 +28,7 @@ from assistant.engine.backends.base import (
     Generation,
     GenerationRequest,
     QueueFull,
+    prompt_ids,
 )
 from assistant.engine.models import ModelNotFound, resolve_chat_model
 
@@ -115,10 +116,7 @@ class OpenAIBackend:
 
     def count_tokens(self, messages: list[dict[str, str]]) -> int:
         if self._tokenizer is not None:
-            ids = self._tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
-            if isinstance(ids, dict) or hasattr(ids, "input_ids"):
-                ids = ids["input_ids"]
-            return len(ids)
+            return len(prompt_ids(self._tokenizer, messages))
         # Byte-level BPE vocabularies average well over 3 bytes a token on prose: this over-counts.
         return sum(len(m["content"].encode()) // 3 + 4 for m in messages) + 2
 

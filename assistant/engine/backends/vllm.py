@@ -44,6 +44,7 @@ from assistant.engine.backends.base import (
     Generation,
     GenerationRequest,
     QueueFull,
+    prompt_ids,
 )
 from assistant.engine.models import ModelNotFound, hf_folder, resolve_chat_model
 
@@ -192,10 +193,7 @@ class VLLMBackend:
     def _encode(self, messages: list[dict[str, str]]) -> list[int]:
         if self._tokenizer is None:
             raise BackendError("backend not started")
-        ids = self._tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
-        if isinstance(ids, dict) or hasattr(ids, "input_ids"):
-            ids = ids["input_ids"]
-        return list(ids)
+        return prompt_ids(self._tokenizer, messages)
 
     def count_tokens(self, messages: list[dict[str, str]]) -> int:
         return len(self._encode(messages))

@@ -116,6 +116,29 @@ class Assistant:
 
         return knowledge_status(self.settings, self.retriever)
 
+    # -- knowledge base: routes, CLI and console go through these, never through the retriever --------------
+    def add_documents(self, paths: list[Path], namespace: str = "default") -> Any:
+        """Ingest files into a site's knowledge base (a retrieval IngestReport; RetrievalError on bad input)."""
+        return self.retriever.add_paths(paths, namespace=namespace, progress=False)
+
+    def documents(self, namespace: str = "default") -> list[dict[str, Any]]:
+        """The documents of a site's knowledge base (none for a namespace that holds nothing yet)."""
+        return self.retriever.documents(namespace) if namespace in self.retriever.namespaces() else []
+
+    def delete_document(self, doc_id: str, namespace: str = "default") -> bool:
+        return self.retriever.delete(doc_id, namespace)
+
+    def search(self, query: str, k: int = 5, namespace: str = "default", mode: str | None = None) -> list[Any]:
+        """The knowledge base's best passages for `query` (retrieval Hits; RetrievalError on bad input)."""
+        return self.retriever.search(query, k, namespace, mode)
+
+    def knowledge_namespaces(self) -> list[str]:
+        return self.retriever.namespaces()
+
+    def knowledge_stats(self, namespace: str) -> dict[str, Any]:
+        """Index statistics: the embedding model, and per namespace documents, chunks, index type, size."""
+        return self.retriever.stats(namespace) if namespace in self.retriever.namespaces() else {}
+
     def lead_with_intent_page(self, cls: Classification, hits: list[Any], namespace: str = "default") -> list[Any]:
         """`hits` with the confident intent's own page first when retrieval ranked it in a near-tie below the top."""
         if not hits or not self.policy.intent_can_break_ties(cls):

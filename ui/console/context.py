@@ -90,7 +90,7 @@ class ConsoleContext:
             return ["default"]
         with assistant.store.session() as s:
             found = set(s.scalars(select(Conversation.site_id).distinct()).all())
-        found |= set(assistant.retriever.namespaces())
+        found |= set(assistant.knowledge_namespaces())
         return sorted(found | {"default"})
 
     def export_dir(self) -> Path:

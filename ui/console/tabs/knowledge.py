@@ -80,12 +80,12 @@ class KnowledgeTab:
 
     def listing(self, namespace: str) -> tuple[Any, ...]:
         """Stats tiles, document table, delete choices and namespace choices for `namespace`."""
-        retriever = self.ctx.assistant().retriever
+        assistant = self.ctx.assistant()
         namespace = namespace or "default"
-        docs = retriever.documents(namespace) if namespace in retriever.namespaces() else []
+        docs = assistant.documents(namespace)
         table = pd.DataFrame([(d["id"], d.get("title", ""), d.get("chunks", 0), Path(str(d.get("source", ""))).name)
                               for d in docs], columns=DOC_COLUMNS)
-        stats = retriever.stats(namespace) if namespace in retriever.namespaces() else {}
+        stats = assistant.knowledge_stats(namespace)
         per = stats.get("namespaces", {}).get(namespace, {})
         html = tiles([
             ("Documents", str(per.get("documents", 0)), f"site {namespace}", ""),
@@ -96,7 +96,7 @@ class KnowledgeTab:
              f"{stats.get('dims', '—')} dimensions", ""),
         ])
         if namespace == "default":  # the namespace ingested on first start
-            html += left_out_html(self.ctx.assistant().knowledge_status())
+            html += left_out_html(assistant.knowledge_status())
         sites = sorted(set(self.ctx.sites()) | {namespace})
         return html, table, gr.update(choices=table["document"].tolist(), value=None), \
             gr.update(choices=sites, value=namespace)
@@ -121,7 +121,7 @@ class KnowledgeTab:
             shutil.copyfile(p, target / p.name)
             kept.append(target / p.name)
         try:
-            report = self.ctx.assistant().retriever.add_paths(kept, namespace=namespace, progress=False)
+            report = self.ctx.assistant().add_documents(kept, namespace)
         except RetrievalError as exc:
             return (notice(f"Not added: {exc}", "error"), *self.listing(namespace))
         done = f"Added {report.added}, updated {report.updated}, unchanged {report.skipped} ({report.chunks} chunks)."
@@ -138,7 +138,7 @@ class KnowledgeTab:
             return (notice(str(exc), "error"), *self.listing("default"))
         if not doc_id:
             return (notice("Pick a document to delete.", "warn"), *self.listing(namespace))
-        if not self.ctx.assistant().retriever.delete(doc_id, namespace):
+        if not self.ctx.assistant().delete_document(doc_id, namespace):
             return (notice(f"No document {doc_id!r} in {namespace}.", "error"), *self.listing(namespace))
         for copy in (Path(self.ctx.settings.data_dir) / "uploads" / namespace).glob(f"{doc_id}.*"):
             copy.unlink(missing_ok=True)  # keep the upload folder in step with the index
@@ -146,7 +146,7 @@ class KnowledgeTab:
 
     def on_search(self, namespace: str, query: str, mode: str) -> tuple[pd.DataFrame, str]:
         try:
-            hits = self.ctx.assistant().retriever.search(query, 5, namespace or "default", mode)
+            hits = self.ctx.assistant().search(query, 5, namespace or "default", mode)
         except RetrievalError as exc:
             return pd.DataFrame(columns=HIT_COLUMNS), notice(str(exc), "error")
         rows = [(i, h.doc_id, h.title, round(h.score, 3), short(h.text, 200)) for i, h in enumerate(hits, 1)]

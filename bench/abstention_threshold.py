@@ -1,6 +1,6 @@
 """The abstention threshold (understanding.min_retrieval_score) across knowledge bases, not on one.
 
-    python bench/abstention_threshold.py        # writes the "abstention" part of docs/bench/retrieval.md + a PNG
+    python bench/abstention_threshold.py        # writes the "abstention" part of bench/results/retrieval.md + a PNG
 
 For each knowledge base (the sample store, BANKING77's FAQ, the two zoomcamp course FAQs) every answerable
 question and CLINC150's out-of-scope questions (train and val, 100 each) are searched once; the sweep then
@@ -69,7 +69,7 @@ def main() -> None:
              "|---|---|---|---|---|"]
     lines += [f"| {n} | {t}{' (default)' if t == shipped else ''} | {a:.3f} | {tr:.3f} | {v:.3f} |"
               for n, t, a, tr, v in rows]
-    png = ROOT / "docs" / "bench" / "abstention_threshold.png"
+    png = ROOT / "bench" / "results" / "abstention_threshold.png"
     plot(curves, shipped, png)
     record("abstention", "\n".join([
         "### Abstention threshold across knowledge bases",

@@ -3,7 +3,7 @@
 unanswerable ones, the sample store set (also with every answer drafted by the model), the follow-up exchanges
 and the injection suite, through `assistant eval answers` (whole pipeline, default engine).
 
-    python bench/answers_text.py                      # every set, default engine; writes docs/bench/answers-text.md
+    python bench/answers_text.py                      # every set, default engine; writes bench/results/answers-text.md
     python bench/answers_text.py --sets mlops --limit 50 --no-generate     # a quick look, nothing written
 
 Prints one table (answer similarity over all questions with abstentions as 0, defective share, faithfulness,
@@ -116,7 +116,7 @@ def main() -> None:
 
 
 def write_section(results: dict, keys: list[str]) -> None:
-    """docs/bench/answers-text.md: the table, with date, machine and command (merged by bench/merge.py)."""
+    """bench/results/answers-text.md: the table, with date, machine and command (merged by bench/merge.py)."""
     import datetime
     import platform
 
@@ -139,7 +139,7 @@ def write_section(results: dict, keys: list[str]) -> None:
              "| set | " + " | ".join(keys) + " | routes |", "|" + " --- |" * (len(keys) + 2)]
     for name, metrics in results.items():
         lines.append(f"| {name} | " + " | ".join(str(metrics.get(k)) for k in keys) + f" | {metrics.get('routes')} |")
-    (ROOT / "docs" / "bench" / "answers-text.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (ROOT / "bench" / "results" / "answers-text.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

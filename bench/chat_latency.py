@@ -3,7 +3,7 @@
     .venv/bin/python bench/chat_latency.py [--questions bench/data/store_questions.jsonl] [--n 20]
 
 Runs the real facade in-process (embedded models, real index, real SQLite in a temp dir),
-answers each question once as a new conversation, and writes docs/bench/spine.md.
+answers each question once as a new conversation, and writes bench/results/spine.md.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def main() -> None:
 TTFT is measured from the moment the facade receives the message (understanding + retrieval + prompt prefill included).
 Template and abstention replies skip generation (and templates skip retrieval), so they are far faster than RAG answers.
 """
-    out = ROOT / "docs/bench/spine.md"
+    out = ROOT / "bench/results/spine.md"
     out.write_text(text)
     print(text)
 

@@ -6,7 +6,7 @@ For each size it bulk-writes that many two-turn conversations (4 messages each) 
 last 30 days into a fresh SQLite file, then times what the console does per refresh with the
 "Last 7 days" and "All time" periods: load the messages (`load_frame`), and compute the
 sentiment, intent, queue, conversation and KPI views (`analytics.*`), plus the surge check.
-Writes docs/bench/console.md (date, machine, load average, command) and docs/bench/console.png.
+Writes bench/results/console.md (date, machine, load average, command) and bench/results/console.png.
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 50000])
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "bench" / "console.md")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "console.md")
     args = parser.parse_args()
     rng = random.Random(7)
     now = dt.datetime.now(dt.UTC)

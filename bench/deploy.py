@@ -8,7 +8,7 @@
 2. Server overhead per turn: POST /v1/chat through the real app (auth, rate limits, SSE-free JSON,
    store write, metrics, logs) with the fake backend and fake intent/retrieval, N concurrent clients
    in-process (httpx ASGI transport): the ceiling of one replica when the model costs nothing.
-Writes docs/bench/deploy.md (date, machine, load average, command).
+Writes bench/results/deploy.md (date, machine, load average, command).
 """
 
 from __future__ import annotations
@@ -137,7 +137,7 @@ def main() -> None:
         "the model, intent and retrieval costing nothing - a ceiling per replica, to set against the per-turn "
         "model and retrieval times in the other sections. Under a high load average, treat it as a lower bound.",
     ]
-    out = ROOT / "docs" / "bench" / "deploy.md"
+    out = ROOT / "bench" / "results" / "deploy.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -9,7 +9,7 @@ so drift on the machine hits all alike): the onnx and transformers backends as t
 and time to first token. An engine's figure is the median over rounds of its per-round median.
 Also reported: how much of llama.cpp's greedy answer each engine reproduces (the 8-bit conversion's
 fidelity to the GGUF), the one-off model preparation, and 16 chats at once on the onnx engine.
-Writes docs/bench/engines.md.
+Writes bench/results/engines.md.
 """
 
 from __future__ import annotations
@@ -175,7 +175,7 @@ def main() -> None:
         f"time to first token p50 {batch['ttft_p50_s'] * 1000:.0f} ms.",
         "",
     ]
-    (ROOT / "docs/bench/engines.md").write_text("\n".join(lines))
+    (ROOT / "bench/results/engines.md").write_text("\n".join(lines))
 
 
 if __name__ == "__main__":

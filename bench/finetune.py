@@ -8,8 +8,8 @@ rendered sample rows and times forward + backward + AdamW steps for three varian
 interleaved so that CPU contention hits them alike: the stock causal-LM loss (logits for every
 position), reply-only logits, and reply-only logits with the shared system prompt run once per
 batch (the `finetune train` default). Tokens are the non-padding tokens of every row.
-The example part runs the README commands as subprocesses. Results go to docs/bench/finetune.json
-and docs/bench/finetune.md.
+The example part runs the README commands as subprocesses. Results go to bench/results/finetune.json
+and bench/results/finetune.md.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-OUT_JSON = ROOT / "docs" / "bench" / "finetune.json"
-OUT_MD = ROOT / "docs" / "bench" / "finetune.md"
+OUT_JSON = ROOT / "bench" / "results" / "finetune.json"
+OUT_MD = ROOT / "bench" / "results" / "finetune.md"
 MACHINE = "2-core CPU (AVX2, no GPU), 24 GiB RAM, shared with other jobs"
 
 
@@ -122,7 +122,7 @@ def example() -> dict:
         }
         record = json.loads(Path(run, "run.json").read_text())
         report = json.loads(Path(run, "eval", "report.json").read_text())
-        plot = ROOT / "docs" / "bench" / "finetune-loss.png"
+        plot = ROOT / "bench" / "results" / "finetune-loss.png"
         plot.write_bytes(Path(run, "eval", "loss.png").read_bytes())
     return {"seconds": {k: round(v, 1) for k, v in times.items()}, "total_s": round(sum(times.values()), 1),
             "rows": record["rows"], "train": record["metrics"], "base": report["base"], "adapter": report["adapter"],

@@ -8,7 +8,7 @@ prompt tokens and citation from the per-query details. The context budget is the
 top 2 passages cut to their sentences closest to the question, assistant/engine/context.py).
 TTFT is measured in the facade from the customer message to the first streamed answer text, so
 it includes understanding, retrieval, source selection, prefill and the answer check's hold.
-Writes docs/bench/grounded-ttft.md and docs/bench/grounded-ttft.png.
+Writes bench/results/grounded-ttft.md and bench/results/grounded-ttft.png.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def main() -> None:
         f"| {r['abstain_or_handoff_rate_unanswerable']} |",
     ]
     lines += ["", "![grounded TTFT](grounded-ttft.png)", ""]
-    (ROOT / "docs/bench/grounded-ttft.md").write_text("\n".join(lines))
+    (ROOT / "bench/results/grounded-ttft.md").write_text("\n".join(lines))
 
     import matplotlib
 
@@ -95,7 +95,7 @@ def main() -> None:
     ax.set_title("Store eval set, default onnx engine, 2 cores")
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
-    fig.savefig(ROOT / "docs/bench/grounded-ttft.png", dpi=110)
+    fig.savefig(ROOT / "bench/results/grounded-ttft.png", dpi=110)
     print(json.dumps({k: {kk: vv for kk, vv in v.items() if kk != "ttft"} for k, v in results.items()}))
 
 

@@ -10,7 +10,7 @@ checked with the product's own language detector: in the customer's language, or
 hit@1 is the share of questions whose first cited page is relevant. Also measured: language detection alone on
 every translated question. Then a site with both languages: the store pages plus their French translation
 (bench/data/store_kb_fr.jsonl, written for this bench, ids with "-fr"), asked in English and in French; a French
-question counts as a hit only on the French page. Writes docs/bench/languages.md.
+question counts as a hit only on the French page. Writes bench/results/languages.md.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from bench.answers_runner import add_arguments, eval_answers  # noqa: E402
 LANGUAGES = ("en", "fr", "de", "es", "zh")
 DATA = ROOT / "bench" / "data" / "store_questions_multilingual.jsonl"
 FRENCH_KB = ROOT / "bench" / "data" / "store_kb_fr.jsonl"
-OUT_MD = ROOT / "docs" / "bench" / "languages.md"
+OUT_MD = ROOT / "bench" / "results" / "languages.md"
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""Load, overload, fault and fuzz results of the HTTP API, written to docs/bench/sites.md (+ sites-load.png).
+"""Load, overload, fault and fuzz results of the HTTP API, written to bench/results/sites.md (+ sites-load.png).
 
     .venv/bin/python bench/load.py [--concurrency 10 50 100] [--skip-overload] [--skip-pytest]
 
@@ -40,8 +40,8 @@ from tests.load.sse_load import run_sse_load  # noqa: E402
 from tests.support import running_server  # noqa: E402
 from tests.with_constants import MODULE, constants_env  # noqa: E402
 
-OUT = ROOT / "docs" / "bench" / "sites.md"
-PNG = ROOT / "docs" / "bench" / "sites-load.png"
+OUT = ROOT / "bench" / "results" / "sites.md"
+PNG = ROOT / "bench" / "results" / "sites-load.png"
 
 
 def sse_load(levels: list[int]) -> list[dict]:

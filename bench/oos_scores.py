@@ -6,7 +6,7 @@ Trains the intent model once (no refit) exactly as `assistant eval intents` does
 rejection threshold over several per-message scores and reports, for each, the best out-of-scope
 recall on val whose in-scope accuracy stays >= 96 (the issue's targets). It also shows what the
 held-out train slice's calibration rule picks at several in-scope-loss budgets. Writes
-docs/bench/oos_scores.md; merge with `python bench/merge.py`.
+bench/results/oos_scores.md; merge with `python bench/merge.py`.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from assistant.engine.understanding.encoder import Encoder, pad_batches  # noqa:
 from assistant.engine.understanding.intent_model import stratified_holdout  # noqa: E402
 from assistant.engine.understanding.oos import best_in_scope_logit, calibrate_oos_threshold  # noqa: E402
 
-OUT_MD = ROOT / "docs" / "bench" / "oos_scores.md"
+OUT_MD = ROOT / "bench" / "results" / "oos_scores.md"
 
 
 def embeddings(clf: TextClassifier, states: list[torch.Tensor]) -> np.ndarray:

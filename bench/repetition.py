@@ -11,7 +11,7 @@ the model) and 150 of its questions drawn with random.Random(0).sample.
 Runs `assistant eval answers` with engine.answers=checked (the model drafts every grounded answer) once per
 setting of facade.REPETITION_PENALTY / facade.NO_REPEAT_NGRAM, on the same KB and queries, and reports how
 many drafts passed the answer check (route generate), the looping and other defective answers shown, and
-source hit@1. Writes docs/bench/repetition.md.
+source hit@1. Writes bench/results/repetition.md.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ VARIANTS = {
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_arguments(parser)
-    parser.add_argument("--section", default="repetition", help="writes docs/bench/<section>.md")
+    parser.add_argument("--section", default="repetition", help="writes bench/results/<section>.md")
     args = parser.parse_args()
     load = os.getloadavg()
     os.environ["ASSISTANT_ENGINE__ANSWERS"] = "checked"
@@ -74,7 +74,7 @@ def main() -> None:
         *(f"| {name} | {turns} | {ok} | {loops} | {other} | {hit} |" for name, turns, ok, loops, other, hit in rows),
         "",
     ]
-    (ROOT / "docs" / "bench" / f"{args.section}.md").write_text("\n".join(lines))
+    (ROOT / "bench" / "results" / f"{args.section}.md").write_text("\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@
 Builds the `Assistant` over the sample help centre with the default engine, and sends every query twice,
 with `understanding.rephrase_templates` off and on (same process, same models). Only the turns answered
 by a template count. For each it records the template as written, the model's rewording and the verdict of
-the fact check (assistant/engine/understanding/rephrase.py). Writes docs/bench/rephrase.md, .json and .png.
+the fact check (assistant/engine/understanding/rephrase.py). Writes bench/results/rephrase.md, .json and .png.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from assistant.engine.facade import Assistant  # noqa: E402
 from assistant.engine.settings import Settings  # noqa: E402
 from assistant.engine.understanding import rephrase  # noqa: E402
 
-OUT = ROOT / "docs" / "bench"
+OUT = ROOT / "bench" / "results"
 NOTES = """### Notes
 
 - What it shows: the embedded 135M model cannot reword the sample store's fact-dense templates. It drops a price, a

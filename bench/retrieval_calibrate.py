@@ -6,8 +6,8 @@ Fit: BANKING77 *dev* queries (train utterances not in the KB text) against the f
 BANKING77 FAQ; each query's top 4 documents labelled relevant or not. Check: expected calibration error (ECE)
 of the top hit's score on BANKING77 test, CLINC150 and the store help centre, plus the mean top
 score of the store's unanswerable questions. Prints the constants for retrieval/fusion.py
-(Calibration), writes docs/bench/retrieval.md (part "calibration") and a reliability diagram
-docs/bench/retrieval_calibration.png.
+(Calibration), writes bench/results/retrieval.md (part "calibration") and a reliability diagram
+bench/results/retrieval_calibration.png.
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ def main() -> None:
     ax.set_title("Hybrid score calibration (fit: BANKING77 dev)")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    png = ROOT / "docs" / "bench" / "retrieval_calibration.png"
+    png = ROOT / "bench" / "results" / "retrieval_calibration.png"
     fig.savefig(png, dpi=120)
     md = "\n".join(
         [
@@ -142,7 +142,7 @@ def main() -> None:
         ]
     )
     record("calibration", md, numbers)
-    print(f"wrote docs/bench/retrieval.md and {png.relative_to(ROOT)}")
+    print(f"wrote bench/results/retrieval.md and {png.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """How the BM25 share and the FAQ-question (title) share of the ranking move P@1 on every eval set, in one run.
 
-    python bench/retrieval_fusion.py            # writes the "fusion" part of docs/bench/retrieval.md + a PNG
+    python bench/retrieval_fusion.py            # writes the "fusion" part of bench/results/retrieval.md + a PNG
 
 One index per set; each (title weight, BM25 weight) pair re-ranks the same candidates (the shipped ranker with
 its rare-term gate, only the two weights changed). Sets: the zoomcamp course FAQs (all their questions,
@@ -113,7 +113,7 @@ def main() -> None:
         label = f"{pair[0]} / {pair[1]}" + (" (shipped)" if pair == shipped else "")
         mean = sum(results[name][pair] for name in chosen) / max(len(chosen), 1)
         rows.append(f"| {label} | {mean:.4f} | " + " | ".join(f"{grid[pair]:.3f}" for grid in results.values()) + " |")
-    png = ROOT / "docs" / "bench" / "retrieval_fusion.png"
+    png = ROOT / "bench" / "results" / "retrieval_fusion.png"
     plot(results, png)
     record("fusion", "\n".join([*rows, "", f"![P@1 by fusion weights]({png.name})"]),
            {f"{name} {tw}/{bw}": v for name, grid in results.items() for (tw, bw), v in grid.items()})

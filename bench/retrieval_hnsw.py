@@ -7,7 +7,7 @@ small isotropic noise, normalised: sentence embeddings have a low intrinsic dime
 isotropic 384-d noise (the worst case for any ANN index) would measure something no knowledge
 base looks like. Queries are drawn the same way but are not in the index. Ground truth: exact inner product (faiss.IndexFlatIP, batched BLAS). The HNSW
 index is built through the same DenseIndex class the Retriever uses, then searched at several
-efSearch values (one query at a time, like the server). Writes docs/bench/retrieval.md (part "hnsw").
+efSearch values (one query at a time, like the server). Writes bench/results/retrieval.md (part "hnsw").
 """
 
 from __future__ import annotations

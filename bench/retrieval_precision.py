@@ -9,7 +9,7 @@ differs, the score shift of the top hit, and how many queries land on the other 
 `understanding.min_retrieval_score` (the abstention threshold), i.e. answer under one runtime and
 abstain under the other. int8 activations are quantised per call and ONNX Runtime picks its int8
 kernels by instruction set, so the int8 column is this machine's; the CPU's VNNI flags are recorded.
-Writes part "precision" of docs/bench/retrieval.md and docs/bench/retrieval_precision.png.
+Writes part "precision" of bench/results/retrieval.md and bench/results/retrieval_precision.png.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ SETS = {
     "banking77_faq": ("banking77_faq_kb.jsonl", "banking77_faq_queries.jsonl"),
 }
 RUNTIMES = ("onnx", "onnx-int8")
-PNG = ROOT / "docs" / "bench" / "retrieval_precision.png"
+PNG = ROOT / "bench" / "results" / "retrieval_precision.png"
 
 
 def cpu_flags() -> str:

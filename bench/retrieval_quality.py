@@ -7,8 +7,8 @@ index is built, queries are embedded once, and each ranking variant runs over th
 dense, BM25, hybrid (default: gated score fusion), hybrid with gated RRF, and naive 50/50 RRF;
 plus the reference #3 quotes: plain MiniLM, one vector per document (title + text), no chunks.
 Also reported: the rare-term subset of BANKING77 test (queries sharing a word that is in at most
-2 entries with their answer entry). Writes docs/bench/retrieval.md (part "quality") and
-docs/bench/retrieval_quality.png.
+2 entries with their answer entry). Writes bench/results/retrieval.md (part "quality") and
+bench/results/retrieval_quality.png.
 """
 
 from __future__ import annotations
@@ -165,7 +165,7 @@ def main() -> None:
     results: dict[str, dict] = {}
     for name in names:
         results.update(run_set(name, embedder, args.limit))
-    png = ROOT / "docs" / "bench" / "retrieval_quality.png"
+    png = ROOT / "bench" / "results" / "retrieval_quality.png"
     plot(results, png)
     labels = list(next(iter(results.values())))
     rows = []
@@ -197,7 +197,7 @@ def main() -> None:
         ]
     )
     record("quality", md, results)
-    print(f"wrote docs/bench/retrieval.md and {png.relative_to(ROOT)}")
+    print(f"wrote bench/results/retrieval.md and {png.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":

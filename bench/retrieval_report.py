@@ -1,7 +1,7 @@
-"""Shared by the bench/retrieval*.py scripts: record a part's numbers and rewrite docs/bench/retrieval.md.
+"""Shared by the bench/retrieval*.py scripts: record a part's numbers and rewrite bench/results/retrieval.md.
 
 Each script stores its part (with date, machine, load average and exact command) in
-docs/bench/retrieval.json; the Markdown is regenerated from all parts, so parts can be rerun
+bench/results/retrieval.json; the Markdown is regenerated from all parts, so parts can be rerun
 separately on a busy machine.
 """
 
@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-JSON_PATH = ROOT / "docs" / "bench" / "retrieval.json"
-MD_PATH = ROOT / "docs" / "bench" / "retrieval.md"
+JSON_PATH = ROOT / "bench" / "results" / "retrieval.json"
+MD_PATH = ROOT / "bench" / "results" / "retrieval.md"
 ORDER = ["quality", "fusion", "abstention", "calibration", "ingest", "precision", "latency", "hnsw"]
 
 

@@ -13,7 +13,7 @@ latency: 100K chunks of real customer-service text (BANKING77 + CLINC150 utteran
   the normalised sum of its utterances' real MiniLM vectors plus noise (same dimension and
   similar neighbourhood structure as real chunk vectors). Queries are held-out utterances,
   embedded beforehand: the timings are search only (FAISS HNSW + BM25 + fusion + hits), as the
-  target says. Writes docs/bench/retrieval.md (parts "ingest" and "latency").
+  target says. Writes bench/results/retrieval.md (parts "ingest" and "latency").
 """
 
 from __future__ import annotations

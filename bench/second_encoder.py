@@ -13,7 +13,7 @@ a project dependency: this script measures it against the shipped MiniLM in one 
 - rerank: the store help centre and its answerable questions. The default hybrid ranking against the
   second encoder's cosine over the top 20 passages, alone and mixed (z-scored) with the hybrid score.
 
-Writes docs/bench/second-encoder.json and .md (and a bar chart); the airline data's weights are never saved.
+Writes bench/results/second-encoder.json and .md (and a bar chart); the airline data's weights are never saved.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from assistant.engine.understanding.sentiment import normalise_sentiment_labels 
 from assistant.engine.understanding.understanding import train_options  # noqa: E402
 from bench.understanding import machine  # noqa: E402
 
-OUT = ROOT / "docs" / "bench"
+OUT = ROOT / "bench" / "results"
 WEIGHTS = [0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0]  # share of the shipped model in the log-prob mix
 
 

@@ -19,7 +19,7 @@ the held-out calibration applies the same rule. Measured (never trained on): CLI
 test and the zoomcamp course questions (plain requests from a domain the head never saw; measure only): share
 read as negative or positive; and the airline tweets (CC BY-NC-SA, measure only). Peers in the same run: VADER alone, and
 with --old REV the default of that git revision (before 2026-12-07: VADER blended with prototype sentences).
-Writes docs/bench/sentiment.md and two PNGs.
+Writes bench/results/sentiment.md and two PNGs.
 """
 
 from __future__ import annotations
@@ -59,9 +59,9 @@ NEUTRAL_ALARM_BUDGET = 0.03
 HIDDEN = 256
 DOCSTRING_PACKAGES = ("sklearn", "pandas", "scipy", "numpy")
 HOLDOUT = 0.2
-OUT_MD = ROOT / "docs" / "bench" / "sentiment.md"
+OUT_MD = ROOT / "bench" / "results" / "sentiment.md"
 SURGE_MARKER = "## Sentiment: surge alerts replayed"
-PLOTS = ROOT / "docs" / "bench"
+PLOTS = ROOT / "bench" / "results"
 
 
 def read_csv(path: Path, label_column: str) -> tuple[list[str], list[str]]:

@@ -7,7 +7,7 @@ CLINC150 val (in scope) and BANKING77 test, at `--per-hour` customer messages an
 site (the first day is the rule's only history, so the first hours lean on the prior). The second run adds a
 burst of complaints (airline tweets labelled negative, measure only) on top of the same traffic: 30 over 20
 minutes, 36 hours in. The monitor (assistant.engine.alerts.SurgeMonitor over a SQLite store) is checked every
-simulated minute, as the server does. Writes the "surge" section into docs/bench/sentiment.md and a PNG.
+simulated minute, as the server does. Writes the "surge" section into bench/results/sentiment.md and a PNG.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ HOURS = 48
 BURST_AT = dt.timedelta(hours=36)
 BURST_SIZE, BURST_MINUTES = 30, 20
 START = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
-OUT_MD = ROOT / "docs" / "bench" / "sentiment.md"
+OUT_MD = ROOT / "bench" / "results" / "sentiment.md"
 MARKER = "## Sentiment: surge alerts replayed"
 
 
@@ -114,7 +114,7 @@ def main() -> None:
               "burst_read_negative": f"{labels[len(day):].count('negative')}/{BURST_SIZE}",
               "alerts_ordinary": len(quiet_alerts), "alerts_with_burst": len(burst_alerts),
               "first_alert_minutes_after_burst_start": delay_min, "alerts": burst_alerts + quiet_alerts}
-    plot(quiet_shares, burst_shares, burst_alerts, rule, ROOT / "docs" / "bench" / "surge-replay.png")
+    plot(quiet_shares, burst_shares, burst_alerts, rule, ROOT / "bench" / "results" / "surge-replay.png")
     write_report(args, result, rule)
     print(json.dumps(result, indent=1))
 

@@ -3,8 +3,8 @@
     .venv/bin/python bench/understanding.py --part banking77|clinc150|airline|latency|all [--data ../shared/data]
 
 Each part runs the same code as `assistant eval intents|sentiment`, stores its numbers (with date,
-machine, load average and command) in docs/bench/understanding.json, and every run rewrites
-docs/bench/understanding.md from that file, so parts can be run separately on a busy machine.
+machine, load average and command) in bench/results/understanding.json, and every run rewrites
+bench/results/understanding.md from that file, so parts can be run separately on a busy machine.
 The airline data is non-commercial: only numbers are written, never a model.
 """
 
@@ -47,9 +47,9 @@ from assistant.engine.understanding.sentiment import (  # noqa: E402
 )
 from assistant.engine.understanding.understanding import train_options  # noqa: E402
 
-OUT_JSON = ROOT / "docs" / "bench" / "understanding.json"
-OUT_MD = ROOT / "docs" / "bench" / "understanding.md"
-PLOTS = ROOT / "docs" / "bench"
+OUT_JSON = ROOT / "bench" / "results" / "understanding.json"
+OUT_MD = ROOT / "bench" / "results" / "understanding.md"
+PLOTS = ROOT / "bench" / "results"
 
 
 def machine() -> dict:

@@ -6,7 +6,7 @@ and a third of its query-embedding time on 2 cores. `onnx-int8` doubles ingestio
 is opt-in: its calibrated scores move by ~0.01 at the median (up to 0.2) against float32, which flips abstention
 decisions near `understanding.min_retrieval_score`, and they differ between CPUs (ONNX Runtime
 picks its int8 kernels by instruction set), so the same eval gave different answers on two
-machines (docs/bench/answers.md, "Float32 query and passage vectors"). Small batches pad least:
+machines (`git show da3aaf9:docs/benchmarks.md`, "Float32 query and passage vectors"). Small batches pad least:
 on 2 cores, token-count-sorted onnx-int8 batches of 4/8/16/32 texts embedded 185/182/175/162
 chunks/s (batches of 16 sorted by characters: 157), so onnx defaults to 4 and torch to 16.
 

@@ -7,7 +7,7 @@ and every sentence of it can be found in the passages it was given. `assistant e
 a query set; the live turn can use them to decide whether a generated draft may be shown. Passages are
 numbered 1..n in the order given, as the answer's `[n]` markers number them. The checks cannot prove an
 answer true (a time moved onto another day keeps every word), only refuse the ways small models were seen to
-fail (docs/bench/answer-guard.md, docs/bench/rephrase.md).
+fail (docs/benchmarks.md, "Template rephrasing"; the earlier answer-guard runs are in its git history).
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ Encoder = Callable[[list[str]], np.ndarray]
 # What the model reads for a grounded answer: the top 2 passages, cut to their sentences closest to the
 # question beyond 450 characters. Against the top 4 whole passages on the store eval set: prompts of 229 vs 412
 # tokens (p50), time to first token 506 vs 909 ms (p50, int8 model), source hit@1 0.800 vs 0.817
-# (docs/bench/grounded-ttft.md).
+# (docs/benchmarks.md, "Grounded answers drafted by the model"; the comparison is in its git history).
 CONTEXT_PASSAGES = 2
 CONTEXT_CHARS = 450  # 0 = whole passages (the prompt builder still caps each one)
 

@@ -35,8 +35,8 @@ HANDOFF_ABSTAIN_STREAK = 2
 
 # A confident intent can still be the wrong one ("trade in my old jacket for store credit" read as payment_methods
 # at 0.84), so a template answers only when retrieval also ranks one of its source pages in the top k. Store set:
-# abstention on unanswerable 0.85 -> 0.90, nothing answerable lost (docs/benchmarks.md, "Retrieval corroborates
-# templates").
+# abstention on unanswerable 0.85 -> 0.90, nothing answerable lost (`git show da3aaf9:docs/benchmarks.md`,
+# "Retrieval corroborates templates").
 CORROBORATE_TEMPLATES = True
 
 # Pages that share words score alike ("nothing has moved in the tracking" finds the tracking page and the

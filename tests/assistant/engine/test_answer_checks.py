@@ -1,5 +1,5 @@
-"""answer_checks: sentences, facts, support and the defects of real answers (docs/bench/answer-guard.md,
-docs/bench/rephrase.md) and of the failures seen in the eval, against good answers that must pass."""
+"""answer_checks: sentences, facts, support and the defects of real answers (docs/benchmarks.md "Template
+rephrasing" and its git history) and of the failures seen in the eval, against good answers that must pass."""
 
 from __future__ import annotations
 
@@ -166,7 +166,7 @@ def test_real_guarded_answers_are_faithful_and_clean():
 
 
 def test_real_bad_rewordings_are_not_faithful():
-    # docs/bench/rephrase.md: what the 135M model wrote instead of the shipping-costs template
+    # docs/benchmarks.md "Template rephrasing": what the 135M model wrote instead of the shipping-costs template
     assert not faithful(
         "You're asked to respond to a customer's message that includes a refund of €10.", [SHIPPING_COSTS]
     )
@@ -210,7 +210,7 @@ def test_questions_and_courtesy_claim_nothing_but_their_facts_still_count():
         ("The answer to the question is:", {"non_answer", "unfinished"}),
         ("[1] [1].", {"non_answer"}),
         ("According to the source", {"non_answer", "unfinished"}),
-        # docs/bench/answer-guard.md, real openings and endings of the default model
+        # answer-guard runs (docs/benchmarks.md git history), real openings and endings of the default model
         (
             "Your parcel is then imported into your country, and the local customs office may charge: [1]",
             {"unfinished"},

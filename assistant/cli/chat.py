@@ -21,8 +21,8 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         embedding_model: str = typer.Option(None, help="Embedding model folder or hub id."),
     ) -> None:
         """Ask one question in-process and print the grounded answer with its sources."""
+        from assistant.engine.errors import ConversationNotFound
         from assistant.engine.facade import Assistant, InvalidMessage
-        from assistant.engine.store import ConversationNotFound
 
         settings = build_settings(**{"engine.backend": backend, "engine.chat_model": model,
                                      "retrieval.embedding_model": embedding_model})

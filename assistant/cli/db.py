@@ -18,11 +18,11 @@ URL_HELP = "SQLAlchemy URL, e.g. postgresql+psycopg://user:pass@host/db (default
 
 
 def _engine(url: str | None):  # noqa: ANN202 - sqlalchemy Engine, imported lazily
-    from assistant.engine.store import make_engine
+    from assistant.engine import migrations
 
     resolved = url or build_settings().resolved_database_url
     try:
-        return make_engine(resolved)
+        return migrations.connect(resolved)
     except Exception as exc:  # noqa: BLE001 - unparsable URL or missing driver: one clear line
         fail(f"cannot use database URL: {type(exc).__name__}: {exc}")
 

@@ -149,8 +149,7 @@ async def run_queries(settings: Any, query_set: list[Any], progress: bool,
     from assistant.engine.facade import Assistant
 
     assistant = Assistant.from_settings(settings, progress=progress)
-    recorder = _ScoreRecorder(assistant.retriever)
-    assistant.retriever = recorder
+    recorder = assistant.instrument_search(_ScoreRecorder)
     await assistant.start()
     outcomes: list[Outcome] = []
     try:

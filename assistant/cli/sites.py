@@ -15,15 +15,14 @@ from typing import Any
 import typer
 
 from assistant.cli.common import JsonFlag, build_settings, fail, print_json_last
+from assistant.engine.errors import KeyNotFound, SiteError, SiteExists, SiteNotFound
 
 
-def _store() -> Any:
-    from assistant.engine import sites
-    from assistant.engine.store import Store
+def _sites() -> Any:
+    """The configured database's sites (assistant.engine.sites.SiteDirectory)."""
+    from assistant.engine.sites import SiteDirectory
 
-    store = Store(build_settings().resolved_database_url)
-    sites.install(store)
-    return store
+    return SiteDirectory.open(build_settings().resolved_database_url)
 
 
 def _site_row(site: Any) -> dict[str, Any]:
@@ -53,13 +52,11 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         json_out: JsonFlag = False,
     ) -> None:
         """Create a site; prints its public widget key."""
-        from assistant.engine import sites
-
         options = {k: v for k, v in {"daily_quota": daily_quota, "key_rate": key_rate,
                                       "session_rate": session_rate}.items() if v is not None}
         try:
-            site = sites.create_site(_store(), site_id, name, origins=origin, namespace=namespace, **options)
-        except (sites.SiteError, sites.SiteExists) as exc:
+            site = _sites().create(site_id, name, origins=origin, namespace=namespace, **options)
+        except (SiteError, SiteExists) as exc:
             fail(str(exc))
         typer.echo(f"created site {site.id!r}; widget tag:")
         typer.echo(f'  <script src="https://YOUR-HOST/widget.js" data-site-key="{site.public_key}" async></script>')
@@ -69,9 +66,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
     @sites_app.command("list")
     def list_(json_out: JsonFlag = False) -> None:
         """List sites with their origins and limits."""
-        from assistant.engine import sites
-
-        rows = [_site_row(s) for s in sites.list_sites(_store())]
+        rows = [_site_row(s) for s in _sites().all_sites()]
         for row in rows:
             origins = ", ".join(row["allowed_origins"]) or "(no origins: widget refused everywhere but /demo)"
             typer.echo(f"{row['id']:<20} {row['name']:<30} {origins}")
@@ -85,19 +80,17 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         json_out: JsonFlag = False,
     ) -> None:
         """List a site's secret keys, or issue one with --new NAME."""
-        from assistant.engine import sites
-
-        store = _store()
+        directory = _sites()
         try:
             if new is not None:
-                key, plaintext = sites.issue_key(store, site_id, new)
+                key, plaintext = directory.issue_key(site_id, new)
                 typer.echo(f"new key {key.id} for {site_id!r} (store it now, it is not shown again):")
                 typer.echo(plaintext)
                 if json_out:
                     print_json_last({**_key_row(key), "key": plaintext})
                 return
-            rows = [_key_row(k) for k in sites.list_keys(store, site_id)]
-        except sites.SiteNotFound:
+            rows = [_key_row(k) for k in directory.list_keys(site_id)]
+        except SiteNotFound:
             fail(f"no site {site_id!r}")
         for row in rows:
             state = "active" if row["active"] else f"revoked {row['revoked_at']:%Y-%m-%d}"
@@ -108,11 +101,9 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
     @sites_app.command("revoke")
     def revoke(site_id: str = typer.Argument(...), key_id: str = typer.Argument(...)) -> None:
         """Revoke a secret key at once."""
-        from assistant.engine import sites
-
         try:
-            sites.revoke_key(_store(), key_id, site_id)
-        except sites.KeyNotFound:
+            _sites().revoke_key(key_id, site_id)
+        except KeyNotFound:
             fail(f"site {site_id!r} has no key {key_id!r}")
         typer.echo(f"revoked {key_id}")
 
@@ -125,16 +116,16 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         """Show or change the origins allowed to embed the site's widget (deny by default)."""
         from assistant.engine import sites
 
-        store = _store()
+        directory = _sites()
         try:
-            site = sites.get_site(store, site_id)
+            site = directory.get(site_id)
             if add or remove:
                 gone = {sites.normalize_origin(o) for o in remove}
                 wanted = [o for o in site.allowed_origins if o not in gone] + list(add)
-                site = sites.update_site(store, site_id, allowed_origins=wanted)
-        except sites.SiteNotFound:
+                site = directory.update(site_id, allowed_origins=wanted)
+        except SiteNotFound:
             fail(f"no site {site_id!r}")
-        except sites.SiteError as exc:
+        except SiteError as exc:
             fail(str(exc))
         for origin in site.allowed_origins:
             typer.echo(origin)

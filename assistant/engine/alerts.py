@@ -152,12 +152,12 @@ async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(stop.wait(), timeout=seconds)
 
 
-async def monitor_when_ready(get_store: Callable[[], Store | None], config: Any, stop: asyncio.Event) -> None:
-    """Wait for the facade's store (the server loads models in the background), then monitor it."""
+async def monitor_when_ready(get_monitor: Callable[[], SurgeMonitor | None], stop: asyncio.Event) -> None:
+    """Wait for the facade's monitor (the server loads models in the background), then run it."""
     while not stop.is_set():
-        store = get_store()
-        if store is not None:
-            await SurgeMonitor(store, config).run(stop)
+        monitor = get_monitor()
+        if monitor is not None:
+            await monitor.run(stop)
             return
         await _sleep_unless(stop, 1.0)
 

@@ -13,12 +13,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from assistant.engine.backends import Backend, BackendError, SamplingParams, create_backend
 from assistant.engine.context import SourceSelector
+from assistant.engine.conversations import Conversations
+from assistant.engine.errors import InvalidMessage  # noqa: F401 - re-exported
 from assistant.engine.events import (
     Classification,
     ClassificationEvent,
@@ -30,10 +32,15 @@ from assistant.engine.events import (
 from assistant.engine.intent_pages import IntentPages
 from assistant.engine.prompt import PromptBuilder
 from assistant.engine.settings import Settings
+from assistant.engine.sites import SiteDirectory
 from assistant.engine.store import ConversationNotFound, Store, new_id
 from assistant.engine.turn import CustomerTurn
 
+if TYPE_CHECKING:
+    from assistant.engine.alerts import Alert, SurgeMonitor
+
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Repetition controls of every generated answer (SamplingParams; 1.0 / 0 = off). Every engine here counts the
 # prompt's tokens too, so both also keep the model from quoting its sources: with a penalty of 1.3 fewer drafts
@@ -42,10 +49,6 @@ log = logging.getLogger(__name__)
 # bounded by the token budget (engine.max_new_tokens) and the answer check, which ends an answer at a repeat.
 REPETITION_PENALTY = 1.0
 NO_REPEAT_NGRAM = 0
-
-
-class InvalidMessage(ValueError):
-    """The customer message is empty or too long; nothing is stored."""
 
 
 class Assistant:
@@ -61,6 +64,9 @@ class Assistant:
         self.context = SourceSelector.from_settings(settings, retriever)
         self.intent_pages = IntentPages(retriever)
         self.on_handoff: list[Any] = []  # callbacks(reply, transcript); the webhook is one of them
+        # What routes, CLI and console read and change of the stored data: never the store itself.
+        self.conversations = Conversations(store, settings.security)
+        self.sites = SiteDirectory(store)
 
     # -- construction ------------------------------------------------------------------------
     @classmethod
@@ -139,6 +145,26 @@ class Assistant:
         """Index statistics: the embedding model, and per namespace documents, chunks, index type, size."""
         return self.retriever.stats(namespace) if namespace in self.retriever.namespaces() else {}
 
+    # -- alerts: the console's sentiment tab and its background monitor -------------------------------
+    def surge_monitor(self) -> SurgeMonitor:
+        """The negative-sentiment surge rule over this store (settings.console: webhook, thresholds)."""
+        from assistant.engine.alerts import SurgeMonitor
+
+        return SurgeMonitor(self.store, self.settings.console)
+
+    def alerts(self, site_id: str | None = None, limit: int = 50) -> list[Alert]:
+        """The surge alerts raised so far, newest first (of one site, or of all)."""
+        from assistant.engine.alerts import list_alerts
+
+        return list_alerts(self.store, site_id=site_id, limit=limit)
+
+    def instrument_search(self, wrap: Callable[[Any], T]) -> T:
+        """Evaluation hook: customer turns search `wrap(retriever)` from now on; returns it (`assistant eval
+        answers` records each turn's ranked hits this way). Knowledge-base methods keep the plain retriever."""
+        wrapped = wrap(self.retriever)
+        self.retriever = wrapped
+        return wrapped
+
     def lead_with_intent_page(self, cls: Classification, hits: list[Any], namespace: str = "default") -> list[Any]:
         """`hits` with the confident intent's own page first when retrieval ranked it in a near-tie below the top."""
         if not hits or not self.policy.intent_can_break_ties(cls):
@@ -152,6 +178,14 @@ class Assistant:
         """Where the intent's own training messages land (IntentPages: searched once per index version)."""
         examples = self.understanding.intents.examples.get(cls.intent, [])
         return self.intent_pages.shares(cls.intent, examples, namespace)
+
+    def notify_handoff(self, reply: Reply, transcript: list[Any]) -> None:
+        """Tell every on_handoff callback (the webhook among them) that `reply` handed the conversation off."""
+        for callback in self.on_handoff:
+            try:
+                callback(reply, transcript)
+            except Exception:  # noqa: BLE001 - a broken webhook must not break the chat
+                log.exception("handoff callback failed")
 
     def validate(self, message: str) -> str:
         text = (message or "").strip()
@@ -253,11 +287,7 @@ class Assistant:
                       for m in history]
         transcript.append({"role": "user", "content": text, "intent": reply.intent,
                            "sentiment": reply.sentiment.label if reply.sentiment else None})
-        for callback in self.on_handoff:
-            try:
-                callback(reply, transcript)
-            except Exception:  # noqa: BLE001 - a broken webhook must not break the chat
-                log.exception("handoff callback failed")
+        self.notify_handoff(reply, transcript)
 
 
 def _webhook(settings: Settings) -> Any:

@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import DateTime, ForeignKey, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column
 
+from assistant.engine.errors import RetrainRefused  # noqa: F401 - re-exported
 from assistant.engine.reviews import MessageNotFound, ReviewError
 from assistant.engine.store import Base, Message, Store, utcnow
 from assistant.engine.understanding.dataset import DataError, LabelledData, load_labelled_csv
@@ -37,10 +38,6 @@ SAMPLE_INTENTS = Path(__file__).resolve().parent.parent / "samples" / "intents.c
 _retraining = threading.Lock()
 
 
-class RetrainRefused(ReviewError):
-    """Retraining would not give a sound model (too few examples); the message explains what to add."""
-
-
 class IntentAssignment(Base):
     __tablename__ = "intent_assignments"
 
@@ -48,8 +45,6 @@ class IntentAssignment(Base):
     intent: Mapped[str] = mapped_column(String(128), index=True)
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-
-
 
 
 def operator_examples_path(settings: Any) -> Path:

@@ -8,6 +8,9 @@ document, start-up fails with one KnowledgeBaseError naming the path and the fir
 Files and FAQ rows it left out (a row with no answer, a duplicate id: "faq.jsonl:12") are
 logged and recorded next to the index, so that every later start still reports them:
 `knowledge_status()` gives them to /readyz and the console.
+
+The limits of an upload (SUPPORTED_FILE_TYPES, MAX_FILE_MB, check_namespace) are the index's own,
+re-exported here so that the server and the console check uploads without importing the index.
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ from typing import Any
 from assistant.engine.models import resolve_embedding_model
 from assistant.engine.settings import Settings
 from assistant.samples import KB_DIR
+from retrieval.loaders import SUPPORTED as SUPPORTED_FILE_TYPES  # noqa: F401 - re-exported
+from retrieval.retriever import MAX_FILE_MB  # noqa: F401 - re-exported
+from retrieval.store import check_namespace  # noqa: F401 - re-exported
 
 log = logging.getLogger(__name__)
 

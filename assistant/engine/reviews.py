@@ -26,18 +26,11 @@ import yaml
 from sqlalchemy import DateTime, ForeignKey, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column
 
+from assistant.engine.errors import MessageNotFound, ReviewError  # noqa: F401 - re-exported
 from assistant.engine.store import Base, Conversation, ConversationNotFound, Message, Store, new_id, utcnow
 
 Rating = Literal["up", "down"]
 MAX_CORRECTION_CHARS = 8000
-
-
-class ReviewError(ValueError):
-    """The review cannot be recorded as asked; the message says why. Nothing was stored."""
-
-
-class MessageNotFound(LookupError):
-    """No such message in that conversation."""
 
 
 class Feedback(Base):
@@ -50,8 +43,6 @@ class Feedback(Base):
     correction: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
-
-
 
 
 def record_feedback(store: Store, conversation_id: str, message_id: str, rating: Rating | None,

@@ -24,27 +24,12 @@ from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Tex
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
+from assistant.engine.errors import KeyNotFound, SiteError, SiteExists, SiteNotFound  # noqa: F401 - re-exported
 from assistant.engine.store import Base, Conversation, Message, Store, utcnow
 
 DEFAULT_SITE = "default"
 SITE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 WIDGET_FIELDS = {"title", "greeting", "color", "position", "language", "show_sources", "strings"}
-
-
-class SiteError(ValueError):
-    """Invalid site settings (bad id, origin, rate or widget option)."""
-
-
-class SiteNotFound(LookupError):
-    """No site with that id."""
-
-
-class SiteExists(ValueError):
-    """A site with that id exists already."""
-
-
-class KeyNotFound(LookupError):
-    """No key with that id for the site."""
 
 
 class Site(Base):
@@ -322,3 +307,56 @@ def seconds_until_midnight(now: datetime | None = None) -> int:
     now = now or datetime.now(UTC)
     tomorrow = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
     return max(1, int((tomorrow - now).total_seconds()))
+
+
+class SiteDirectory:
+    """The sites of one store, for callers that hold no store: the server and the widget reach it as
+    `Assistant.sites` (the CLI, which opens its own store, builds one too). Each method is the module
+    function of the same name without the leading `store`."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    @classmethod
+    def open(cls, url: str) -> SiteDirectory:
+        """The sites of the database at `url` (schema created or upgraded), without building an Assistant."""
+        store = Store(url)
+        install(store)
+        return cls(store)
+
+    def create(self, site_id: str, name: str, *, origins: Sequence[str] = (), namespace: str | None = None,
+               **settings: Any) -> Site:
+        return create_site(self._store, site_id, name, origins=origins, namespace=namespace, **settings)
+
+    def update(self, site_id: str, **changes: Any) -> Site:
+        return update_site(self._store, site_id, **changes)
+
+    def get(self, site_id: str) -> Site:
+        return get_site(self._store, site_id)
+
+    def all_sites(self) -> list[Site]:
+        return list_sites(self._store)
+
+    def by_public_key(self, public_key: str) -> Site | None:
+        return site_by_public_key(self._store, public_key)
+
+    def ensure_default(self, origins: Sequence[str] = ()) -> Site:
+        return ensure_default_site(self._store, origins)
+
+    def all_origins(self) -> set[str]:
+        return all_origins(self._store)
+
+    def issue_key(self, site_id: str, name: str = "") -> tuple[ApiKey, str]:
+        return issue_key(self._store, site_id, name)
+
+    def list_keys(self, site_id: str) -> list[ApiKey]:
+        return list_keys(self._store, site_id)
+
+    def revoke_key(self, key_id: str, site_id: str | None = None) -> ApiKey:
+        return revoke_key(self._store, key_id, site_id)
+
+    def verify_key(self, plaintext: str) -> tuple[Site, ApiKey] | None:
+        return verify_key(self._store, plaintext)
+
+    def messages_today(self, site_id: str, now: datetime | None = None) -> int:
+        return messages_today(self._store, site_id, now)

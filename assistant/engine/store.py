@@ -34,6 +34,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 
+from assistant.engine.errors import ConversationNotFound  # noqa: F401 - re-exported
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -41,10 +43,6 @@ def utcnow() -> datetime:
 
 def new_id() -> str:
     return uuid.uuid4().hex
-
-
-class ConversationNotFound(LookupError):
-    """No conversation with that id (for this site)."""
 
 
 class Base(DeclarativeBase):

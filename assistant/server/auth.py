@@ -16,12 +16,14 @@ import re
 import secrets
 import threading
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import Depends, Request
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from assistant.engine import sites
+from assistant.engine.conversations import Conversations
+from assistant.engine.errors import SiteNotFound
 from assistant.engine.settings import Settings
 from assistant.server.deps import AssistantDep, SettingsDep, StateDep
 from assistant.server.errors import APIError
@@ -50,29 +52,29 @@ class Principal:
         return self.kind == "session"
 
 
-def ensure_sites(state: AppState, store: Any) -> Any:
-    """The assistant's store, with the site tables and the default site in place (once per process)."""
-    if state.extras.get("sites_ready") is store:
-        return store
+def ensure_sites(state: AppState, directory: sites.SiteDirectory) -> sites.SiteDirectory:
+    """The assistant's sites, with the site tables and the default site in place (once per process)."""
+    if state.extras.get("sites_ready") is directory:
+        return directory
     with _SETUP_LOCK:
-        if state.extras.get("sites_ready") is store:
-            return store
-        site = sites.ensure_default_site(store)  # its origins: `assistant sites origins default --add ...`
-        state.extras["sites_ready"] = store
+        if state.extras.get("sites_ready") is directory:
+            return directory
+        site = directory.ensure_default()  # its origins: `assistant sites origins default --add ...`
+        state.extras["sites_ready"] = directory
         if not state.settings.security.require_keys:
             log.warning(
                 "security.require_keys=false: calls without a key act as site 'default' with full access. "
                 "Set ASSISTANT_SECURITY__REQUIRE_KEYS=true in deployment. Default site public key: %s",
                 site.public_key,
             )
-    return store
+    return directory
 
 
-def get_sites_store(state: StateDep, assistant: AssistantDep) -> Any:
-    return ensure_sites(state, assistant.store)
+def get_sites(state: StateDep, assistant: AssistantDep) -> sites.SiteDirectory:
+    return ensure_sites(state, assistant.sites)
 
 
-SitesStoreDep = Annotated[Any, Depends(get_sites_store)]
+SitesDep = Annotated[sites.SiteDirectory, Depends(get_sites)]
 
 
 def _serializer(state: AppState) -> URLSafeTimedSerializer:
@@ -110,7 +112,7 @@ def self_origin(request: Request) -> str:
     return f"{request.url.scheme}://{request.headers.get('host', request.url.netloc)}".lower()
 
 
-def _from_session_token(state: AppState, store: Any, token: str, request: Request) -> Principal:
+def _from_session_token(state: AppState, directory: sites.SiteDirectory, token: str, request: Request) -> Principal:
     try:
         data = _serializer(state).loads(token, max_age=TOKEN_TTL_SECONDS)
     except SignatureExpired as exc:
@@ -121,13 +123,13 @@ def _from_session_token(state: AppState, store: Any, token: str, request: Reques
     if origin is not None and origin.lower().rstrip("/") != data["origin"]:
         raise APIError(403, "origin_not_allowed", "this session token belongs to another origin")
     try:
-        site = sites.get_site(store, data["site"])
-    except sites.SiteNotFound as exc:
+        site = directory.get(data["site"])
+    except SiteNotFound as exc:
         raise APIError(401, "invalid_credentials", "the session's site no longer exists") from exc
     return Principal(site=site, kind="session", session_id=data["sid"], origin=data["origin"])
 
 
-def authenticate(request: Request, state: StateDep, store: SitesStoreDep) -> Principal:
+def authenticate(request: Request, state: StateDep, directory: SitesDep) -> Principal:
     credential = bearer(request)
     settings: Settings = state.settings
     if credential is None:
@@ -135,15 +137,15 @@ def authenticate(request: Request, state: StateDep, store: SitesStoreDep) -> Pri
             raise APIError(401, "missing_credentials",
                            "send a secret key ('Authorization: Bearer sk_...') or a widget session token",
                            headers={"WWW-Authenticate": "Bearer"})
-        return Principal(site=sites.get_site(store, sites.DEFAULT_SITE), kind="anonymous")
+        return Principal(site=directory.get(sites.DEFAULT_SITE), kind="anonymous")
     if credential.startswith("sk_"):
-        found = sites.verify_key(store, credential)
+        found = directory.verify_key(credential)
         if found is None:
             raise APIError(401, "invalid_credentials", "unknown or revoked API key",
                            headers={"WWW-Authenticate": "Bearer"})
         site, key = found
         return Principal(site=site, kind="secret", key_id=key.id)
-    return _from_session_token(state, store, credential, request)
+    return _from_session_token(state, directory, credential, request)
 
 
 def require_secret(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
@@ -167,14 +169,17 @@ def require_admin(request: Request, settings: SettingsDep) -> None:
         raise APIError(401, "invalid_credentials", "wrong admin key")
 
 
-def check_conversation(store: Any, principal: Principal, conversation_id: str) -> None:
-    """404 unless the conversation belongs to the caller's site (and, for a widget, to its session)."""
-    from assistant.engine.store import ConversationNotFound
+def check_conversation(conversations: Conversations, principal: Principal, conversation_id: str) -> None:
+    """404 (ConversationNotFound) unless the conversation belongs to the caller's site (and, for a widget,
+    to its session)."""
+    session = (principal.session_id or "") if principal.is_session else None
+    conversations.check_access(conversation_id, principal.site.id, session)
 
-    if not store.exists(conversation_id, principal.site.id):
-        raise ConversationNotFound(conversation_id)
-    if principal.is_session and not sites.session_owns(store, conversation_id, principal.session_id or ""):
-        raise ConversationNotFound(conversation_id)
+
+def link_session(conversations: Conversations, principal: Principal, conversation_id: str) -> None:
+    """A widget session may open the conversations it started: record that it started this one."""
+    if principal.is_session:
+        conversations.link_session(conversation_id, principal.site.id, principal.session_id or "")
 
 
 CallerDep = Annotated[Principal, Depends(authenticate)]

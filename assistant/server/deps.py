@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
 
+from assistant.engine.facade import Assistant
 from assistant.engine.settings import Settings
 from assistant.server.errors import APIError
 from assistant.server.state import AppState
@@ -19,7 +20,7 @@ def get_settings(state: Annotated[AppState, Depends(get_state)]) -> Settings:
     return state.settings
 
 
-def get_assistant(state: Annotated[AppState, Depends(get_state)]) -> Any:
+def get_assistant(state: Annotated[AppState, Depends(get_state)]) -> Assistant:
     if state.error:
         raise APIError(503, "not_ready", f"the assistant failed to start: {state.error}", headers={"Retry-After": "30"})
     if state.assistant is None:
@@ -35,5 +36,5 @@ def require_json(request: Request) -> None:
 
 StateDep = Annotated[AppState, Depends(get_state)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-AssistantDep = Annotated[Any, Depends(get_assistant)]
+AssistantDep = Annotated[Assistant, Depends(get_assistant)]
 JSONBody = Depends(require_json)

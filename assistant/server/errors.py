@@ -10,10 +10,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from assistant.engine.backends import AdapterNotFound, BackendError
-from assistant.engine.backends.base import QueueFull
-from assistant.engine.facade import InvalidMessage
-from assistant.engine.store import ConversationNotFound
+from assistant.engine.errors import (
+    AdapterNotFound,
+    BackendError,
+    ConversationNotFound,
+    InvalidMessage,
+    QueueFull,
+)
 
 
 class APIError(Exception):

@@ -17,10 +17,13 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from assistant.engine.backends import AdapterNotFound, BackendError
-from assistant.engine.backends.base import QueueFull
-from assistant.engine.facade import InvalidMessage
-from assistant.engine.store import ConversationNotFound
+from assistant.engine.errors import (
+    AdapterNotFound,
+    BackendError,
+    ConversationNotFound,
+    InvalidMessage,
+    QueueFull,
+)
 from assistant.server.errors import APIError
 from assistant.server.openai_schema import ERROR_TYPES, OpenAIError, OpenAIErrorDetail
 

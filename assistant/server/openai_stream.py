@@ -14,10 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from assistant.engine.backends.base import QueueFull
+from assistant.engine.errors import ConversationNotFound, InvalidMessage, QueueFull
 from assistant.engine.events import DoneEvent, Reply, TokenEvent
-from assistant.engine.facade import InvalidMessage
-from assistant.engine.store import ConversationNotFound
 from assistant.server.openai_errors import error_object
 from assistant.server.openai_schema import ChatCompletionChunk, ChunkChoice, Delta, ResponseExtension, Usage
 

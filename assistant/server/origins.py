@@ -32,8 +32,8 @@ def allowed_origins(state: AppState) -> set[str]:
     now = time.monotonic()
     if cached is not None and now - cached[0] < _TTL_S:
         return cached[1]
-    store = getattr(state.assistant, "store", None) if state.ready else None
-    value = sites.all_origins(ensure_sites(state, store)) if store is not None else set()
+    directory = getattr(state.assistant, "sites", None) if state.ready else None
+    value = ensure_sites(state, directory).all_origins() if directory is not None else set()
     state.extras["origins"] = (now, value)
     return value
 

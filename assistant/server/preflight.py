@@ -21,7 +21,6 @@ from sqlalchemy.exc import OperationalError
 from assistant.engine import migrations
 from assistant.engine.backends import resolve_backend_name
 from assistant.engine.settings import Settings
-from assistant.engine.store import make_engine
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +35,7 @@ class _Unreachable(Exception):  # noqa: N818 - internal signal: worth retrying
 
 def check_database(url: str) -> None:
     try:
-        engine = make_engine(url)
+        engine = migrations.connect(url)
     except Exception as exc:  # noqa: BLE001 - bad URL or missing driver, reported as one line
         hint = " (PostgreSQL URLs start with postgresql+psycopg://)" if url.startswith(("postgres:", "postgresql:")) \
             else ""

@@ -21,7 +21,7 @@ from limits.strategies import MovingWindowRateLimiter
 
 from assistant.engine import sites
 from assistant.engine.security import SecurityConfig
-from assistant.server.auth import CallerDep, Principal, SitesStoreDep
+from assistant.server.auth import CallerDep, Principal, SitesDep
 from assistant.server.deps import StateDep
 from assistant.server.errors import APIError
 from assistant.server.state import AppState
@@ -93,11 +93,11 @@ def rate_limited(request: Request, principal: CallerDep, state: StateDep) -> Pri
     return principal
 
 
-def within_quota(principal: Annotated[Principal, Depends(rate_limited)], store: SitesStoreDep) -> Principal:
+def within_quota(principal: Annotated[Principal, Depends(rate_limited)], directory: SitesDep) -> Principal:
     """For chat turns: refuse once the site has used its daily message quota (429 with the site's message)."""
     site: Any = principal.site
     quota = site.daily_quota if site.daily_quota is not None else DAILY_QUOTA
-    if quota and sites.messages_today(store, site.id) >= quota:
+    if quota and directory.messages_today(site.id) >= quota:
         wait = sites.seconds_until_midnight()
         raise APIError(429, "quota_exceeded", site.quota_message or QUOTA_MESSAGE,
                        details={"daily_quota": quota}, headers={"Retry-After": str(wait)})

@@ -11,18 +11,30 @@ import pytest
 from fastapi.testclient import TestClient
 
 from assistant.engine import analytics as an
-from assistant.engine.settings import Settings
+from assistant.engine.alerts import SurgeMonitor
+from assistant.engine.conversations import Conversations
+from assistant.engine.security import SecurityConfig
+from assistant.engine.settings import ConsoleConfig, Settings
+from assistant.engine.sites import SiteDirectory
 from assistant.engine.store import Store
 from ui.console.auth import PASSWORD_FILE, operator_password
 from ui.console.context import bucket_labels
 
 
 class StubAssistant:
-    """Just what the console and the app's shutdown touch: a real store and a retriever's namespaces."""
+    """Just what the console and the app's shutdown touch: a real store behind the facade's conversations,
+    sites and surge monitor, and one knowledge-base namespace."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.retriever = type("R", (), {"namespaces": staticmethod(lambda: ["default"])})()
+        self.conversations = Conversations(store, SecurityConfig())
+        self.sites = SiteDirectory(store)
+
+    def knowledge_namespaces(self) -> list[str]:
+        return ["default"]
+
+    def surge_monitor(self) -> SurgeMonitor:
+        return SurgeMonitor(self.store, ConsoleConfig())
 
     async def close(self) -> None:
         self.store.close()

@@ -17,7 +17,7 @@ from typing import Any
 import gradio as gr
 from fastapi import FastAPI
 
-from assistant.engine.alerts import monitor_when_ready
+from assistant.engine.alerts import SurgeMonitor, monitor_when_ready
 from assistant.engine.settings import Settings
 from ui.console.auth import operator_auth
 from ui.console.context import ALL_SITES, COMMON_ZONES, NOT_READY, PERIODS, ConsoleContext, make_filters
@@ -124,11 +124,11 @@ def mount_console(app: FastAPI, settings: Settings, get_assistant: Callable[[], 
         async with inner(a) as state:
             stop = asyncio.Event()
 
-            def store() -> Any:
+            def monitor() -> SurgeMonitor | None:
                 assistant = get_assistant()
-                return None if assistant is None else assistant.store
+                return None if assistant is None else assistant.surge_monitor()
 
-            task = asyncio.create_task(monitor_when_ready(store, settings.console, stop))
+            task = asyncio.create_task(monitor_when_ready(monitor, stop))
             try:
                 yield state
             finally:

@@ -1,25 +1,25 @@
 """What every console tab shares: the facade getter, the settings, the dashboard filters and display formats.
 
-All data comes from the running `Assistant` (its store, retriever and understanding), fetched
-lazily because the server loads models in the background after the console is mounted.
+All data comes from the running `Assistant`'s public methods (its conversations, knowledge base and
+understanding), fetched lazily because the server loads models in the background after the console is mounted.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import gradio as gr
 import pandas as pd
-from sqlalchemy import select
 
 from assistant.engine import analytics as an
+from assistant.engine.conversations import Conversations
+from assistant.engine.facade import Assistant
 from assistant.engine.settings import Settings
-from assistant.engine.store import Conversation, utcnow
 
 ALL_SITES = "All sites"
 PERIODS: dict[str, timedelta | None] = {
@@ -46,7 +46,7 @@ class Filters:
 
     def since(self, now: datetime | None = None) -> datetime | None:
         span = PERIODS.get(self.period)
-        return None if span is None else (now or utcnow()) - span
+        return None if span is None else (now or datetime.now(UTC)) - span
 
 
 def make_filters(site: str, period: str, bucket: str, tz: str, fallback_tz: str) -> Filters:
@@ -62,11 +62,11 @@ def make_filters(site: str, period: str, bucket: str, tz: str, fallback_tz: str)
 
 
 class ConsoleContext:
-    def __init__(self, get_assistant: Callable[[], Any], settings: Settings) -> None:
+    def __init__(self, get_assistant: Callable[[], Assistant | None], settings: Settings) -> None:
         self._get = get_assistant
         self.settings = settings
 
-    def assistant(self) -> Any:
+    def assistant(self) -> Assistant:
         assistant = self._get()
         if assistant is None:
             raise gr.Error(NOT_READY)
@@ -77,20 +77,18 @@ class ConsoleContext:
         return self._get() is not None
 
     @property
-    def store(self) -> Any:
-        return self.assistant().store
+    def conversations(self) -> Conversations:
+        return self.assistant().conversations
 
     def frame(self, filters: Filters) -> pd.DataFrame:
-        return an.load_frame(self.store, site_id=filters.site_id, since=filters.since())
+        return self.conversations.frame(site_id=filters.site_id, since=filters.since())
 
     def sites(self) -> list[str]:
         """Sites with conversations, plus the knowledge-base namespaces and "default"."""
         assistant = self._get()
         if assistant is None:
             return ["default"]
-        with assistant.store.session() as s:
-            found = set(s.scalars(select(Conversation.site_id).distinct()).all())
-        found |= set(assistant.knowledge_namespaces())
+        found = assistant.conversations.site_ids() | set(assistant.knowledge_namespaces())
         return sorted(found | {"default"})
 
     def export_dir(self) -> Path:

@@ -51,8 +51,7 @@ def mount_widget(app: FastAPI, settings: Settings) -> FastAPI:
             return HTMLResponse("<!doctype html><meta http-equiv='refresh' content='3'><p>The assistant is starting…</p>",
                                 status_code=503, headers={"Retry-After": "3"})
         if site_key is None:
-            store = ensure_sites(state, state.assistant.store)
-            site_key = sites.get_site(store, sites.DEFAULT_SITE).public_key
+            site_key = ensure_sites(state, state.assistant.sites).get(sites.DEFAULT_SITE).public_key
         origin = f"{request.url.scheme}://{request.headers.get('host', request.url.netloc)}"
         return HTMLResponse(demo_page(settings.company, origin, site_key, lang))
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from assistant.engine.backends import base
 from assistant.engine.backends.base import (
+    QUEUE_SIZE,
     AdapterNotFound,
     Backend,
     BackendError,
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from assistant.engine.settings import EngineConfig, Settings
 
 __all__ = [
+    "QUEUE_SIZE",
     "AdapterNotFound",
     "Backend",
     "QueueFull",

@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from assistant.engine.errors import AdapterNotFound, BackendError, QueueFull  # noqa: F401 - re-exported
+
 # Serving limits of the local engines. Not settings: they bound one process's memory and latency, and a
 # request can still ask for fewer tokens. The load tests (tests/load/) and bench/engines.py run with them.
 MAX_CONTEXT_TOKENS = 2048  # prompt + answer budget in tokens; grounded prompts take a few hundred
@@ -21,18 +23,6 @@ QUEUE_SIZE = 64  # waiting requests beyond which the server answers 503 + Retry-
 THREADS = 0  # torch / ONNX Runtime threads; 0 = every core (OMP_NUM_THREADS still applies)
 DEVICE = "auto"  # where the chat model runs: cuda when torch sees a GPU, else cpu
 DTYPE = "auto"  # weights in memory: bfloat16 on a GPU, float32 on a CPU (CPUs lack fast bfloat16 kernels)
-
-
-class BackendError(RuntimeError):
-    """An engine could not start or serve a request; the message is shown to operators."""
-
-
-class AdapterNotFound(BackendError):
-    """A request named a LoRA adapter that this backend has not loaded."""
-
-
-class QueueFull(BackendError):
-    """Too many requests are waiting; callers should retry later (HTTP 503 + Retry-After)."""
 
 
 @dataclass

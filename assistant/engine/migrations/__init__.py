@@ -49,6 +49,13 @@ class DatabaseError(RuntimeError):
     """The database cannot be reached or migrated; the message is safe to show (password masked)."""
 
 
+def connect(url: str) -> Engine:
+    """An engine for `url` with the store's connection settings (SQLite: WAL, busy timeout), schema untouched."""
+    from assistant.engine.store import make_engine
+
+    return make_engine(url)
+
+
 def masked_url(engine: Engine) -> str:
     return engine.url.render_as_string(hide_password=True)
 

@@ -10,9 +10,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-
-class DataError(ValueError):
-    """The labelled data cannot be used; the message names the file and, where it can, the line."""
+from assistant.engine.errors import DataError  # noqa: F401 - re-exported
 
 
 @dataclass(frozen=True)

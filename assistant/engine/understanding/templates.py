@@ -24,11 +24,8 @@ from typing import Any
 
 import yaml
 
+from assistant.engine.errors import TemplateError  # noqa: F401 - re-exported
 from assistant.engine.understanding.slots import EXTRACTORS, extract_slots
-
-
-class TemplateError(ValueError):
-    """The templates file is invalid; the message names the file and line."""
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ from contextlib import contextmanager
 from fastapi import APIRouter, Path, Response
 
 from assistant.engine import sites
-from assistant.server.auth import AdminDep, SitesStoreDep
+from assistant.engine.errors import KeyNotFound, SiteError, SiteExists, SiteNotFound
+from assistant.server.auth import AdminDep, SitesDep
 from assistant.server.deps import JSONBody, StateDep
 from assistant.server.errors import APIError
 from assistant.server.origins import forget_origins
@@ -23,13 +24,13 @@ def site_errors() -> Iterator[None]:
     """Engine errors about sites become the API's one error schema."""
     try:
         yield
-    except sites.SiteError as exc:
+    except SiteError as exc:
         raise APIError(422, "invalid_site", str(exc)) from exc
-    except sites.SiteExists as exc:
+    except SiteExists as exc:
         raise APIError(409, "site_exists", str(exc)) from exc
-    except sites.SiteNotFound as exc:
+    except SiteNotFound as exc:
         raise APIError(404, "site_not_found", f"no site with id {exc.args[0]!r}") from exc
-    except sites.KeyNotFound as exc:
+    except KeyNotFound as exc:
         raise APIError(404, "key_not_found", f"no key with id {exc.args[0]!r} for this site") from exc
 
 
@@ -48,51 +49,51 @@ def changes(body: SiteCreate | SiteUpdate) -> dict:
 
 
 @router.post("/sites", status_code=201, response_model=SiteOut, dependencies=[JSONBody])
-def create_site(body: SiteCreate, store: SitesStoreDep, state: StateDep) -> SiteOut:
+def create_site(body: SiteCreate, directory: SitesDep, state: StateDep) -> SiteOut:
     data = changes(body)
     origins = data.pop("allowed_origins", None) or []
     name = data.pop("name")
     namespace = data.pop("namespace", None)
     with site_errors():
-        site = sites.create_site(store, body.id, name, origins=origins, namespace=namespace, **data)
+        site = directory.create(body.id, name, origins=origins, namespace=namespace, **data)
     forget_origins(state)
     return site_out(site)
 
 
 @router.get("/sites", response_model=list[SiteOut])
-def list_sites(store: SitesStoreDep) -> list[SiteOut]:
-    return [site_out(s) for s in sites.list_sites(store)]
+def list_sites(directory: SitesDep) -> list[SiteOut]:
+    return [site_out(s) for s in directory.all_sites()]
 
 
 @router.get("/sites/{site_id}", response_model=SiteOut)
-def get_site(store: SitesStoreDep, site_id: str = SiteId) -> SiteOut:
+def get_site(directory: SitesDep, site_id: str = SiteId) -> SiteOut:
     with site_errors():
-        return site_out(sites.get_site(store, site_id))
+        return site_out(directory.get(site_id))
 
 
 @router.patch("/sites/{site_id}", response_model=SiteOut, dependencies=[JSONBody])
-def update_site(body: SiteUpdate, store: SitesStoreDep, state: StateDep, site_id: str = SiteId) -> SiteOut:
+def update_site(body: SiteUpdate, directory: SitesDep, state: StateDep, site_id: str = SiteId) -> SiteOut:
     with site_errors():
-        site = sites.update_site(store, site_id, **changes(body))
+        site = directory.update(site_id, **changes(body))
     forget_origins(state)
     return site_out(site)
 
 
 @router.post("/sites/{site_id}/keys", status_code=201, response_model=KeyCreated, dependencies=[JSONBody])
-def issue_key(body: KeyCreate, store: SitesStoreDep, site_id: str = SiteId) -> KeyCreated:
+def issue_key(body: KeyCreate, directory: SitesDep, site_id: str = SiteId) -> KeyCreated:
     with site_errors():
-        key, plaintext = sites.issue_key(store, site_id, body.name)
+        key, plaintext = directory.issue_key(site_id, body.name)
     return KeyCreated(**KeyOut.model_validate(key, from_attributes=True).model_dump(), key=plaintext)
 
 
 @router.get("/sites/{site_id}/keys", response_model=list[KeyOut])
-def list_keys(store: SitesStoreDep, site_id: str = SiteId) -> list[KeyOut]:
+def list_keys(directory: SitesDep, site_id: str = SiteId) -> list[KeyOut]:
     with site_errors():
-        return [KeyOut.model_validate(k, from_attributes=True) for k in sites.list_keys(store, site_id)]
+        return [KeyOut.model_validate(k, from_attributes=True) for k in directory.list_keys(site_id)]
 
 
 @router.delete("/sites/{site_id}/keys/{key_id}", status_code=204, response_class=Response)
-def revoke_key(store: SitesStoreDep, site_id: str = SiteId, key_id: str = Path(max_length=32)) -> Response:
+def revoke_key(directory: SitesDep, site_id: str = SiteId, key_id: str = Path(max_length=32)) -> Response:
     with site_errors():
-        sites.revoke_key(store, key_id, site_id)
+        directory.revoke_key(key_id, site_id)
     return Response(status_code=204)

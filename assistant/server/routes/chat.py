@@ -12,14 +12,12 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from assistant.engine import sites
-from assistant.engine.backends import SamplingParams
-from assistant.engine.backends.base import QUEUE_SIZE, QueueFull
+from assistant.engine.backends import QUEUE_SIZE, SamplingParams
+from assistant.engine.errors import ConversationNotFound, InvalidMessage, QueueFull
 from assistant.engine.events import DoneEvent, ErrorEvent
-from assistant.engine.facade import InvalidMessage
-from assistant.engine.store import ConversationNotFound
+from assistant.engine.facade import Assistant
 from assistant.server import sse
-from assistant.server.auth import Principal, check_conversation
+from assistant.server.auth import Principal, check_conversation, link_session
 from assistant.server.deps import AssistantDep, JSONBody
 from assistant.server.errors import APIError
 from assistant.server.metrics import observe_reply
@@ -29,7 +27,7 @@ from assistant.server.schemas import ChatRequest, ChatResponse
 router = APIRouter(prefix="/v1", tags=["chat"])
 
 
-def _sampling(body: ChatRequest, assistant: Any) -> SamplingParams | None:
+def _sampling(body: ChatRequest, assistant: Assistant) -> SamplingParams | None:
     if body.temperature is None and body.max_tokens is None:
         return None
     base = assistant.default_sampling()
@@ -40,7 +38,7 @@ def _sampling(body: ChatRequest, assistant: Any) -> SamplingParams | None:
     return base
 
 
-def _admit(assistant: Any) -> None:
+def _admit(assistant: Assistant) -> None:
     """Refuse before streaming starts when the engine's queue is full (503 + Retry-After, not an error frame)."""
     depth = getattr(assistant.backend, "queue_depth", lambda: 0)()
     if depth >= getattr(assistant.backend, "queue_size", QUEUE_SIZE):
@@ -48,9 +46,8 @@ def _admit(assistant: Any) -> None:
                        headers={"Retry-After": "2"})
 
 
-def _link(assistant: Any, caller: Principal, reply: Any) -> None:
-    if caller.is_session:
-        sites.link_conversation(assistant.store, reply.conversation_id, caller.site.id, caller.session_id or "")
+def _link(assistant: Assistant, caller: Principal, reply: Any) -> None:
+    link_session(assistant.conversations, caller, reply.conversation_id)
 
 
 @router.post("/chat", response_model=ChatResponse, dependencies=[JSONBody],
@@ -62,7 +59,7 @@ async def chat(body: ChatRequest, assistant: AssistantDep, caller: QuotaCallerDe
     # Validate before streaming starts, so bad input is a 4xx JSON error, not an error frame.
     assistant.validate(body.message)
     if body.conversation_id is not None:
-        check_conversation(assistant.store, caller, body.conversation_id)
+        check_conversation(assistant.conversations, caller, body.conversation_id)
     _admit(assistant)
     if not body.stream:
         reply = await assistant.chat(body.message, body.conversation_id, **kwargs)

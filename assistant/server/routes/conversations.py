@@ -9,10 +9,9 @@ from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Path, Query, Response
-from sqlalchemy import func, select
 
-from assistant.engine.store import Conversation
-from assistant.server.auth import SitesStoreDep, check_conversation
+from assistant.server.auth import check_conversation
+from assistant.server.deps import AssistantDep
 from assistant.server.errors import APIError
 from assistant.server.ratelimit import LimitedCallerDep
 from assistant.server.schemas import ConversationOut, MessageOut
@@ -25,7 +24,7 @@ ConversationId = Path(max_length=64, description="Conversation id.")
 @router.get("/conversations", response_model=ConversationPage)
 def list_conversations(
     caller: LimitedCallerDep,
-    store: SitesStoreDep,
+    assistant: AssistantDep,
     status: Literal["active", "handoff"] | None = Query(None, description="Only this status."),
     since: datetime | None = Query(None, description="Updated at or after (ISO 8601)."),
     until: datetime | None = Query(None, description="Updated before (ISO 8601)."),
@@ -35,32 +34,19 @@ def list_conversations(
 ) -> ConversationPage:
     if caller.is_session:
         raise APIError(403, "forbidden", "a widget session cannot list conversations; use a secret API key")
-    where = [Conversation.site_id == caller.site.id]
-    if status:
-        where.append(Conversation.status == status)
-    if since:
-        where.append(Conversation.updated_at >= since)
-    if until:
-        where.append(Conversation.updated_at < until)
-    if handoff_reason:
-        where.append(Conversation.handoff_reason == handoff_reason)
-    with store.session() as s:
-        total = s.scalar(select(func.count(Conversation.id)).where(*where)) or 0
-        rows = s.scalars(
-            select(Conversation).where(*where).order_by(Conversation.updated_at.desc(), Conversation.id)
-            .limit(limit).offset(offset)
-        ).all()
-        items = [ConversationSummary.model_validate(c, from_attributes=True) for c in rows]
+    page = assistant.conversations.page(caller.site.id, status=status, since=since, until=until,
+                                        handoff_reason=handoff_reason, limit=limit, offset=offset)
+    items = [ConversationSummary.model_validate(c, from_attributes=True) for c in page.items]
     following = offset + len(items)
-    return ConversationPage(items=items, total=total, limit=limit, offset=offset,
-                            next_offset=following if following < total else None)
+    return ConversationPage(items=items, total=page.total, limit=limit, offset=offset,
+                            next_offset=following if following < page.total else None)
 
 
 @router.get("/conversations/{conversation_id}", response_model=ConversationOut)
-def get_conversation(caller: LimitedCallerDep, store: SitesStoreDep,
+def get_conversation(caller: LimitedCallerDep, assistant: AssistantDep,
                      conversation_id: str = ConversationId) -> ConversationOut:
-    check_conversation(store, caller, conversation_id)
-    conv = store.get_conversation(conversation_id, caller.site.id)
+    check_conversation(assistant.conversations, caller, conversation_id)
+    conv = assistant.conversations.get(conversation_id, caller.site.id)
     return ConversationOut(
         id=conv.id, site_id=conv.site_id, status=conv.status, handoff_reason=conv.handoff_reason,
         created_at=conv.created_at, updated_at=conv.updated_at,
@@ -70,9 +56,9 @@ def get_conversation(caller: LimitedCallerDep, store: SitesStoreDep,
 
 @router.delete("/conversations/{conversation_id}", status_code=204, response_class=Response,
                responses={404: {"description": "No such conversation for this site."}})
-def delete_conversation(caller: LimitedCallerDep, store: SitesStoreDep,
+def delete_conversation(caller: LimitedCallerDep, assistant: AssistantDep,
                         conversation_id: str = ConversationId) -> Response:
     """Erase a conversation on request: its messages, feedback and widget link go with it."""
-    check_conversation(store, caller, conversation_id)
-    store.delete_conversation(conversation_id, caller.site.id)
+    check_conversation(assistant.conversations, caller, conversation_id)
+    assistant.conversations.delete(conversation_id, caller.site.id)
     return Response(status_code=204)

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 from fastapi import APIRouter, Path, Query
 
-from assistant.engine import handoffs, sites
+from assistant.engine.conversations import Conversations
 from assistant.engine.events import Handoff, Reply
-from assistant.engine.privacy import redact
-from assistant.server.auth import Principal, SitesStoreDep, check_conversation
+from assistant.server.auth import Principal, check_conversation, link_session
 from assistant.server.deps import AssistantDep, JSONBody, SettingsDep
 from assistant.server.errors import APIError
 from assistant.server.ratelimit import LimitedCallerDep
@@ -28,48 +26,32 @@ ConversationId = Path(max_length=64, description="Conversation id.")
 REQUEST_NOTE = "(The customer asked to talk to a person.)"
 
 
-def _out(store: Any, conversation_id: str, site_id: str, message: str = "") -> HandoffOut:
-    conv = store.get_conversation(conversation_id, site_id)
-    acked = handoffs.acknowledged_at(store, conv.id, conv.handoff_at) if conv.status == "handoff" else None
-    return HandoffOut(conversation_id=conv.id, status=conv.status, handoff_reason=conv.handoff_reason,
-                      message=message, acknowledged_at=acked)
-
-
-def _notify(assistant: Any, reply: Reply, transcript: list[tuple[str, str]]) -> None:
-    for callback in getattr(assistant, "on_handoff", []):
-        try:
-            callback(reply, transcript)
-        except Exception:  # noqa: BLE001 - a broken webhook must not fail the customer's request
-            log.exception("handoff callback failed")
+def _out(conversations: Conversations, conversation_id: str, site_id: str, message: str = "") -> HandoffOut:
+    state = conversations.handoff(conversation_id, site_id)
+    return HandoffOut(conversation_id=state.conversation_id, status=state.status,
+                      handoff_reason=state.handoff_reason, message=message, acknowledged_at=state.acknowledged_at)
 
 
 @router.post("/handoff", response_model=HandoffOut, dependencies=[JSONBody])
 async def request_person(body: HandoffRequest, caller: LimitedCallerDep, assistant: AssistantDep,
-                         settings: SettingsDep, store: SitesStoreDep) -> HandoffOut:
+                         settings: SettingsDep) -> HandoffOut:
     """Pause the assistant and ask for a person; starts a conversation when none is given. Idempotent."""
+    conversations = assistant.conversations
     site_id = caller.site.id
     answer = settings.understanding.handoff_message
     if body.conversation_id is not None:
-        check_conversation(store, caller, body.conversation_id)
-        if store.get_conversation(body.conversation_id, site_id).status == "handoff":
-            return _out(store, body.conversation_id, site_id, answer)
+        check_conversation(conversations, caller, body.conversation_id)
+        if conversations.get(body.conversation_id, site_id).status == "handoff":
+            return _out(conversations, body.conversation_id, site_id, answer)
     note = (body.message or "").strip() or REQUEST_NOTE
-    user = {"content": redact(note, settings.security), "route": None}
-    bot = {"content": answer, "route": "handoff", "handoff_reason": "customer_request"}
-    conv_id, message_id = await asyncio.to_thread(
-        store.add_turn, body.conversation_id, site_id, user, bot, handoff_reason="customer_request"
-    )
-    _link(store, caller, conv_id)
+    conv_id, message_id = await asyncio.to_thread(conversations.request_person, body.conversation_id, site_id,
+                                                  note, answer)
+    link_session(conversations, caller, conv_id)
     handoff = Handoff(reason="customer_request", detail="The customer asked for a person.")
     reply = Reply(conversation_id=conv_id, message_id=message_id, answer=answer, route="handoff", handoff=handoff)
-    history = [(m.role, m.content) for m in store.get_conversation(conv_id, site_id).messages]
-    _notify(assistant, reply, history)
-    return _out(store, conv_id, site_id, answer)
-
-
-def _link(store: Any, caller: Principal, conversation_id: str) -> None:
-    if caller.is_session:
-        sites.link_conversation(store, conversation_id, caller.site.id, caller.session_id or "")
+    history = [(m.role, m.content) for m in conversations.get(conv_id, site_id).messages]
+    assistant.notify_handoff(reply, history)
+    return _out(conversations, conv_id, site_id, answer)
 
 
 def _agent(caller: Principal) -> None:
@@ -78,23 +60,26 @@ def _agent(caller: Principal) -> None:
 
 
 @router.post("/conversations/{conversation_id}/handoff/ack", response_model=HandoffOut)
-def acknowledge(caller: LimitedCallerDep, store: SitesStoreDep, conversation_id: str = ConversationId,
+def acknowledge(caller: LimitedCallerDep, assistant: AssistantDep, conversation_id: str = ConversationId,
                 agent: str = Query("", max_length=100, description="Who took it.")) -> HandoffOut:
     """An agent confirms they have taken the handed-off conversation."""
+    conversations = assistant.conversations
     _agent(caller)
-    check_conversation(store, caller, conversation_id)
-    if store.get_conversation(conversation_id, caller.site.id).status != "handoff":
+    check_conversation(conversations, caller, conversation_id)
+    if conversations.get(conversation_id, caller.site.id).status != "handoff":
         raise APIError(409, "not_handed_off", "this conversation is not waiting for a person")
-    handoffs.acknowledge(store, conversation_id, agent)
-    return _out(store, conversation_id, caller.site.id)
+    conversations.acknowledge_handoff(conversation_id, agent)
+    return _out(conversations, conversation_id, caller.site.id)
 
 
 @router.post("/conversations/{conversation_id}/handback", response_model=HandoffOut)
-def hand_back(caller: LimitedCallerDep, store: SitesStoreDep, conversation_id: str = ConversationId) -> HandoffOut:
+def hand_back(caller: LimitedCallerDep, assistant: AssistantDep,
+              conversation_id: str = ConversationId) -> HandoffOut:
     """The agent is done: the assistant answers this conversation again."""
+    conversations = assistant.conversations
     _agent(caller)
-    check_conversation(store, caller, conversation_id)
-    if store.get_conversation(conversation_id, caller.site.id).status != "handoff":
+    check_conversation(conversations, caller, conversation_id)
+    if conversations.get(conversation_id, caller.site.id).status != "handoff":
         raise APIError(409, "not_handed_off", "this conversation is not with a person")
-    store.set_status(conversation_id, "active", None)
-    return _out(store, conversation_id, caller.site.id)
+    conversations.hand_back(conversation_id)
+    return _out(conversations, conversation_id, caller.site.id)

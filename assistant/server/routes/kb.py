@@ -15,14 +15,14 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, File, Path, Request, Response, UploadFile
 
+from assistant.engine.errors import RetrievalError
+from assistant.engine.knowledge import MAX_FILE_MB
+from assistant.engine.knowledge import SUPPORTED_FILE_TYPES as SUPPORTED
 from assistant.server.auth import SecretCallerDep
 from assistant.server.deps import AssistantDep, JSONBody
 from assistant.server.errors import APIError
 from assistant.server.ratelimit import rate_limited
 from assistant.server.site_schemas import KbDocument, KbHit, KbSearchRequest, KbUploadOut
-from retrieval import RetrievalError
-from retrieval.loaders import SUPPORTED
-from retrieval.retriever import MAX_FILE_MB
 
 router = APIRouter(prefix="/v1/kb", tags=["knowledge base"], dependencies=[Depends(rate_limited)])
 MAX_FILES = 20

@@ -122,7 +122,7 @@ async def chat_completions(body: ChatCompletionRequest, assistant: AssistantDep,
     sampling = _sampling(body, assistant, question)
     conversation_id = body.assistant.conversation_id if body.assistant else None
     if conversation_id is not None:
-        check_conversation(assistant.store, caller, conversation_id)
+        check_conversation(assistant.conversations, caller, conversation_id)
     _admit(assistant)
     kwargs = {"adapter": adapter, "sampling": sampling, "site_id": caller.site.id, "namespace": caller.site.namespace}
     completion_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())

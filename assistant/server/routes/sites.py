@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from assistant.engine import sites
-from assistant.server.auth import Principal, SitesStoreDep
+from assistant.server.auth import Principal, SitesDep
 from assistant.server.deps import JSONBody, StateDep
 from assistant.server.errors import APIError
 from assistant.server.origins import forget_origins
@@ -25,19 +24,19 @@ def _not_widget(caller: Principal) -> None:
 
 
 @router.get("/site", response_model=SiteOut)
-def get_own_site(caller: LimitedCallerDep, store: SitesStoreDep) -> SiteOut:
+def get_own_site(caller: LimitedCallerDep, directory: SitesDep) -> SiteOut:
     _not_widget(caller)
     with site_errors():
-        return site_out(sites.get_site(store, caller.site.id))
+        return site_out(directory.get(caller.site.id))
 
 
 @router.patch("/site", response_model=SiteOut, dependencies=[JSONBody])
-def update_own_site(body: SiteUpdate, caller: LimitedCallerDep, store: SitesStoreDep, state: StateDep) -> SiteOut:
+def update_own_site(body: SiteUpdate, caller: LimitedCallerDep, directory: SitesDep, state: StateDep) -> SiteOut:
     _not_widget(caller)
     data = changes(body)
     if set(data) - OWN_FIELDS:
         raise APIError(403, "forbidden", f"only the admin API may change {sorted(set(data) - OWN_FIELDS)}")
     with site_errors():
-        site = sites.update_site(store, caller.site.id, **data)
+        site = directory.update(caller.site.id, **data)
     forget_origins(state)
     return site_out(site)

@@ -13,7 +13,7 @@ from assistant.engine import sites
 from assistant.server import auth
 from assistant.server.auth import (
     SESSION_ID,
-    SitesStoreDep,
+    SitesDep,
     issue_session_token,
     new_session_id,
     request_origin,
@@ -30,8 +30,8 @@ router = APIRouter(prefix="/v1/widget", tags=["widget"])
 @router.post("/session", response_model=WidgetSessionOut, dependencies=[JSONBody, IPLimited],
              responses={403: {"description": "Origin missing or not on the site's allowlist."}})
 def create_session(body: WidgetSessionRequest, request: Request, state: StateDep,
-                   store: SitesStoreDep) -> WidgetSessionOut:
-    site = sites.site_by_public_key(store, body.site_key)
+                   directory: SitesDep) -> WidgetSessionOut:
+    site = directory.by_public_key(body.site_key)
     if site is None:
         raise APIError(401, "invalid_site_key", "unknown site key")
     origin = request_origin(request)

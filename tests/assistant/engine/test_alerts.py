@@ -143,13 +143,13 @@ def test_background_monitor_waits_for_the_store_then_alerts(store: Store, monkey
     seed_surge(store, datetime.now(UTC))
     calls = {"n": 0}
 
-    def get_store() -> Store | None:
+    def get_monitor() -> SurgeMonitor | None:
         calls["n"] += 1
-        return store if calls["n"] > 1 else None  # not loaded on the first look
+        return SurgeMonitor(store, ConsoleConfig()) if calls["n"] > 1 else None  # not loaded on the first look
 
     async def scenario() -> None:
         stop = asyncio.Event()
-        task = asyncio.create_task(monitor_when_ready(get_store, ConsoleConfig(), stop))
+        task = asyncio.create_task(monitor_when_ready(get_monitor, stop))
         for _ in range(100):
             await asyncio.sleep(0.1)
             if list_alerts(store):

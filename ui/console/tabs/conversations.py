@@ -9,16 +9,7 @@ import gradio as gr
 import pandas as pd
 
 from assistant.engine import analytics as an
-from assistant.engine.reviews import (
-    MessageNotFound,
-    ReviewError,
-    export_reviewed,
-    feedback_for,
-    record_feedback,
-    template_suggestions,
-    write_suggestions_yaml,
-)
-from assistant.engine.store import ConversationNotFound
+from assistant.engine.errors import ConversationNotFound, MessageNotFound, ReviewError
 from ui.console.context import ConsoleContext, Filters, local_time, short, signed
 from ui.console.style import notice
 
@@ -112,17 +103,17 @@ class ConversationsTab:
 
     def suggestions_frame(self) -> pd.DataFrame:
         rows = [(s.template_id, s.intent, short(s.question, 80), short(s.text, 160))
-                for s in template_suggestions(self.ctx.store)]
+                for s in self.ctx.conversations.template_suggestions()]
         return pd.DataFrame(rows, columns=SUGGESTION_COLUMNS)
 
     # -- transcript and review -----------------------------------------------------------------
     def transcript_of(self, conversation_id: str, selected: str | None = None) -> tuple[Any, ...]:
-        store = self.ctx.store
+        conversations = self.ctx.conversations
         try:
-            conv = store.get_conversation(conversation_id)
+            conv = conversations.get(conversation_id)
         except ConversationNotFound:
             return [], gr.update(choices=[], value=None), notice("That conversation was deleted.", "error")
-        reviews = feedback_for(store, conversation_id)
+        reviews = conversations.feedback(conversation_id)
         history, replies = [], []
         for m in conv.messages:
             if m.role == "user":
@@ -156,7 +147,7 @@ class ConversationsTab:
         if not conversation_id or not message_id:
             return gr.update(), gr.update(), notice("Open a conversation and pick a reply first.", "warn"), gr.update()
         try:
-            record_feedback(self.ctx.store, conversation_id, message_id, rating, correction)  # type: ignore[arg-type]
+            self.ctx.conversations.record_feedback(conversation_id, message_id, rating, correction)  # type: ignore[arg-type]
         except (ReviewError, MessageNotFound, ConversationNotFound) as exc:
             return gr.update(), gr.update(), notice(str(exc) or "That reply no longer exists.", "error"), gr.update()
         history, reply, _ = self.transcript_of(conversation_id, message_id)
@@ -168,10 +159,10 @@ class ConversationsTab:
         folder = self.ctx.export_dir()
         if kind == "jsonl":
             path = folder / "review-finetune.jsonl"
-            n = export_reviewed(self.ctx.store, path)
+            n = self.ctx.conversations.export_reviewed(path)
             return str(path), notice(f"{n} reviewed turns exported to {path}.", "ok")
         path = folder / "template-suggestions.yaml"
-        n = write_suggestions_yaml(self.ctx.store, path)
+        n = self.ctx.conversations.write_suggestions(path)
         return str(path), notice(f"{n} template suggestions exported to {path}.", "ok")
 
     def wire(self, load_list: Any) -> None:

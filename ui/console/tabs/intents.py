@@ -10,17 +10,14 @@ import gradio as gr
 import pandas as pd
 
 from assistant.engine import analytics as an
+from assistant.engine.errors import DataError, MessageNotFound, ReviewError
 from assistant.engine.intent_examples import (
     RetrainRefused,
-    assign_intent,
-    assigned_message_ids,
     base_intents_path,
     merged_examples,
     operator_examples_path,
     retrain_intents,
 )
-from assistant.engine.reviews import MessageNotFound, ReviewError
-from assistant.engine.understanding.dataset import DataError
 from assistant.engine.understanding.intent_model import OOS_LABEL
 from ui.console.context import ConsoleContext, Filters, bucket_labels, local_time, short
 from ui.console.style import badges, notice
@@ -76,7 +73,7 @@ class IntentsTab:
     def render(self, df: pd.DataFrame, f: Filters) -> list[Any]:
         volume = an.intent_volume_over_time(df, f.bucket, f.tz)
         volume = volume.assign(bucket=bucket_labels(volume["bucket"], f.bucket))
-        queue = an.review_queue(df, an.LOW_CONFIDENCE, assigned_message_ids(self.ctx.store))
+        queue = an.review_queue(df, an.LOW_CONFIDENCE, self.ctx.conversations.assigned_message_ids())
         shown = pd.DataFrame({
             "received": [local_time(t, f.tz) for t in queue["created_at"]], "site": queue["site_id"],
             "message": [short(t, 120) for t in queue["text"]], "model's guess": queue["guess"],
@@ -125,7 +122,8 @@ class IntentsTab:
         if not message_id:
             return notice("Select a message in the queue first.", "warn")
         try:
-            assignment = assign_intent(self.ctx.store, message_id, intent or "", operator_examples_path(self.ctx.settings))
+            assignment = self.ctx.conversations.assign_intent(message_id, intent or "",
+                                                              operator_examples_path(self.ctx.settings))
         except (ReviewError, MessageNotFound) as exc:
             return notice(str(exc), "error")
         return notice(f"Assigned to {assignment.intent!r}: “{short(assignment.text, 80)}” is now a training "

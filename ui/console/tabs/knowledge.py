@@ -17,9 +17,9 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from retrieval import RetrievalError
-from retrieval.loaders import SUPPORTED
-from retrieval.store import check_namespace
+from assistant.engine.errors import RetrievalError
+from assistant.engine.knowledge import SUPPORTED_FILE_TYPES as SUPPORTED
+from assistant.engine.knowledge import check_namespace
 from ui.console.context import ConsoleContext, short
 from ui.console.style import notice, tiles
 

@@ -9,7 +9,6 @@ import pandas as pd
 
 from assistant.engine import alerts
 from assistant.engine import analytics as an
-from assistant.engine.alerts import SurgeMonitor, list_alerts
 from ui.console.context import ConsoleContext, Filters, bucket_labels, local_time, short, signed
 from ui.console.style import COLORS, notice
 
@@ -33,7 +32,7 @@ def rule_text(config: Any) -> str:
 
 
 def surge_status(ctx: ConsoleContext, filters: Filters) -> str:
-    verdicts = SurgeMonitor(ctx.store, ctx.settings.console).status(site_id=filters.site_id)
+    verdicts = ctx.assistant().surge_monitor().status(site_id=filters.site_id)
     if not verdicts:
         return notice("No customer messages in the surge window: nothing to watch right now.", "ok")
     parts = []
@@ -47,7 +46,7 @@ def alerts_frame(ctx: ConsoleContext, filters: Filters) -> pd.DataFrame:
     rows = [(local_time(a.raised_at, filters.tz), a.site_id,
              f"{a.recent_share:.0%} ({a.recent_negative}/{a.recent_total})", f"{a.baseline_share:.0%}",
              a.webhook_status, a.explanation)
-            for a in list_alerts(ctx.store, site_id=filters.site_id)]
+            for a in ctx.assistant().alerts(site_id=filters.site_id)]
     return pd.DataFrame(rows, columns=ALERT_COLUMNS)
 
 
@@ -98,7 +97,7 @@ class SentimentTab:
                 an.sentiment_distribution(df), negative, alerts_frame(self.ctx, f)]
 
     def check_now(self, f: Filters) -> str:
-        raised = SurgeMonitor(self.ctx.store, self.ctx.settings.console).check()
+        raised = self.ctx.assistant().surge_monitor().check()
         if not raised:
             return notice("Checked: no new surge (sites already alerted in this window are not alerted twice).", "ok")
         return "".join(notice(f"Alert raised for site {a.site_id}: {a.explanation} — webhook: {a.webhook_status}",

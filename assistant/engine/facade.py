@@ -11,6 +11,7 @@ Server routes, CLI, console and SDK-backed tools all call this and nothing below
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -49,6 +50,17 @@ T = TypeVar("T")
 # bounded by the token budget (engine.max_new_tokens) and the answer check, which ends an answer at a repeat.
 REPETITION_PENALTY = 1.0
 NO_REPEAT_NGRAM = 0
+
+
+def _readable_by_all(folder: Path) -> None:
+    """Let every user read what `prepare` built: the server often runs as another user than the one who prepared
+    (an image's non-root user, a service account), and temporary folders and some writers create files as 0600/0700."""
+    for path in [folder, *folder.rglob("*")]:
+        mode = path.stat().st_mode
+        wanted = mode | 0o444 | (0o111 if path.is_dir() else 0)
+        if wanted != mode:
+            with contextlib.suppress(PermissionError):  # another user's file in a shared cache: theirs to share
+                path.chmod(wanted)
 
 
 class Assistant:
@@ -103,6 +115,7 @@ class Assistant:
             assistant = cls.from_settings(scratch, progress=False)
             await assistant.start()
             await assistant.close()
+        _readable_by_all(settings.cache_dir)
 
     async def start(self) -> None:
         await self.backend.start()

@@ -23,6 +23,9 @@ def test_prepare_fills_the_model_cache_and_leaves_the_data_dir_alone(
     assert list(model_cache_dir.glob("models/*.onnx-int8/model.onnx"))
     assert list(model_cache_dir.glob("intent-models/*/meta.json"))
     assert not (tmp_path / "var").exists()
+    # the server may run as another user (the image's uid 10001): every file and folder is readable by all
+    private = [p for p in [model_cache_dir, *model_cache_dir.rglob("*")] if not p.stat().st_mode & 0o004]
+    assert private == []
 
 
 def test_prepare_fails_with_one_line_naming_the_setting(

@@ -10,7 +10,7 @@ HOST    ?= 127.0.0.1
 PORT    ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test test-vllm install browsers lint check lock bench clean help
+.PHONY: run test test-vllm test-image image-tools install browsers lint check lock bench clean help
 
 help:
 	@grep -hE '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -41,10 +41,18 @@ install: $(STAMP) ## create .venv with everything, including the embedded models
 run: install ## install, then serve the API, chat page (/ui) and console on the embedded default
 	$(BIN)/assistant serve --host $(HOST) --port $(PORT)
 
+# Debian packages the tests drive, installed when a command is missing (sudo unless already root).
+SUDO    := $(if $(filter 0,$(shell id -u)),,sudo)
+APT_GET  = $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
+
 browsers: ## Debian chromium for the real-browser tests (Playwright drives it; no browser download)
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi; }
+	@command -v chromium >/dev/null 2>&1 || { $(APT_GET) chromium >/dev/null; }
+
+image-tools: ## Debian buildah and mmdebstrap, which build the CPU image without a Docker daemon
+	@command -v buildah >/dev/null 2>&1 && command -v mmdebstrap >/dev/null 2>&1 || { $(APT_GET) buildah mmdebstrap >/dev/null; }
+
+test-image: image-tools ## build the CPU image (base from Debian packages), start it and ask it one question
+	bash deploy/image.sh
 
 lint: install ## ruff + the import-direction contract
 	$(BIN)/ruff check .
@@ -68,12 +76,13 @@ lock: ## re-resolve deploy/lock/requirements.txt (UPGRADE=1: newest versions), t
 	  --override deploy/lock/overrides.txt --no-emit-package torch --custom-compile-command "make lock" --output-file $(LOCK)
 	$(MAKE) --no-print-directory check
 
-test: install browsers lint ## install and run every test (real models, real server, real chromium, real PostgreSQL, real vLLM)
+test: install browsers image-tools lint ## install and run every test (real models, server, chromium, PostgreSQL, vLLM, the CPU image)
 	@PG="$${ASSISTANT_TEST_POSTGRES_URL:-$$(bash deploy/ci/postgres.sh)}" || { [ "$$CI" != true ] || exit 1; }; \
 	export ASSISTANT_TEST_POSTGRES_URL="$$PG"; \
 	$(BIN)/pytest -q --durations=20 $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests (exit 5)"; rc=0; fi; exit $$rc
 	$(MAKE) --no-print-directory test-vllm
+	$(MAKE) --no-print-directory test-image
 
 # vLLM gets its own venv: installed next to the main suite it would become the `auto` engine there.
 VLLM_VENV ?= .venv-vllm

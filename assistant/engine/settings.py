@@ -74,8 +74,8 @@ class ConsoleConfig(BaseModel):
     """Operator console (/console): login password, display time zone, where surge alerts go."""
 
     operator_password: SecretStr = Field(
-        SecretStr(""), description="Console password (user name: operator). Empty = a random one, generated at "
-        "start-up and logged once."
+        SecretStr(""), description="Console password (user name: operator). Empty = a random one, generated on first "
+        "start into data_dir/console-password (the log says where)."
     )
     timezone: str = Field("UTC", description="IANA time zone for hour/day buckets, e.g. Europe/Amsterdam.")
     alert_webhook_url: str = Field("", description="POSTed every surge alert as JSON; empty = console only.")

@@ -218,3 +218,10 @@ def test_block_runs(block: Block, runs) -> None:
         if earlier.page == block.page and earlier.line < block.line and not earlier.mode and earlier.id not in run.done:
             _execute(earlier, run)
     _execute(block, run)
+
+
+def test_readme_is_short_and_its_links_resolve() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(readme.splitlines()) < 250
+    missing = [t for t in re.findall(r"\]\(([^)#\s]+)\)", readme) if not re.match(r"[a-z]+:", t) and not (ROOT / t).exists()]
+    assert not missing, missing

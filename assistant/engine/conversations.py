@@ -13,11 +13,11 @@ and never open a database session themselves.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from sqlalchemy import func, select
 
@@ -32,6 +32,20 @@ if TYPE_CHECKING:
     from assistant.engine.intent_examples import IntentAssignment
 
 HANDOFF_REASON = "customer_request"  # why a conversation a customer handed off is with a person
+
+
+class TranscriptTurn(TypedDict):
+    """One message as handoff callbacks (the webhook's summary among them) get a conversation: the only shape."""
+
+    role: str  # user (the customer) | assistant
+    content: str
+    intent: str | None
+    sentiment: str | None  # positive | neutral | negative
+
+
+def transcript(messages: Iterable[Any]) -> list[TranscriptTurn]:
+    """Stored messages (anything with role, content, intent and sentiment) as handoff transcript turns."""
+    return [TranscriptTurn(role=m.role, content=m.content, intent=m.intent, sentiment=m.sentiment) for m in messages]
 
 
 @dataclass(frozen=True)
@@ -123,6 +137,11 @@ class Conversations:
         user = {"content": redact(note, self._security), "route": None}
         bot = {"content": answer, "route": "handoff", "handoff_reason": HANDOFF_REASON}
         return self._store.add_turn(conversation_id, site_id, user, bot, handoff_reason=HANDOFF_REASON)
+
+    def transcript(self, conversation_id: str, site_id: str | None = None) -> list[TranscriptTurn]:
+        """The conversation's messages in order, in the shape handoff callbacks get (ConversationNotFound
+        unless it is `site_id`'s)."""
+        return transcript(self._store.get_conversation(conversation_id, site_id).messages)
 
     def handoff(self, conversation_id: str, site_id: str | None = None) -> HandoffState:
         conv = self._store.get_conversation(conversation_id, site_id)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from assistant.engine.backends import Backend, BackendError, SamplingParams, create_backend
 from assistant.engine.context import SourceSelector
-from assistant.engine.conversations import Conversations
+from assistant.engine.conversations import Conversations, TranscriptTurn, transcript
 from assistant.engine.errors import InvalidMessage  # noqa: F401 - re-exported
 from assistant.engine.events import (
     Classification,
@@ -32,6 +32,7 @@ from assistant.engine.events import (
 )
 from assistant.engine.intent_pages import IntentPages
 from assistant.engine.prompt import PromptBuilder
+from assistant.engine.served_model import ServedModel
 from assistant.engine.settings import Settings
 from assistant.engine.sites import SiteDirectory
 from assistant.engine.store import ConversationNotFound, Store, new_id
@@ -39,6 +40,7 @@ from assistant.engine.turn import CustomerTurn
 
 if TYPE_CHECKING:
     from assistant.engine.alerts import Alert, SurgeMonitor
+    from assistant.engine.intent_examples import RetrainReport
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -75,10 +77,12 @@ class Assistant:
         self.prompt = PromptBuilder(settings.system_prompt, settings.company)
         self.context = SourceSelector.from_settings(settings, retriever)
         self.intent_pages = IntentPages(retriever)
-        self.on_handoff: list[Any] = []  # callbacks(reply, transcript); the webhook is one of them
+        self.on_handoff: list[Any] = []  # callbacks(reply, list[TranscriptTurn]); the webhook is one of them
         # What routes, CLI and console read and change of the stored data: never the store itself.
         self.conversations = Conversations(store, settings.security)
         self.sites = SiteDirectory(store)
+        # What they know of the chat model (name, tokens, adapters, queue): never the backend itself.
+        self.model = ServedModel(backend)
 
     # -- construction ------------------------------------------------------------------------
     @classmethod
@@ -134,6 +138,21 @@ class Assistant:
         from assistant.engine.knowledge import knowledge_status
 
         return knowledge_status(self.settings, self.retriever)
+
+    # -- intents: the console's intents tab -------------------------------------------------------------
+    def intent_labels(self) -> list[str]:
+        """What an operator can assign a message to: the running intent model's intents and the out-of-scope
+        training label, sorted."""
+        from assistant.engine.understanding.intent_model import OOS_LABEL
+
+        return sorted({*self.understanding.intents.labels, OOS_LABEL})
+
+    def retrain_intents(self, *, progress: bool = False) -> RetrainReport:
+        """Retrain the intent model on the base and operator examples and swap it in (intent_examples;
+        RetrainRefused when an intent has too few examples, ReviewError while another retrain runs)."""
+        from assistant.engine.intent_examples import retrain_intents
+
+        return retrain_intents(self.settings, self.understanding, progress=progress)
 
     # -- knowledge base: routes, CLI and console go through these, never through the retriever --------------
     def add_documents(self, paths: list[Path], namespace: str = "default") -> Any:
@@ -192,11 +211,12 @@ class Assistant:
         examples = self.understanding.intents.examples.get(cls.intent, [])
         return self.intent_pages.shares(cls.intent, examples, namespace)
 
-    def notify_handoff(self, reply: Reply, transcript: list[Any]) -> None:
-        """Tell every on_handoff callback (the webhook among them) that `reply` handed the conversation off."""
+    def notify_handoff(self, reply: Reply, turns: list[TranscriptTurn]) -> None:
+        """Tell every on_handoff callback (the webhook among them) that `reply` handed the conversation off;
+        `turns` is the conversation so far (conversations.transcript makes it from stored messages)."""
         for callback in self.on_handoff:
             try:
-                callback(reply, transcript)
+                callback(reply, turns)
             except Exception:  # noqa: BLE001 - a broken webhook must not break the chat
                 log.exception("handoff callback failed")
 
@@ -296,11 +316,10 @@ class Assistant:
         return msg_id, msg_id
 
     def _notify_handoff(self, reply: Reply, history: list[Any], text: str) -> None:
-        transcript = [{"role": m.role, "content": m.content, "intent": m.intent, "sentiment": m.sentiment}
-                      for m in history]
-        transcript.append({"role": "user", "content": text, "intent": reply.intent,
-                           "sentiment": reply.sentiment.label if reply.sentiment else None})
-        self.notify_handoff(reply, transcript)
+        turns = transcript(history)
+        turns.append(TranscriptTurn(role="user", content=text, intent=reply.intent,
+                                    sentiment=reply.sentiment.label if reply.sentiment else None))
+        self.notify_handoff(reply, turns)
 
 
 def _webhook(settings: Settings) -> Any:
@@ -311,11 +330,11 @@ def _webhook(settings: Settings) -> Any:
 
     cfg = settings.understanding
 
-    def notify(reply: Reply, transcript: list[dict[str, Any]]) -> None:
+    def notify(reply: Reply, turns: list[TranscriptTurn]) -> None:
         assert reply.handoff is not None
         payload = {
             "event": "handoff", "conversation_id": reply.conversation_id, "reason": reply.handoff.reason,
-            "detail": reply.handoff.detail, "summary": summarize(transcript, reply.handoff.reason),
+            "detail": reply.handoff.detail, "summary": summarize(turns, reply.handoff.reason),
             "intent": reply.intent, "sentiment": reply.sentiment.label if reply.sentiment else None,
         }
         threading.Thread(target=post_handoff, args=(cfg.handoff_webhook_url, payload, cfg.handoff_webhook_timeout_s),

@@ -1,7 +1,7 @@
 """Operator intent examples: queued customer messages assigned to an intent, and retraining on them.
 
     assign_intent(store, message_id, "gift_wrapping", operator_examples_path(settings))
-    report = retrain_intents(settings, assistant.understanding)     # swaps the new model in
+    report = assistant.retrain_intents()     # retrain_intents(settings, understanding): swaps the new model in
 
 An assignment is recorded in the store (so the message leaves the review queue) and appended to a
 CSV of operator examples in data_dir (text,intent). Retraining merges that CSV with the base

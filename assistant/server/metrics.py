@@ -83,8 +83,7 @@ def observe_reply(reply: Reply, mode: str) -> None:
 def sample_state(state: Any) -> None:
     """Gauges that are read, not counted: refreshed at each scrape from the app's state."""
     READY.set(1 if state.ready else 0)
-    backend = getattr(state.assistant, "backend", None)
-    QUEUE_DEPTH.set(backend.queue_depth() if backend is not None else 0)
+    QUEUE_DEPTH.set(state.assistant.model.queue_depth() if state.assistant is not None else 0)
 
 
 def exposition() -> tuple[bytes, str]:

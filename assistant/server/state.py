@@ -32,7 +32,7 @@ class AppState:
             assistant = await asyncio.to_thread(factory, self.settings)
             await assistant.start()
             self.assistant = assistant
-            log.info("assistant ready: backend=%s model=%s", assistant.backend.name, assistant.backend.model_id)
+            log.info("assistant ready: backend=%s model=%s", assistant.model.engine, assistant.model.id)
         except Exception as exc:  # noqa: BLE001 - reported through /readyz and 503s, never a crash
             self.error = f"{type(exc).__name__}: {exc}"
             log.error("start-up failed: %s", self.error)

@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from assistant.engine.backends import QUEUE_SIZE, SamplingParams
+from assistant.engine.backends import SamplingParams
 from assistant.engine.errors import ConversationNotFound, InvalidMessage, QueueFull
 from assistant.engine.events import DoneEvent, ErrorEvent
 from assistant.engine.facade import Assistant
@@ -40,9 +40,9 @@ def _sampling(body: ChatRequest, assistant: Assistant) -> SamplingParams | None:
 
 def _admit(assistant: Assistant) -> None:
     """Refuse before streaming starts when the engine's queue is full (503 + Retry-After, not an error frame)."""
-    depth = getattr(assistant.backend, "queue_depth", lambda: 0)()
-    if depth >= getattr(assistant.backend, "queue_size", QUEUE_SIZE):
-        raise APIError(503, "overloaded", f"{depth} requests are waiting for the engine; retry shortly",
+    if assistant.model.queue_full():
+        raise APIError(503, "overloaded",
+                       f"{assistant.model.queue_depth()} requests are waiting for the engine; retry shortly",
                        headers={"Retry-After": "2"})
 
 

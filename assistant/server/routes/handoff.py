@@ -49,8 +49,7 @@ async def request_person(body: HandoffRequest, caller: LimitedCallerDep, assista
     link_session(conversations, caller, conv_id)
     handoff = Handoff(reason="customer_request", detail="The customer asked for a person.")
     reply = Reply(conversation_id=conv_id, message_id=message_id, answer=answer, route="handoff", handoff=handoff)
-    history = [(m.role, m.content) for m in conversations.get(conv_id, site_id).messages]
-    assistant.notify_handoff(reply, history)
+    assistant.notify_handoff(reply, conversations.transcript(conv_id, site_id))
     return _out(conversations, conv_id, site_id, answer)
 
 

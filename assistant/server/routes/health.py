@@ -20,8 +20,8 @@ def _health(state: StateDep, *, knowledge: bool = False) -> Health:
     status = "error" if state.error else ("ok" if a is not None else "loading")
     kb_status = getattr(a, "knowledge_status", None) if knowledge else None  # stand-in facades may lack it
     kb = KnowledgeBaseHealth(**kb_status().as_dict()) if kb_status is not None else None
-    return Health(status=status, ready=state.ready, backend=a.backend.name if a else None,
-                  model=a.backend.model_id if a else None, detail=state.error, knowledge_base=kb)
+    return Health(status=status, ready=state.ready, backend=a.model.engine if a else None,
+                  model=a.model.id if a else None, detail=state.error, knowledge_base=kb)
 
 
 @router.get("/healthz", response_model=Health)

@@ -20,6 +20,8 @@ from fastapi.responses import StreamingResponse
 
 from assistant.engine.backends import SamplingParams
 from assistant.engine.events import Reply
+from assistant.engine.facade import Assistant
+from assistant.engine.served_model import ServedModel
 from assistant.server import sse
 from assistant.server.auth import check_conversation
 from assistant.server.deps import AssistantDep, JSONBody, SettingsDep
@@ -60,29 +62,7 @@ def _question(body: ChatCompletionRequest) -> str:
     return last.text()
 
 
-def _adapter(model: str, backend: Any, site: Any) -> tuple[str | None, str]:
-    """(adapter to answer with, model name to report); 404 when `model` is neither the base nor an adapter."""
-    if model == backend.model_id:
-        if site.adapter and site.adapter not in backend.adapters():
-            raise invalid("model", f"this site answers with adapter {site.adapter!r}, which the engine has not "
-                                   "loaded", "model_not_found", status=404)
-        return site.adapter or None, site.adapter or backend.model_id
-    if model in backend.adapters():
-        return model, model
-    served = ", ".join([backend.model_id, *backend.adapters()])
-    raise invalid("model", f"The model '{model}' does not exist; this server serves: {served}.",
-                  "model_not_found", status=404)
-
-
-def _tokens(backend: Any, text: str) -> int:
-    """Tokens of `text` under the engine's tokenizer (its chat-template overhead subtracted)."""
-    if not text:
-        return 0
-    empty = backend.count_tokens([{"role": "user", "content": ""}])
-    return max(0, backend.count_tokens([{"role": "user", "content": text}]) - empty)
-
-
-def _sampling(body: ChatCompletionRequest, assistant: Any, question: str) -> SamplingParams:
+def _sampling(body: ChatCompletionRequest, assistant: Assistant, question: str) -> SamplingParams:
     sampling = assistant.default_sampling()
     if body.temperature is not None:
         sampling.temperature = body.temperature
@@ -92,8 +72,8 @@ def _sampling(body: ChatCompletionRequest, assistant: Any, question: str) -> Sam
     limit = body.token_limit()
     if limit is not None:
         param, value = limit
-        prompt = assistant.backend.count_tokens([{"role": "user", "content": question}])
-        window = assistant.backend.max_context_tokens
+        prompt = assistant.model.count_tokens([{"role": "user", "content": question}])
+        window = assistant.model.context_window
         if prompt + value > window:
             raise invalid(param, f"This model's maximum context length is {window} tokens. However, you requested "
                                  f"{prompt + value} tokens ({prompt} in the messages, {value} in the completion).",
@@ -102,10 +82,10 @@ def _sampling(body: ChatCompletionRequest, assistant: Any, question: str) -> Sam
     return sampling
 
 
-def _summary(reply: Reply, backend: Any, question: str, max_tokens: int) -> tuple[Usage, str, ResponseExtension]:
+def _summary(reply: Reply, model: ServedModel, question: str, max_tokens: int) -> tuple[Usage, str, ResponseExtension]:
     # A generated answer reports its full prompt (rules, sources, history); other routes ran no model.
-    prompt = reply.timings.prompt_tokens or backend.count_tokens([{"role": "user", "content": question}])
-    completion = _tokens(backend, reply.answer)
+    prompt = reply.timings.prompt_tokens or model.count_tokens([{"role": "user", "content": question}])
+    completion = model.text_tokens(reply.answer)
     usage = Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)
     # The facade does not report why generation stopped: a full budget means it was cut off.
     finish = "length" if reply.route == "generate" and completion >= max_tokens else "stop"
@@ -117,7 +97,7 @@ def _summary(reply: Reply, backend: Any, question: str, max_tokens: int) -> tupl
              responses={200: {"content": {"text/event-stream": {}}}, **ERRORS})
 async def chat_completions(body: ChatCompletionRequest, assistant: AssistantDep, caller: QuotaCallerDep) -> Any:
     question = _question(body)
-    adapter, model = _adapter(body.model, assistant.backend, caller.site)
+    adapter, model = assistant.model.resolve(body.model, caller.site.adapter)  # AdapterNotFound: 404
     assistant.validate(question)
     sampling = _sampling(body, assistant, question)
     conversation_id = body.assistant.conversation_id if body.assistant else None
@@ -130,7 +110,7 @@ async def chat_completions(body: ChatCompletionRequest, assistant: AssistantDep,
     def finished(reply: Reply, mode: str) -> tuple[Usage, str, ResponseExtension]:
         _link(assistant, caller, reply)
         observe_reply(reply, mode)
-        return _summary(reply, assistant.backend, question, sampling.max_tokens)
+        return _summary(reply, assistant.model, question, sampling.max_tokens)
 
     if not body.stream:
         reply = await assistant.chat(question, conversation_id, **kwargs)
@@ -159,9 +139,9 @@ def _created(settings: Any, name: str) -> int:
 
 @router.get("/models", response_model=ModelList, responses=ERRORS)
 async def models(assistant: AssistantDep, settings: SettingsDep, caller: LimitedCallerDep) -> ModelList:
-    backend = assistant.backend
-    base = ModelCard(id=backend.model_id, created=STARTED, owned_by="support-assistant", root=backend.model_id)
+    served = assistant.model
+    base = ModelCard(id=served.id, created=STARTED, owned_by="support-assistant", root=served.id)
     adapters = [ModelCard(id=name, created=_created(settings, name), owned_by="support-assistant",
-                          root=backend.model_id, parent=backend.model_id) for name in backend.adapters()]
+                          root=served.id, parent=served.id) for name in served.adapters()]
     return ModelList(data=[base, *adapters])
 

@@ -12,7 +12,7 @@ import pytest
 from assistant.engine import errors
 from assistant.engine.alerts import SurgeMonitor
 from assistant.engine.backends.fake import FakeBackend
-from assistant.engine.conversations import ConversationPage, HandoffState
+from assistant.engine.conversations import ConversationPage, HandoffState, TranscriptTurn
 from assistant.engine.errors import ConversationNotFound, MessageNotFound, ReviewError, SiteNotFound
 from assistant.engine.events import Reply
 from assistant.engine.facade import Assistant
@@ -93,6 +93,13 @@ def test_request_person_then_acknowledge_then_hand_back(bot: Assistant) -> None:
     assert conv.status == "handoff" and conv.handoff_reason == "customer_request"
     assert [m.content for m in conv.messages] == ["Mail me at [EMAIL]", "A person will reply."]
     assert conv.messages[-1].id == message_id and conv.messages[-1].route == "handoff"
+    # what handoff callbacks (the webhook) get: the stored messages as TranscriptTurns
+    assert conversations.transcript(cid, "acme") == [
+        {"role": "user", "content": "Mail me at [EMAIL]", "intent": None, "sentiment": None},
+        {"role": "assistant", "content": "A person will reply.", "intent": None, "sentiment": None},
+    ]
+    with pytest.raises(ConversationNotFound):
+        conversations.transcript(cid, "other")
     state = conversations.handoff(cid, "acme")
     assert state == HandoffState(cid, "handoff", "customer_request", None)
     conversations.acknowledge_handoff(cid, "sam")
@@ -166,8 +173,9 @@ def test_alerts_search_hook_and_handoff_callbacks(bot: Assistant) -> None:
 
     seen = []
     bot.on_handoff.extend([lambda reply, transcript: 1 / 0, lambda reply, transcript: seen.append(transcript)])
-    bot.notify_handoff(Reply(conversation_id="c", message_id="m", answer=""), [("user", "a person please")])
-    assert seen == [[("user", "a person please")]]  # a failing callback does not stop the next
+    turns = [TranscriptTurn(role="user", content="a person please", intent=None, sentiment="neutral")]
+    bot.notify_handoff(Reply(conversation_id="c", message_id="m", answer=""), turns)
+    assert seen == [turns]  # a failing callback does not stop the next
 
 
 def test_shared_exceptions_live_in_one_module() -> None:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import threading
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 from sqlalchemy import func, select
 
+from assistant.engine.facade import _webhook
+from assistant.engine.settings import Settings
 from assistant.engine.sites import WidgetConversation
 from assistant.engine.store import Message
 from tests.assistant.server.sites_support import app_client, auth, count_messages, new_site, widget_token
@@ -91,7 +96,8 @@ def test_handoff_ack_and_handback(tmp_path: Path) -> None:
         r = client.post("/v1/handoff", json={"conversation_id": cid, "message": "Please, a human."}, headers=auth(key))
         assert r.status_code == 200 and r.json()["acknowledged_at"] is None and r.json()["message"]
         assert len(notified) == 1 and notified[0][0].handoff.reason == "customer_request"
-        assert notified[0][1][-2] == ("user", "Please, a human.")
+        assert notified[0][1][-2] == {"role": "user", "content": "Please, a human.", "intent": None, "sentiment": None}
+        assert notified[0][1][0]["content"] == "How long do refunds take?"  # the whole conversation, as in a turn
         # Idempotent: asking again changes nothing and does not notify twice.
         assert client.post("/v1/handoff", json={"conversation_id": cid}, headers=auth(key)).json()["status"] == "handoff"
         assert len(notified) == 1
@@ -103,6 +109,43 @@ def test_handoff_ack_and_handback(tmp_path: Path) -> None:
         assert back.status_code == 200 and back.json()["status"] == "active"
         assert _chat(client, key, "How long do refunds take?", conversation_id=cid)["route"] in ("generate", "extractive")
         assert client.post(f"/v1/conversations/{cid}/handback", headers=auth(key)).status_code == 409
+
+
+def test_handoff_webhook_summary_shows_the_customers_messages(tmp_path: Path) -> None:
+    posted: list[dict] = []
+    arrived = threading.Event()
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            posted.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+            arrived.set()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/hook"
+        with app_client(tmp_path, require_keys=True) as client:
+            _, key = new_site(client, "acme")
+            client.bot.on_handoff.append(_webhook(Settings(data_dir=tmp_path, understanding={
+                "handoff_webhook_url": url})))
+            cid = _chat(client, key)["conversation_id"]
+            r = client.post("/v1/handoff", json={"conversation_id": cid, "message": "Please, a human."},
+                            headers=auth(key))
+            assert r.status_code == 200, r.text
+            assert arrived.wait(5), "the webhook was not called"
+    finally:
+        server.shutdown()
+        server.server_close()
+    payload = posted[0]
+    assert payload["conversation_id"] == cid and payload["reason"] == "customer_request"
+    summary = payload["summary"]
+    assert "(2 from the customer)" in summary, summary
+    assert "First request: How long do refunds take?" in summary and "Latest message: Please, a human." in summary
 
 
 def test_handoff_without_a_conversation_starts_one(tmp_path: Path) -> None:

@@ -16,9 +16,7 @@ from assistant.engine.intent_examples import (
     base_intents_path,
     merged_examples,
     operator_examples_path,
-    retrain_intents,
 )
-from assistant.engine.understanding.intent_model import OOS_LABEL
 from ui.console.context import ConsoleContext, Filters, bucket_labels, local_time, short
 from ui.console.style import badges, notice
 
@@ -84,9 +82,7 @@ class IntentsTab:
 
     # -- helpers ---------------------------------------------------------------------------------
     def intent_choices(self) -> list[str]:
-        understanding = self.ctx.assistant().understanding
-        names = set(getattr(understanding.intents, "labels", []))
-        names.add(OOS_LABEL)
+        names = set(self.ctx.assistant().intent_labels())
         path = operator_examples_path(self.ctx.settings)
         if path.exists():
             names |= set(Counter(self._operator_labels()))
@@ -133,7 +129,7 @@ class IntentsTab:
         assistant = self.ctx.assistant()
         progress(0, desc="Retraining the intent model")
         try:
-            report = retrain_intents(self.ctx.settings, assistant.understanding, progress=True)
+            report = assistant.retrain_intents(progress=True)
         except RetrainRefused as exc:
             return notice(str(exc), "error")
         except ReviewError as exc:

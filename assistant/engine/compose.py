@@ -147,6 +147,9 @@ def faq_answer(hit: Any, *, max_chars: int = FAQ_MAX_CHARS) -> str:
 
 
 _ENDS_SENTENCE = re.compile(r"[.!?][\"'”’)\]*]*$")
+# a sentence opening on a pronoun that points back ("It cannot be combined with..."); "It takes 3 days" does not
+_LEANS_BACK = re.compile(r"^(?:it(?!(?:\s+(?:usually|normally|can|may|only))?\s+takes?\b)|its|they|their|them|this|that"
+                         r"|these|those)\b", re.I)
 _WHOLE = re.compile(r"^[\"'“(]?[A-Z0-9€$£].*[.!?][\"'”)]*$", re.S)
 
 
@@ -164,8 +167,9 @@ def extractive_answer(question: str, passages: Sequence[Passage], encode: Encode
     The top passage's best sentence always leads (retrieval's ranking is the better evidence of the right
     page), with the sentence after it when it is short; a later passage adds its best sentence only when that
     one is closer to the question than the top passage's. Sentences shorter than `min_chars` or equal to the
-    title say nothing on their own. Whole sentences only: a long one is kept whole rather than cut. Sentences
-    in `said` (already given in this chat, normalised by `said_key`) are not given again.
+    title say nothing on their own, and one that leans on the sentence before it ("It cannot be combined...")
+    may follow the best sentence but never stands in for it. Whole sentences only: a long one is kept whole rather
+    than cut. Sentences in `said` (already given in this chat, normalised by `said_key`) are not given again.
     """
     items: list[tuple[int, int, str]] = []  # (passage number, sentence index, sentence)
     for number, passage in enumerate(passages[:max_passages], start=1):
@@ -183,14 +187,16 @@ def extractive_answer(question: str, passages: Sequence[Passage], encode: Encode
         scores = vectors[1:] @ vectors[0]
     lead_number = items[0][0]
     own = [k for k, item in enumerate(items) if item[0] == lead_number]
-    best = max(own, key=lambda k: scores[k])
+    # a sentence that leans on the one before it may follow the best sentence, not stand in for it
+    standalone = [k for k in own if not _LEANS_BACK.match(items[k][2])] or own
+    best = max(standalone, key=lambda k: scores[k])
     chosen = [best]
     number, index, sentence = items[best]
     following = [k for k in own if items[k][1] == index + 1]
     if (following and len(sentence) < 80 and _TABLE_ROW not in sentence
             and len(sentence) + len(items[following[0]][2]) < max_chars):
         chosen.append(following[0])
-    others = [k for k, item in enumerate(items) if item[0] != lead_number]
+    others = [k for k, item in enumerate(items) if item[0] != lead_number and not _LEANS_BACK.match(item[2])]
     if others:
         runner = max(others, key=lambda k: scores[k])
         used = sum(len(items[k][2]) for k in chosen)

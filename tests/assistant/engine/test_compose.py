@@ -110,6 +110,16 @@ def test_extractive_answer_adds_a_later_passage_only_when_it_answers_better() ->
     assert "[1]" in answer  # the top passage still leads
 
 
+def test_a_sentence_leaning_on_the_one_before_does_not_stand_in_for_the_answer() -> None:
+    codes = Hit("Student discount", "The code is personal and works on full-price items. It cannot be combined "
+                "with another discount code, but you can add a voucher.")
+    answer = extractive_answer("can I combine the student discount with another discount code", [codes], bag_encoder)
+    assert answer.startswith("The code is personal") and "It cannot be combined" in answer
+    dummy = Hit("Repairs", "Repairs are done in Utrecht by our own workshop team. It takes 3 weeks to repair a jacket.")
+    assert extractive_answer("how long does it take to repair a jacket", [dummy], bag_encoder) == (
+        "It takes 3 weeks to repair a jacket. [1]")  # "It takes" points back at nothing
+
+
 def test_split_complete_keeps_citations_with_their_sentence() -> None:
     done, rest = split_complete("Refunds take 5 days. [1] Items must be unworn [2]. And then")
     assert done == ["Refunds take 5 days. [1]", "Items must be unworn [2]."]

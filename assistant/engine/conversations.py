@@ -2,6 +2,8 @@
 
     conv = assistant.conversations.get(conversation_id, site_id)       # ConversationNotFound if not this site's
     page = assistant.conversations.page("acme", status="handoff", limit=20)
+    assistant.conversations.agent_reply(conversation_id, "acme", "Sam", "Your parcel left today.")
+    new = assistant.conversations.messages_after(conversation_id, "acme", after_seq=4)   # what a widget polls
     assistant.conversations.hand_back(conversation_id)
 
 Besides reading and erasing conversations it does what is recorded about them: the widget session that
@@ -22,9 +24,10 @@ from typing import TYPE_CHECKING, Any, TypedDict
 from sqlalchemy import func, select
 
 from assistant.engine import handoffs, reviews, sites
-from assistant.engine.errors import ConversationNotFound
+from assistant.engine.errors import ConversationNotFound, InvalidMessage
 from assistant.engine.privacy import redact
-from assistant.engine.store import Conversation, Store
+from assistant.engine.settings import ServerConfig
+from assistant.engine.store import Conversation, Message, Store
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -32,12 +35,14 @@ if TYPE_CHECKING:
     from assistant.engine.intent_examples import IntentAssignment
 
 HANDOFF_REASON = "customer_request"  # why a conversation a customer handed off is with a person
+MAX_MESSAGE_CHARS = ServerConfig.model_fields["max_message_chars"].default  # server.max_message_chars' default
+MAX_AUTHOR_CHARS = 100  # an agent's display name, as the customer sees it
 
 
 class TranscriptTurn(TypedDict):
     """One message as handoff callbacks (the webhook's summary among them) get a conversation: the only shape."""
 
-    role: str  # user (the customer) | assistant
+    role: str  # user (the customer) | assistant | agent (a person, after the handoff)
     content: str
     intent: str | None
     sentiment: str | None  # positive | neutral | negative
@@ -54,6 +59,16 @@ class ConversationPage:
 
     items: Sequence[Conversation]
     total: int
+
+
+@dataclass(frozen=True)
+class NewMessages:
+    """A conversation's messages after a point (what a polling widget has not shown yet) and its status now."""
+
+    conversation_id: str
+    status: str  # active | handoff
+    messages: Sequence[Message]
+    last_seq: int  # ask for the messages after this one next (the left-out silent replies count too)
 
 
 @dataclass(frozen=True)
@@ -152,6 +167,40 @@ class Conversations:
     def acknowledge_handoff(self, conversation_id: str, agent: str = "") -> None:
         """An agent (`agent` names them) has taken the handed-off conversation."""
         handoffs.acknowledge(self._store, conversation_id, agent)
+
+    def agent_reply(self, conversation_id: str, site_id: str, author: str, text: str, *,
+                    max_chars: int = MAX_MESSAGE_CHARS) -> Message:
+        """Store a person's message in the handed-off conversation, with `author` (their display name) for the
+        customer to see; returns the stored message (its seq, role "agent", author, content, created_at).
+
+        InvalidMessage: empty text, text over `max_chars` (the customer's limit, server.max_message_chars), or an
+        empty or over-long author. ConversationNotFound: not `site_id`'s. NotHandedOff: the assistant has it.
+        Nothing is stored on any of these."""
+        body, name = (text or "").strip(), " ".join((author or "").split())
+        if not body:
+            raise InvalidMessage("text must not be empty")
+        if len(body) > max_chars:
+            raise InvalidMessage(f"text is {len(body)} characters; the limit is {max_chars}")
+        if not name:
+            raise InvalidMessage("author must not be empty: the customer sees who replies")
+        if len(name) > MAX_AUTHOR_CHARS:
+            raise InvalidMessage(f"author is {len(name)} characters; the limit is {MAX_AUTHOR_CHARS}")
+        return self._store.add_agent_message(conversation_id, site_id, name, body)
+
+    def messages_after(self, conversation_id: str, site_id: str, after_seq: int = 0,
+                       limit: int = 100) -> NewMessages:
+        """The messages numbered above `after_seq` (oldest first, at most `limit`) and the conversation's status;
+        ConversationNotFound unless it is `site_id`'s. The empty replies the assistant stored while a person had
+        the conversation (route "paused": it stayed silent) are left out."""
+        with self._store.session() as s:  # the status alone: a widget asks every second, the transcript can be long
+            status = s.scalar(select(Conversation.status).where(Conversation.id == conversation_id,
+                                                                Conversation.site_id == site_id))
+        if status is None:
+            raise ConversationNotFound(conversation_id)
+        rows = self._store.messages_after(conversation_id, after_seq, limit)
+        said = [m for m in rows if not (m.role == "assistant" and m.route == "paused" and not m.content)]
+        return NewMessages(conversation_id=conversation_id, status=status, messages=said,
+                           last_seq=rows[-1].seq if rows else after_seq)
 
     def hand_back(self, conversation_id: str) -> None:
         """The person is done: the assistant answers the conversation again."""

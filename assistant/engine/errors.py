@@ -27,6 +27,10 @@ class MessageNotFound(LookupError):
     """No such message in that conversation."""
 
 
+class NotHandedOff(ValueError):
+    """Only a conversation a person has (status "handoff") takes an agent's message; nothing is stored."""
+
+
 # -- engines (backends) ------------------------------------------------------------------------
 class BackendError(RuntimeError):
     """An engine could not start or serve a request; the message is shown to operators."""
@@ -88,6 +92,6 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "AdapterNotFound", "BackendError", "ConversationNotFound", "DataError", "InvalidMessage", "KeyNotFound",
-    "MessageNotFound", "ModelNotFound", "QueueFull", "RetrainRefused", "RetrievalError", "ReviewError",
+    "MessageNotFound", "ModelNotFound", "NotHandedOff", "QueueFull", "RetrainRefused", "RetrievalError", "ReviewError",
     "SiteError", "SiteExists", "SiteNotFound", "TemplateError",
 ]

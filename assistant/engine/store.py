@@ -34,7 +34,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 
-from assistant.engine.errors import ConversationNotFound  # noqa: F401 - re-exported
+from assistant.engine.errors import ConversationNotFound, NotHandedOff
 
 
 def utcnow() -> datetime:
@@ -71,8 +71,9 @@ class Message(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
     conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
     seq: Mapped[int] = mapped_column(Integer)
-    role: Mapped[str] = mapped_column(String(16))  # user | assistant
+    role: Mapped[str] = mapped_column(String(16))  # user | assistant | agent (a person, after a handoff)
     content: Mapped[str] = mapped_column(Text)
+    author: Mapped[str | None] = mapped_column(String(100), nullable=True)  # an agent's display name
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     intent: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
     confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
@@ -196,6 +197,36 @@ class Store:
                 conv.status, conv.handoff_reason, conv.handoff_at = "handoff", handoff_reason, now
             s.flush()
             return conv.id, reply.id
+
+    def add_agent_message(self, conversation_id: str, site_id: str, author: str, content: str) -> Message:
+        """Append a person's message to a handed-off conversation of `site_id`, in one transaction.
+
+        ConversationNotFound (not this site's), NotHandedOff (the assistant has it): nothing is written then."""
+        with self.session() as s:
+            now = utcnow()
+            # Write first, as _append_turn does: it takes the lock, so a customer turn appended at the same
+            # moment waits and then numbers its messages after this one.
+            s.execute(update(Conversation).where(Conversation.id == conversation_id,
+                                                 Conversation.site_id == site_id).values(updated_at=now))
+            conv = s.get(Conversation, conversation_id)
+            if conv is None or conv.site_id != site_id:
+                raise ConversationNotFound(conversation_id)
+            if conv.status != "handoff":
+                raise NotHandedOff(conversation_id)  # the rollback undoes the updated_at write too
+            last = s.scalar(select(func.max(Message.seq)).where(Message.conversation_id == conv.id)) or 0
+            message = Message(conversation_id=conv.id, seq=last + 1, role="agent", author=author, content=content,
+                              created_at=now)
+            s.add(message)
+            s.flush()
+            return message
+
+    def messages_after(self, conversation_id: str, after_seq: int, limit: int = 100) -> list[Message]:
+        """The conversation's messages numbered above `after_seq`, oldest first."""
+        with self.session() as s:
+            return list(s.scalars(
+                select(Message).where(Message.conversation_id == conversation_id, Message.seq > after_seq)
+                .order_by(Message.seq).limit(limit)
+            ).all())
 
     def set_status(self, conversation_id: str, status: str, reason: str | None = None) -> None:
         with self.session() as s:

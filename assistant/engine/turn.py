@@ -53,8 +53,6 @@ from assistant.engine.understanding.policy import ConversationState, Decision
 
 log = logging.getLogger(__name__)
 
-PAUSED_MESSAGE = "A member of our support team has this conversation and will reply here shortly."
-
 
 @dataclass
 class CustomerTurn:
@@ -73,8 +71,8 @@ class CustomerTurn:
     adapter: str | None = None
 
     async def run(self) -> AsyncIterator[Any]:
-        if self.paused:
-            async for event in self.say(Decision(route="paused", text=PAUSED_MESSAGE)):
+        if self.paused:  # a person has the conversation: the assistant stays silent (the agent replies)
+            async for event in self.say(Decision(route="paused", text="")):
                 yield event
             return
         decision = self.small_talk() or self.handoff() or self.curated()
@@ -284,8 +282,8 @@ class CustomerTurn:
             return extractive_answer(query, hits, None, min_chars=1)
 
     async def say(self, decision: Decision, hits: list[Any] = ()) -> AsyncIterator[Any]:
-        """A decided reply: paused, handoff, small talk, template or abstention (in the customer's language when
-        the product has the text in it)."""
+        """A decided reply: paused (silent: no text, no token), handoff, small talk, template or abstention (in the
+        customer's language when the product has the text in it)."""
         reply = self.reply
         reply.route, reply.answer = decision.route, self.in_their_language(decision)
         if decision.route == "template" and self.assistant.settings.understanding.rephrase_templates:
@@ -301,17 +299,16 @@ class CustomerTurn:
                              for i, d in enumerate(decision.sources, start=1)]
             yield SourcesEvent(sources=reply.sources)
         self.timings.ttft_ms = (time.perf_counter() - self.t0) * 1000
-        yield TokenEvent(text=reply.answer)
+        if reply.answer:  # paused: nothing to say
+            yield TokenEvent(text=reply.answer)
         if reply.handoff is not None:
             yield HandoffEvent(handoff=reply.handoff)
 
     def in_their_language(self, decision: Decision) -> str:
-        """The default abstain, handoff and paused texts in the customer's language; an operator's own text as
-        written."""
+        """The default abstain and handoff texts in the customer's language; an operator's own text as written."""
         understanding = self.assistant.settings.understanding
         defaults = {"abstain": (understanding.abstain_message, DEFAULT_ABSTAIN_MESSAGE),
-                    "handoff": (understanding.handoff_message, DEFAULT_HANDOFF_MESSAGE),
-                    "paused": (PAUSED_MESSAGE, PAUSED_MESSAGE)}
+                    "handoff": (understanding.handoff_message, DEFAULT_HANDOFF_MESSAGE)}
         configured, default = defaults.get(decision.route, (None, None))
         if decision.text and decision.text == configured == default:
             return localised(self.classification.language, decision.route) or decision.text

@@ -122,6 +122,12 @@ class AsyncClient:
     async def hand_back(self, conversation_id: str) -> t.HandoffOut:
         return await self._call(ep.hand_back(conversation_id))
 
+    async def agent_reply(self, conversation_id: str, text: str, author: str) -> t.ThreadMessage:
+        return await self._call(ep.agent_reply(conversation_id, text, author))
+
+    async def new_messages(self, conversation_id: str, after: int = 0) -> t.NewMessagesOut:
+        return await self._call(ep.new_messages(conversation_id, after))
+
     # -- knowledge base --------------------------------------------------------------------
     async def kb_upload(self, *paths: str | Path) -> t.KbUploadOut:
         return await self._call(ep.kb_upload(list(paths)))

@@ -144,6 +144,14 @@ class Client:
         """The agent is done; the assistant answers again."""
         return self._call(ep.hand_back(conversation_id))
 
+    def agent_reply(self, conversation_id: str, text: str, author: str) -> t.ThreadMessage:
+        """A person answers the handed-off customer; `author` is the name the customer sees."""
+        return self._call(ep.agent_reply(conversation_id, text, author))
+
+    def new_messages(self, conversation_id: str, after: int = 0) -> t.NewMessagesOut:
+        """The messages after seq `after` and the conversation's status (ask again with `after=.last_seq`)."""
+        return self._call(ep.new_messages(conversation_id, after))
+
     # -- knowledge base --------------------------------------------------------------------
     def kb_upload(self, *paths: str | Path) -> t.KbUploadOut:
         """Add or update documents (.md .txt .html .pdf .csv .jsonl) in the site's knowledge base."""

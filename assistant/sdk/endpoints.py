@@ -70,6 +70,16 @@ def hand_back(conversation_id: str) -> Call:
     return Call("POST", f"/v1/conversations/{quote(conversation_id, safe='')}/handback", t.HandoffOut)
 
 
+def agent_reply(conversation_id: str, text: str, author: str) -> Call:
+    return Call("POST", f"/v1/conversations/{quote(conversation_id, safe='')}/messages", t.ThreadMessage,
+                json={"text": text, "author": author})
+
+
+def new_messages(conversation_id: str, after: int) -> Call:
+    return Call("GET", f"/v1/conversations/{quote(conversation_id, safe='')}/messages", t.NewMessagesOut,
+                params={"after": after})
+
+
 def kb_upload(paths: list[str | Path]) -> Call:
     files = []
     for raw in paths:

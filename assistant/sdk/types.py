@@ -26,7 +26,9 @@ from assistant.server.site_schemas import (
     KbDocument,
     KbHit,
     KbUploadOut,
+    NewMessagesOut,
     SiteOut,
+    ThreadMessage,
 )
 
 Conversation = ConversationOut
@@ -35,6 +37,6 @@ Message = MessageOut
 __all__ = [
     "Classification", "ClassificationEvent", "Conversation", "ConversationPage", "ConversationSummary", "DoneEvent",
     "ErrorEvent", "FeedbackOut", "Handoff", "HandoffEvent", "HandoffOut", "Health", "KbDocument", "KbHit",
-    "KbUploadOut", "Message", "Reply", "Sentiment", "SiteOut", "Source", "SourcesEvent", "StreamEvent", "Timings",
-    "TokenEvent",
+    "KbUploadOut", "Message", "NewMessagesOut", "Reply", "Sentiment", "SiteOut", "Source", "SourcesEvent", "StreamEvent", "ThreadMessage",
+    "Timings", "TokenEvent",
 ]

@@ -27,6 +27,7 @@ from assistant.server.routes import (
     handoff,
     health,
     kb,
+    messages,
     metrics,
     openai,
     sites,
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None, *, assistant: Any = None,
     app.add_middleware(SiteOrigins, state=state)
     app.add_middleware(HTTPMetrics)
     install_request_logging(app)  # outermost: every line of a request carries its id
-    for module in (health, chat, openai, conversations, feedback, handoff, kb, sites, widget, admin, metrics):
+    for module in (health, chat, openai, conversations, feedback, handoff, messages, kb, sites, widget, admin,
+                   metrics):
         app.include_router(module.router)
     return app

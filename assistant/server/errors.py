@@ -15,6 +15,7 @@ from assistant.engine.errors import (
     BackendError,
     ConversationNotFound,
     InvalidMessage,
+    NotHandedOff,
     QueueFull,
 )
 
@@ -61,6 +62,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ConversationNotFound)
     async def _not_found(_: Request, exc: ConversationNotFound) -> JSONResponse:
         return error_response(404, "conversation_not_found", f"no conversation with id {exc.args[0]!r}")
+
+    @app.exception_handler(NotHandedOff)
+    async def _not_handed_off(_: Request, exc: NotHandedOff) -> JSONResponse:
+        return error_response(409, "not_handed_off", "this conversation is not with a person")
 
     @app.exception_handler(AdapterNotFound)
     async def _adapter(_: Request, exc: AdapterNotFound) -> JSONResponse:

@@ -29,6 +29,10 @@ from assistant.server.state import AppState
 IP_RATE = "300/minute"  # per client IP address: a busy office behind one NAT stays far below it
 KEY_RATE = "600/minute"  # per secret API key (a site's back end)
 SESSION_RATE = "30/minute"  # per widget session: one person typing sends a few messages a minute
+# Polling for new messages (a handed-off widget asks once a second) is counted apart from the limits above, so
+# it neither spends a customer's messages nor trips an office's shared IP.
+POLL_RATE = "120/minute"  # per widget session: one poll a second fits twice over
+IP_POLL_RATE = "1200/minute"  # per client IP address: ten open handed-off chats behind one NAT
 DAILY_QUOTA = 0  # chat messages per site per UTC day; 0 = unlimited
 QUOTA_MESSAGE = (
     "This support chat has reached its message limit for today. Please try again tomorrow, "
@@ -93,6 +97,19 @@ def rate_limited(request: Request, principal: CallerDep, state: StateDep) -> Pri
     return principal
 
 
+def poll_limited(request: Request, principal: CallerDep, state: StateDep) -> Principal:
+    """For GET .../messages: the polling limits (per session or key, and per IP), in buckets of their own."""
+    checks: list[tuple[str | None, tuple[str, ...]]] = [(IP_POLL_RATE, ("poll-ip", client_ip(request)))]
+    if principal.kind == "secret":
+        checks.append((principal.site.key_rate or KEY_RATE, ("poll-key", principal.key_id or "")))
+    elif principal.kind == "session":
+        checks.append((POLL_RATE, ("poll-session", principal.session_id or "")))
+    wait = limiter_for(state).retry_after(checks)
+    if wait:
+        raise _refuse(wait)
+    return principal
+
+
 def within_quota(principal: Annotated[Principal, Depends(rate_limited)], directory: SitesDep) -> Principal:
     """For chat turns: refuse once the site has used its daily message quota (429 with the site's message)."""
     site: Any = principal.site
@@ -105,5 +122,6 @@ def within_quota(principal: Annotated[Principal, Depends(rate_limited)], directo
 
 
 LimitedCallerDep = Annotated[Principal, Depends(rate_limited)]
+PollingCallerDep = Annotated[Principal, Depends(poll_limited)]
 QuotaCallerDep = Annotated[Principal, Depends(within_quota)]
 IPLimited = Depends(ip_limited)

@@ -27,7 +27,9 @@ class ChatResponse(Reply):
 
 class MessageOut(BaseModel):
     id: str
-    role: str
+    seq: int | None = Field(None, description="Its place in the conversation.")
+    role: str = Field(description="user | assistant | agent (a person, after a handoff)")
+    author: str | None = Field(None, description="The agent's display name (role agent).")
     content: str
     created_at: datetime
     intent: str | None = None

@@ -159,6 +159,33 @@ class HandoffOut(BaseModel):
     acknowledged_at: datetime | None = None
 
 
+class AgentMessageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(description="The reply the customer sees (at most server.max_message_chars characters).",
+                      examples=["Hi, I'm Sam. Your parcel left our warehouse this morning."])
+    author: str = Field(description="The agent's display name, shown to the customer (at most 100 characters).",
+                        examples=["Sam"])
+
+
+class ThreadMessage(BaseModel):
+    """One stored message: the customer's (user), the assistant's, or a person's (agent, with its author)."""
+
+    id: str
+    seq: int = Field(description="Its place in the conversation; poll with after=<the last seq you have>.")
+    role: Literal["user", "assistant", "agent"]
+    author: str | None = Field(None, description="The agent's display name (role agent).")
+    content: str
+    created_at: datetime
+
+
+class NewMessagesOut(BaseModel):
+    conversation_id: str
+    status: str = Field(description="handoff: a person has the conversation; active: the assistant answers.")
+    messages: list[ThreadMessage]
+    last_seq: int = Field(description="Ask with after=last_seq next.")
+
+
 class KbDocument(BaseModel):
     id: str
     title: str

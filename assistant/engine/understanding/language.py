@@ -33,16 +33,15 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 _URL_OR_CODE = re.compile(r"https?://\S+|[A-Za-z0-9_#./-]*\d[A-Za-z0-9_#./-]*")
 
 # Replies in the customer's language. `abstain` and `handoff` stand in for understanding.abstain_message and
-# handoff_message while those are at their (English) defaults, `paused` for turn.PAUSED_MESSAGE (a person has the
-# chat); `other_language` is said when the knowledge base has no page in the customer's language: it offers a
-# person, which a second such message then gets.
+# handoff_message while those are at their (English) defaults (while a person has the chat the assistant says
+# nothing); `other_language` is said when the knowledge base has no page in the customer's language: it offers
+# a person, which a second such message then gets.
 LOCALISED: dict[str, dict[str, str]] = {
     "fr": {
         "abstain": "Désolé, je n'ai pas trouvé de réponse fiable à cette question dans notre centre d'aide. "
                    "Vous pouvez la reformuler, ou me demander de vous mettre en relation avec un conseiller.",
         "handoff": "Je transmets cette conversation à un membre de notre équipe. Il vous répondra ici dès que "
                    "possible, pendant nos heures d'ouverture.",
-        "paused": "Un membre de notre équipe s'occupe de cette conversation et vous répondra ici très bientôt.",
         "other_language": "Désolé, je ne peux pas encore répondre en français à partir de notre centre d'aide. "
                           "Un membre de notre équipe peut vous aider : écrivez-moi à nouveau et je lui transmets "
                           "la conversation, ou posez votre question en anglais.",
@@ -52,8 +51,6 @@ LOCALISED: dict[str, dict[str, str]] = {
                    "können die Frage anders formulieren oder mich bitten, Sie mit einem Mitarbeiter zu verbinden.",
         "handoff": "Ich übergebe dieses Gespräch an ein Mitglied unseres Support-Teams. Sie erhalten hier so bald "
                    "wie möglich eine Antwort, während unserer Öffnungszeiten.",
-        "paused": "Ein Mitglied unseres Support-Teams kümmert sich um dieses Gespräch und antwortet Ihnen hier in "
-                  "Kürze.",
         "other_language": "Leider kann ich aus unserem Hilfe-Center noch nicht auf Deutsch antworten. Ein "
                           "Mitarbeiter kann Ihnen helfen: Schreiben Sie mir noch einmal, dann leite ich das "
                           "Gespräch weiter, oder stellen Sie Ihre Frage auf Englisch.",
@@ -63,7 +60,6 @@ LOCALISED: dict[str, dict[str, str]] = {
                    "Puede reformularla o pedirme que le ponga en contacto con una persona del equipo.",
         "handoff": "Paso esta conversación a un miembro de nuestro equipo de atención al cliente. Le responderá "
                    "aquí lo antes posible, dentro de nuestro horario de atención.",
-        "paused": "Un miembro de nuestro equipo se ocupa de esta conversación y le responderá aquí en breve.",
         "other_language": "Lo siento, todavía no puedo responder en español a partir de nuestro centro de ayuda. "
                           "Una persona de nuestro equipo puede ayudarle: escríbame de nuevo y le paso la "
                           "conversación, o haga su pregunta en inglés.",
@@ -71,7 +67,6 @@ LOCALISED: dict[str, dict[str, str]] = {
     "zh": {
         "abstain": "抱歉，我在帮助中心里没有找到这个问题的可靠答案。您可以换一种说法提问，或者让我为您转接人工客服。",
         "handoff": "我正在把这段对话转给我们的客服人员，他们会在工作时间内尽快在这里回复您。",
-        "paused": "我们的客服人员正在处理这段对话，很快会在这里回复您。",
         "other_language": "抱歉，我目前还无法根据帮助中心用中文回答。我们的客服人员可以帮助您：请再给我发一条消息，"
                           "我会为您转接人工客服；您也可以用英文提问。",
     },
@@ -118,7 +113,7 @@ def detect_language(text: str) -> str:
 
 
 def localised(language: str, key: str) -> str | None:
-    """The reply `key` (abstain, handoff, paused, other_language) in `language`, or None when there is none."""
+    """The reply `key` (abstain, handoff, other_language) in `language`, or None when there is none."""
     return LOCALISED.get(language, {}).get(key)
 
 

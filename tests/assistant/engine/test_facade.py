@@ -111,7 +111,7 @@ def test_explicit_request_for_a_person_hands_off_and_pauses(tmp_path: Path) -> N
     assert seen == [("customer_request", "I want to talk to a real person please")]
     assert bot.store.get_conversation(reply.conversation_id).status == "handoff"
     later = run(bot.chat("Hello?", reply.conversation_id))
-    assert later.route == "paused" and bot.backend.requests == []
+    assert later.route == "paused" and later.answer == "" and bot.backend.requests == []  # silent: a person replies
 
 
 def test_bad_input_is_rejected_and_nothing_is_stored(tmp_path: Path) -> None:

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from assistant.engine.facade import Assistant
-from assistant.engine.turn import PAUSED_MESSAGE
 from assistant.engine.understanding.language import LOCALISED, UNKNOWN, detect_language
 from tests.assistant.engine.test_facade import REFUND_TEMPLATE, make
 from tests.support import FakeClassifier, FakeHit
@@ -58,11 +57,9 @@ def test_question_in_another_language_than_the_pages_is_told_so_in_its_language_
     second = turn(bot, "Et pour un échange, c'est combien de temps ?", first.conversation_id)
     assert second.route == "handoff" and second.handoff.reason == "repeated_abstention"
     assert second.answer == LOCALISED["fr"]["handoff"]
-    # a person has the chat now: the customer is told so in their language, and in English when they switch
+    # a person has the chat now: the assistant stays silent in any language (the agent replies)
     waiting = turn(bot, "Merci, j'attends votre collègue alors.", first.conversation_id)
-    assert (waiting.route, waiting.answer) == ("paused", LOCALISED["fr"]["paused"])
-    english = turn(bot, "Thanks, I will wait for your colleague then.", first.conversation_id)
-    assert english.route == "paused" and english.answer == PAUSED_MESSAGE
+    assert (waiting.route, waiting.answer) == ("paused", "")
 
 
 def test_a_page_in_the_customers_language_answers(tmp_path: Path) -> None:

@@ -37,6 +37,10 @@ def test_conversations_feedback_handoff_and_erase(live) -> None:
         assert handed.status == "handoff"
         assert client.list_conversations(status="handoff").items[0].id == ids[1]
         assert client.acknowledge_handoff(ids[1], "sam").acknowledged_at is not None
+        sent = client.agent_reply(ids[1], "Hi, Sam here.", "Sam")
+        assert (sent.role, sent.author, sent.content) == ("agent", "Sam", "Hi, Sam here.")
+        new = client.new_messages(ids[1], after=sent.seq - 1)
+        assert new.status == "handoff" and [m.id for m in new.messages] == [sent.id] and new.last_seq == sent.seq
         assert client.hand_back(ids[1]).status == "active"
         client.delete_conversation(ids[2])
         with pytest.raises(NotFound) as err:

@@ -102,7 +102,8 @@ def test_handoff_ack_and_handback(tmp_path: Path) -> None:
         assert client.post("/v1/handoff", json={"conversation_id": cid}, headers=auth(key)).json()["status"] == "handoff"
         assert len(notified) == 1
         # While a person has it, the assistant does not answer.
-        assert _chat(client, key, "hello?", conversation_id=cid)["route"] == "paused"
+        paused = _chat(client, key, "hello?", conversation_id=cid)
+        assert paused["route"] == "paused" and paused["answer"] == ""
         ack = client.post(f"/v1/conversations/{cid}/handoff/ack", params={"agent": "sam"}, headers=auth(key))
         assert ack.status_code == 200 and ack.json()["acknowledged_at"] is not None
         back = client.post(f"/v1/conversations/{cid}/handback", headers=auth(key))

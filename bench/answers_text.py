@@ -26,7 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"
-SETS = ("data-engineering", "mlops", "store", "store-drafted", "follow-ups store", "follow-ups data-engineering",
+SETS = ("data-engineering", "mlops", "store", "store-drafted", "store-oos", "follow-ups store", "follow-ups data-engineering",
         "follow-ups mlops", "injection")
 DATA = ROOT / "bench" / "data"
 STORE_KB = DATA / "store_kb.jsonl"
@@ -53,6 +53,8 @@ def inputs(name: str, tmp: Path, seed: int) -> tuple[Path, Path]:
         (tmp / file).write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
         return tmp / file
 
+    if name == "store-oos":  # the store against CLINC150 val's out-of-scope questions, as each course is
+        return STORE_KB, written("store-oos.jsonl", unanswerable())
     if name.startswith("store"):
         return STORE_KB, DATA / "store_eval_queries.jsonl"
     if name.startswith("follow-ups"):  # two-turn exchanges: the first question asked for real, then the follow-up
@@ -126,7 +128,7 @@ def write_section(results: dict, keys: list[str]) -> None:
              "- sets: data-engineering FAQ (435 entries; 300 of its questions, seed 0) and mlops FAQ (138 entries; all"
              " 674 questions), each its own knowledge base with CLINC150 val's 100 out-of-scope questions as the"
              " unanswerable ones; the sample store (30 pages, 60 answerable + 20 unanswerable, sample templates);"
-             " store-drafted: the store with every answer drafted by the model and checked (engine.answers=checked;"
+             " store-oos: the store against CLINC150 val's 100 out-of-scope questions; store-drafted: the store with every answer drafted by the model and checked (engine.answers=checked;"
              " the default, auto, answers extractively with the embedded SmolLM2-135M); follow-ups: the two-turn"
              " exchanges of bench/data/followups.jsonl on their knowledge base, the first question asked for real in"
              " the same chat; injection: the 32 cases of bench/data/injection_cases.jsonl over the store plus the"

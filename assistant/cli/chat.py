@@ -62,13 +62,13 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         namespace: str = typer.Option("default", help="Knowledge-base namespace (one per site)."),
     ) -> None:
         """Add documents to the knowledge base (unchanged files are skipped)."""
-        from assistant.engine.knowledge import open_retriever
+        from assistant.engine.knowledge import KnowledgeBase
 
         missing = [str(p) for p in paths if not p.exists()]
         if missing:
             fail(f"no such file or folder: {', '.join(missing)}")
-        retriever = open_retriever(build_settings(), seed=False)
-        report = retriever.add_paths(list(paths), namespace=namespace, progress=True)
+        knowledge = KnowledgeBase.open(build_settings())
+        report = knowledge.add_documents(paths, namespace, progress=True)
         typer.echo(f"added {report.added}, updated {report.updated}, skipped {report.skipped}, chunks {report.chunks}")
         for path, message in report.errors:
             typer.echo(f"error: {path}: {message}", err=True)

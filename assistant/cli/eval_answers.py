@@ -302,6 +302,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
                                      "hit, score, answer, answer_similarity, defects, faithful)."),
     ) -> None:
         """Run the full answer pipeline on a KB and a query set; report grounding, answering and abstention."""
+        # retrieval itself, on purpose: it measures a throw-away index of the eval KB, not the served KnowledgeBase
         from assistant.engine.backends import BackendError, resolve_backend_name
         from assistant.engine.facade import InvalidMessage
         from assistant.engine.models import ModelNotFound, resolve_embedding_model

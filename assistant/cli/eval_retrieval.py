@@ -30,6 +30,7 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         as_json: JsonFlag = False,
     ) -> None:
         """Measure retrieval quality and latency on a KB and a query set."""
+        # retrieval itself, on purpose: it measures a throw-away index of the eval KB, not the served KnowledgeBase
         from assistant.engine.models import ModelNotFound, resolve_embedding_model
         from retrieval import MODES, RetrievalError, Retriever
         from retrieval.evaluation import METRIC_KEYS, evaluate, load_kb, load_queries

@@ -2,15 +2,20 @@
 
 The index folder, namespace default and embedding model come from Settings
 (ASSISTANT_DATA_DIR, ASSISTANT_RETRIEVAL__*); `--namespace` picks a site's knowledge base.
+Each command opens the engine's KnowledgeBase (the index and the embedding model, no chat model).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from assistant.cli.common import JsonFlag, build_settings, fail, print_json_last
+
+if TYPE_CHECKING:
+    from assistant.engine.knowledge import KnowledgeBase
 
 kb_app = typer.Typer(
     help="Knowledge base: add documents, remove them, search, show stats.", no_args_is_help=True
@@ -19,15 +24,14 @@ kb_app = typer.Typer(
 NAMESPACE = typer.Option("default", "--namespace", "-n", help="Knowledge base (one per support site).")
 
 
-def open_retriever(data_dir: Path | None = None):
-    """The Retriever for the configured index folder and embedding model; fails with one clear line."""
-    from assistant.engine.models import ModelNotFound, resolve_embedding_model
-    from retrieval import RetrievalError, Retriever
+def open_knowledge(data_dir: Path | None = None) -> KnowledgeBase:
+    """The knowledge base of the configured index folder and embedding model; fails with one clear line."""
+    from assistant.engine.errors import ModelNotFound, RetrievalError
+    from assistant.engine.knowledge import KnowledgeBase
 
     settings = build_settings(data_dir=data_dir)
     try:
-        model = resolve_embedding_model(settings.retrieval.embedding_model)
-        return Retriever.open(settings.index_dir, model, settings.retrieval)
+        return KnowledgeBase.open(settings)
     except (ModelNotFound, RetrievalError) as exc:
         fail(str(exc))
 
@@ -49,11 +53,11 @@ def add(
     ("faq.jsonl:12: duplicate id 'x' (first on line 3)") while the file's good rows go in; the rest
     are ingested, and the exit code is 1 (0 with --keep-going if anything was ingested).
     """
-    from retrieval import RetrievalError
+    from assistant.engine.errors import RetrievalError
 
-    retriever = open_retriever(data_dir)
+    knowledge = open_knowledge(data_dir)
     try:
-        report = retriever.add_paths(paths, namespace=namespace, progress=not as_json)
+        report = knowledge.add_documents(paths, namespace, progress=not as_json)
     except RetrievalError as exc:
         fail(str(exc))
     typer.echo(
@@ -78,13 +82,13 @@ def remove(
     data_dir: Path = typer.Option(None, "--data-dir", help="Override ASSISTANT_DATA_DIR."),
 ) -> None:
     """Delete documents by id."""
-    from retrieval import RetrievalError
+    from assistant.engine.errors import RetrievalError
 
-    retriever = open_retriever(data_dir)
+    knowledge = open_knowledge(data_dir)
     missing = []
     try:
         for doc_id in doc_ids:
-            if retriever.delete(doc_id, namespace=namespace):
+            if knowledge.delete_document(doc_id, namespace):
                 typer.echo(f"deleted {doc_id}")
             else:
                 missing.append(doc_id)
@@ -104,11 +108,11 @@ def search(
     as_json: JsonFlag = False,
 ) -> None:
     """Show the best-matching passages with their calibrated scores."""
-    from retrieval import RetrievalError
+    from assistant.engine.errors import RetrievalError
 
-    retriever = open_retriever(data_dir)
+    knowledge = open_knowledge(data_dir)
     try:
-        hits = retriever.search(query, k=k, namespace=namespace, mode=mode)
+        hits = knowledge.search(query, k, namespace, mode)
     except RetrievalError as exc:
         fail(str(exc))
     if not hits:
@@ -128,11 +132,11 @@ def stats(
     as_json: JsonFlag = False,
 ) -> None:
     """Documents, chunks, embedding model, index type and size on disk."""
-    from retrieval import RetrievalError
+    from assistant.engine.errors import RetrievalError
 
-    retriever = open_retriever(data_dir)
+    knowledge = open_knowledge(data_dir)
     try:
-        info = retriever.stats(namespace)
+        info = knowledge.stats(namespace)
     except RetrievalError as exc:
         fail(str(exc))
     typer.echo(f"index {info['index_dir']}: embedding model {info['embedding_model']} ({info['dims']} dims)")
@@ -154,11 +158,11 @@ def list_documents(
     as_json: JsonFlag = False,
 ) -> None:
     """List documents: id, chunks, title, source."""
-    from retrieval import RetrievalError
+    from assistant.engine.errors import RetrievalError
 
-    retriever = open_retriever(data_dir)
+    knowledge = open_knowledge(data_dir)
     try:
-        docs = retriever.documents(namespace)
+        docs = knowledge.documents(namespace)
     except RetrievalError as exc:
         fail(str(exc))
     for doc in docs:

@@ -31,6 +31,7 @@ from assistant.engine.events import (
     Timings,
 )
 from assistant.engine.intent_pages import IntentPages
+from assistant.engine.knowledge import KnowledgeBase, open_retriever
 from assistant.engine.prompt import PromptBuilder
 from assistant.engine.served_model import ServedModel
 from assistant.engine.settings import Settings
@@ -81,6 +82,8 @@ class Assistant:
         # What routes, CLI and console read and change of the stored data: never the store itself.
         self.conversations = Conversations(store, settings.security)
         self.sites = SiteDirectory(store)
+        # The documents they upload, list, delete and search, the index's status: never the retriever itself.
+        self.knowledge = KnowledgeBase(retriever, settings)
         # What they know of the chat model (name, tokens, adapters, queue): never the backend itself.
         self.model = ServedModel(backend)
 
@@ -88,7 +91,6 @@ class Assistant:
     @classmethod
     def from_settings(cls, settings: Settings, *, backend: Backend | None = None, progress: bool = True) -> Assistant:
         """Build every component once: index (ingesting the sample KB on first start), intent model, store."""
-        from assistant.engine.knowledge import open_retriever
         from assistant.engine.understanding import Understanding
         from assistant.engine.understanding.policy import AnswerPolicy
 
@@ -132,13 +134,6 @@ class Assistant:
     def classify(self, text: str) -> Classification:
         return self.understanding.classify(text)
 
-    def knowledge_status(self) -> Any:
-        """Documents in the default knowledge base and the files or FAQ rows its first-start ingest left out
-        (a knowledge.KnowledgeStatus; /readyz and the console's knowledge tab show it)."""
-        from assistant.engine.knowledge import knowledge_status
-
-        return knowledge_status(self.settings, self.retriever)
-
     # -- intents: the console's intents tab -------------------------------------------------------------
     def intent_labels(self) -> list[str]:
         """What an operator can assign a message to: the running intent model's intents and the out-of-scope
@@ -153,29 +148,6 @@ class Assistant:
         from assistant.engine.intent_examples import retrain_intents
 
         return retrain_intents(self.settings, self.understanding, progress=progress)
-
-    # -- knowledge base: routes, CLI and console go through these, never through the retriever --------------
-    def add_documents(self, paths: list[Path], namespace: str = "default") -> Any:
-        """Ingest files into a site's knowledge base (a retrieval IngestReport; RetrievalError on bad input)."""
-        return self.retriever.add_paths(paths, namespace=namespace, progress=False)
-
-    def documents(self, namespace: str = "default") -> list[dict[str, Any]]:
-        """The documents of a site's knowledge base (none for a namespace that holds nothing yet)."""
-        return self.retriever.documents(namespace) if namespace in self.retriever.namespaces() else []
-
-    def delete_document(self, doc_id: str, namespace: str = "default") -> bool:
-        return self.retriever.delete(doc_id, namespace)
-
-    def search(self, query: str, k: int = 5, namespace: str = "default", mode: str | None = None) -> list[Any]:
-        """The knowledge base's best passages for `query` (retrieval Hits; RetrievalError on bad input)."""
-        return self.retriever.search(query, k, namespace, mode)
-
-    def knowledge_namespaces(self) -> list[str]:
-        return self.retriever.namespaces()
-
-    def knowledge_stats(self, namespace: str) -> dict[str, Any]:
-        """Index statistics: the embedding model, and per namespace documents, chunks, index type, size."""
-        return self.retriever.stats(namespace) if namespace in self.retriever.namespaces() else {}
 
     # -- alerts: the console's sentiment tab and its background monitor -------------------------------
     def surge_monitor(self) -> SurgeMonitor:
@@ -192,7 +164,7 @@ class Assistant:
 
     def instrument_search(self, wrap: Callable[[Any], T]) -> T:
         """Evaluation hook: customer turns search `wrap(retriever)` from now on; returns it (`assistant eval
-        answers` records each turn's ranked hits this way). Knowledge-base methods keep the plain retriever."""
+        answers` records each turn's ranked hits this way). `knowledge` keeps the plain retriever."""
         wrapped = wrap(self.retriever)
         self.retriever = wrapped
         return wrapped

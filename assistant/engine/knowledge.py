@@ -1,4 +1,7 @@
-"""Opens the knowledge base for the engine: the configured index, seeded with the sample help centre.
+"""The knowledge base: the configured index behind typed methods (`KnowledgeBase`), seeded on first start.
+
+Routes and the console reach it as `Assistant.knowledge`; the CLI's `assistant kb` commands open one with
+`KnowledgeBase.open(settings)`, which loads the index and the embedding model only (no chat or intent model).
 
 On first start (an empty index) the documents at settings.kb_path, or the bundled sample
 store's help centre, are ingested; later starts reuse the index on disk.
@@ -7,7 +10,7 @@ The engine never starts silently empty: when that first ingest leaves the index 
 document, start-up fails with one KnowledgeBaseError naming the path and the first reasons.
 Files and FAQ rows it left out (a row with no answer, a duplicate id: "faq.jsonl:12") are
 logged and recorded next to the index, so that every later start still reports them:
-`knowledge_status()` gives them to /readyz and the console.
+`KnowledgeBase.status()` gives them to /readyz and the console.
 
 The limits of an upload (SUPPORTED_FILE_TYPES, MAX_FILE_MB, check_namespace) are the index's own,
 re-exported here so that the server and the console check uploads without importing the index.
@@ -17,10 +20,11 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assistant.engine.models import resolve_embedding_model
 from assistant.engine.settings import Settings
@@ -28,6 +32,9 @@ from assistant.samples import KB_DIR
 from retrieval.loaders import SUPPORTED as SUPPORTED_FILE_TYPES  # noqa: F401 - re-exported
 from retrieval.retriever import MAX_FILE_MB  # noqa: F401 - re-exported
 from retrieval.store import check_namespace  # noqa: F401 - re-exported
+
+if TYPE_CHECKING:
+    from retrieval.schema import Hit, IngestReport
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +133,57 @@ def knowledge_status(settings: Settings, retriever: Any) -> KnowledgeStatus:
     source = record.get("source")
     return KnowledgeStatus(documents, source if isinstance(source, str) else None, left_out,
                            total if isinstance(total, int) else len(left_out))
+
+
+class KnowledgeBase:
+    """The documents of every site, one namespace each: ingest, list, delete, search, statistics.
+
+    Each method is the index's own (RetrievalError, from assistant.engine.errors, on a bad namespace name,
+    query, k or mode). Routes and the console use `Assistant.knowledge`; the CLI opens its own.
+    """
+
+    def __init__(self, retriever: Any, settings: Settings) -> None:
+        self._retriever = retriever
+        self._settings = settings
+
+    @classmethod
+    def open(cls, settings: Settings, *, seed: bool = False, progress: bool = True,
+             embedder: Any = None) -> KnowledgeBase:
+        """The configured index with its embedding model, without building an Assistant (no chat or intent
+        model). `seed` ingests the first-start documents into an empty index, as the server does. Raises
+        ModelNotFound, RetrievalError (an index built with another embedding model) or KnowledgeBaseError."""
+        return cls(open_retriever(settings, progress=progress, seed=seed, embedder=embedder), settings)
+
+    def add_documents(self, paths: Iterable[Path], namespace: str = "default", *,
+                      progress: bool = False) -> IngestReport:
+        """Ingest files and folders (unchanged files are skipped); the report's errors list what was left out."""
+        return self._retriever.add_paths(list(paths), namespace=namespace, progress=progress)
+
+    def documents(self, namespace: str = "default") -> list[dict[str, Any]]:
+        """The namespace's documents, by id: {"id", "title", "source", "url", "chunks", ...}; [] for a new one."""
+        return self._retriever.documents(namespace)
+
+    def delete_document(self, doc_id: str, namespace: str = "default") -> bool:
+        """Remove one document; False when the namespace holds no document with that id."""
+        return self._retriever.delete(doc_id, namespace)
+
+    def search(self, query: str, k: int = 5, namespace: str = "default",
+               mode: str | None = None) -> list[Hit]:
+        """The best `k` passages for `query`, best first (mode: hybrid, dense or bm25; None: the default)."""
+        return self._retriever.search(query, k, namespace, mode)
+
+    def namespaces(self) -> list[str]:
+        """The namespaces that hold an index version, sorted."""
+        return self._retriever.namespaces()
+
+    def stats(self, namespace: str | None = None) -> dict[str, Any]:
+        """The embedding model and, per namespace, documents, chunks, index type, version and size on disk:
+        of every namespace, or of `namespace` alone (zeros for one that holds nothing yet)."""
+        return self._retriever.stats(namespace)
+
+    def status(self) -> KnowledgeStatus:
+        """Documents in the default namespace and the inputs its first-start ingest left out (/readyz)."""
+        return knowledge_status(self._settings, self._retriever)
 
 
 def _short(where: str, source: Path) -> str:

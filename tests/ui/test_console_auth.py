@@ -5,6 +5,7 @@ from __future__ import annotations
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -29,9 +30,7 @@ class StubAssistant:
         self.store = store
         self.conversations = Conversations(store, SecurityConfig())
         self.sites = SiteDirectory(store)
-
-    def knowledge_namespaces(self) -> list[str]:
-        return ["default"]
+        self.knowledge = SimpleNamespace(namespaces=lambda: ["default"])
 
     def surge_monitor(self) -> SurgeMonitor:
         return SurgeMonitor(self.store, ConsoleConfig())

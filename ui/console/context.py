@@ -88,7 +88,7 @@ class ConsoleContext:
         assistant = self._get()
         if assistant is None:
             return ["default"]
-        found = assistant.conversations.site_ids() | set(assistant.knowledge_namespaces())
+        found = assistant.conversations.site_ids() | set(assistant.knowledge.namespaces())
         return sorted(found | {"default"})
 
     def export_dir(self) -> Path:

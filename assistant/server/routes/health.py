@@ -18,8 +18,8 @@ router = APIRouter(tags=["health"])
 def _health(state: StateDep, *, knowledge: bool = False) -> Health:
     a = state.assistant
     status = "error" if state.error else ("ok" if a is not None else "loading")
-    kb_status = getattr(a, "knowledge_status", None) if knowledge else None  # stand-in facades may lack it
-    kb = KnowledgeBaseHealth(**kb_status().as_dict()) if kb_status is not None else None
+    knowledge_base = getattr(a, "knowledge", None) if knowledge else None  # stand-in facades may lack it
+    kb = KnowledgeBaseHealth(**knowledge_base.status().as_dict()) if knowledge_base is not None else None
     return Health(status=status, ready=state.ready, backend=a.model.engine if a else None,
                   model=a.model.id if a else None, detail=state.error, knowledge_base=kb)
 

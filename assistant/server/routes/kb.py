@@ -72,7 +72,7 @@ async def upload(caller: SecretCallerDep, assistant: AssistantDep,
         for upload_file, path in zip(files, paths, strict=True):
             await _save(upload_file, path, max_bytes)
         try:
-            report = await asyncio.to_thread(assistant.add_documents, paths, caller.site.namespace)
+            report = await asyncio.to_thread(assistant.knowledge.add_documents, paths, caller.site.namespace)
         except RetrievalError as exc:
             raise APIError(400, "invalid_upload", str(exc)) from exc
     body = KbUploadOut(**report.model_dump(include=set(KbUploadOut.model_fields)))
@@ -84,14 +84,14 @@ async def upload(caller: SecretCallerDep, assistant: AssistantDep,
 
 @router.get("/documents", response_model=list[KbDocument])
 async def list_documents(caller: SecretCallerDep, assistant: AssistantDep) -> list[KbDocument]:
-    docs = await asyncio.to_thread(assistant.documents, caller.site.namespace)
+    docs = await asyncio.to_thread(assistant.knowledge.documents, caller.site.namespace)
     return [KbDocument(**{k: d.get(k) for k in KbDocument.model_fields}) for d in docs]
 
 
 @router.delete("/documents/{doc_id:path}", status_code=204, response_class=Response)
 async def delete_document(caller: SecretCallerDep, assistant: AssistantDep,
                           doc_id: str = Path(max_length=512)) -> Response:
-    deleted = await asyncio.to_thread(assistant.delete_document, doc_id, caller.site.namespace)
+    deleted = await asyncio.to_thread(assistant.knowledge.delete_document, doc_id, caller.site.namespace)
     if not deleted:
         raise APIError(404, "document_not_found", f"no document {doc_id[:200]!r} in this site's knowledge base")
     return Response(status_code=204)
@@ -100,7 +100,8 @@ async def delete_document(caller: SecretCallerDep, assistant: AssistantDep,
 @router.post("/search", response_model=list[KbHit], dependencies=[JSONBody])
 async def search(body: KbSearchRequest, caller: SecretCallerDep, assistant: AssistantDep) -> list[KbHit]:
     try:
-        hits = await asyncio.to_thread(assistant.search, body.query, body.k, caller.site.namespace, body.mode)
+        hits = await asyncio.to_thread(assistant.knowledge.search, body.query, body.k, caller.site.namespace,
+                                       body.mode)
     except RetrievalError as exc:
         raise APIError(400, "invalid_search", str(exc)) from exc
     return [KbHit.model_validate(h, from_attributes=True) for h in hits]

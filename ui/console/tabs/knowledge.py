@@ -2,9 +2,9 @@
 
 Uploads are checked (type) before anything is written: a batch with an unsupported file is refused
 whole with a message naming the file and the supported types. Accepted files are kept under
-data_dir/uploads/<namespace>/ and ingested with the retriever (document id = file name stem).
+data_dir/uploads/<namespace>/ and ingested through Assistant.knowledge (document id = file name stem).
 The default site's stats also list the files and FAQ rows (by line) that the first-start ingest
-left out, from the facade's knowledge_status().
+left out, from Assistant.knowledge.status().
 """
 
 from __future__ import annotations
@@ -80,12 +80,13 @@ class KnowledgeTab:
 
     def listing(self, namespace: str) -> tuple[Any, ...]:
         """Stats tiles, document table, delete choices and namespace choices for `namespace`."""
-        assistant = self.ctx.assistant()
+        knowledge = self.ctx.assistant().knowledge
         namespace = namespace or "default"
-        docs = assistant.documents(namespace)
+        held = namespace in knowledge.namespaces()  # a typed name may be new, or no valid name: shown empty
+        docs = knowledge.documents(namespace) if held else []
         table = pd.DataFrame([(d["id"], d.get("title", ""), d.get("chunks", 0), Path(str(d.get("source", ""))).name)
                               for d in docs], columns=DOC_COLUMNS)
-        stats = assistant.knowledge_stats(namespace)
+        stats = knowledge.stats(namespace) if held else {}
         per = stats.get("namespaces", {}).get(namespace, {})
         html = tiles([
             ("Documents", str(per.get("documents", 0)), f"site {namespace}", ""),
@@ -96,7 +97,7 @@ class KnowledgeTab:
              f"{stats.get('dims', '—')} dimensions", ""),
         ])
         if namespace == "default":  # the namespace ingested on first start
-            html += left_out_html(assistant.knowledge_status())
+            html += left_out_html(knowledge.status())
         sites = sorted(set(self.ctx.sites()) | {namespace})
         return html, table, gr.update(choices=table["document"].tolist(), value=None), \
             gr.update(choices=sites, value=namespace)
@@ -121,7 +122,7 @@ class KnowledgeTab:
             shutil.copyfile(p, target / p.name)
             kept.append(target / p.name)
         try:
-            report = self.ctx.assistant().add_documents(kept, namespace)
+            report = self.ctx.assistant().knowledge.add_documents(kept, namespace)
         except RetrievalError as exc:
             return (notice(f"Not added: {exc}", "error"), *self.listing(namespace))
         done = f"Added {report.added}, updated {report.updated}, unchanged {report.skipped} ({report.chunks} chunks)."
@@ -138,7 +139,7 @@ class KnowledgeTab:
             return (notice(str(exc), "error"), *self.listing("default"))
         if not doc_id:
             return (notice("Pick a document to delete.", "warn"), *self.listing(namespace))
-        if not self.ctx.assistant().delete_document(doc_id, namespace):
+        if not self.ctx.assistant().knowledge.delete_document(doc_id, namespace):
             return (notice(f"No document {doc_id!r} in {namespace}.", "error"), *self.listing(namespace))
         for copy in (Path(self.ctx.settings.data_dir) / "uploads" / namespace).glob(f"{doc_id}.*"):
             copy.unlink(missing_ok=True)  # keep the upload folder in step with the index
@@ -146,7 +147,7 @@ class KnowledgeTab:
 
     def on_search(self, namespace: str, query: str, mode: str) -> tuple[pd.DataFrame, str]:
         try:
-            hits = self.ctx.assistant().search(query, 5, namespace or "default", mode)
+            hits = self.ctx.assistant().knowledge.search(query, 5, namespace or "default", mode)
         except RetrievalError as exc:
             return pd.DataFrame(columns=HIT_COLUMNS), notice(str(exc), "error")
         rows = [(i, h.doc_id, h.title, round(h.score, 3), short(h.text, 200)) for i, h in enumerate(hits, 1)]

@@ -4,7 +4,8 @@
 
 /demo shows the widget for the 'default' site (or ?site_key=pk_... for another site) on a
 help-centre page with hostile CSS, so the shadow DOM's isolation is visible. The widget's API
-calls are the server's /v1/widget/session, /v1/chat, /v1/conversations, /v1/handoff, /v1/feedback.
+calls are the server's /v1/widget/session, /v1/chat, /v1/conversations (and, after a handoff, its
+/messages, polled for an agent's replies), /v1/handoff, /v1/feedback.
 """
 
 from __future__ import annotations

@@ -10,6 +10,8 @@
  *
  * Renders in a shadow DOM, streams answers over fetch + ReadableStream (server-sent events),
  * and keeps the conversation across reloads (localStorage session + conversation ids).
+ * After a handoff a person answers: the widget polls GET /v1/conversations/{id}/messages about once
+ * a second while the conversation is with a person, and shows their replies under their name.
  */
 (function () {
   "use strict";
@@ -29,7 +31,8 @@
       refused: "This chat is not available on this website.",
       offline: "The chat could not connect. Please try again later.",
       busy: "Too many messages. Please wait {s} seconds.", error: "Something went wrong: {m}",
-      helpful: "Helpful", notHelpful: "Not helpful", thanks: "Thanks for your feedback."
+      helpful: "Helpful", notHelpful: "Not helpful", thanks: "Thanks for your feedback.",
+      agent: "Support team", handedBack: "The assistant is answering again."
     },
     zh: {
       open: "联系客服", close: "关闭对话", title: "客服",
@@ -40,7 +43,8 @@
       refused: "此网站无法使用本聊天服务。",
       offline: "无法连接聊天服务，请稍后再试。",
       busy: "消息过于频繁，请 {s} 秒后再试。", error: "出错了：{m}",
-      helpful: "有帮助", notHelpful: "没有帮助", thanks: "感谢您的反馈。"
+      helpful: "有帮助", notHelpful: "没有帮助", thanks: "感谢您的反馈。",
+      agent: "客服人员", handedBack: "助手已恢复回答。"
     }
   };
 
@@ -49,7 +53,9 @@
   var api = (data.api || new URL(script.src, location.href).origin).replace(/\/$/, "");
   var storeKey = "support-assistant:" + siteKey + ":";
   var state = { token: null, expires: 0, sessionId: read("session"), conversationId: read("conversation"),
-                settings: {}, busy: false, ready: false, starting: null, refused: false };
+                settings: {}, busy: false, ready: false, starting: null, refused: false,
+                after: 0, polling: null, shown: {} };  // shown: the agent messages on screen, by id
+  var POLL_MS = 1000, POLL_RETRY_MS = 3000;
 
   function read(name) { try { return localStorage.getItem(storeKey + name); } catch (e) { return null; } }
   function write(name, value) {
@@ -168,9 +174,15 @@
     catch (e) { return null; }
   }
 
-  function addMessage(role, text) {
+  // role: user | bot (the assistant) | agent (a person: `author` is their display name)
+  function addMessage(role, text, author) {
     var item = el("div", { class: "msg " + role });
-    item.appendChild(el("span", { class: "sr-only" }, (role === "user" ? t("you") : t("assistant")) + ": "));
+    if (role === "agent") {
+      item.appendChild(el("span", { class: "author" }, author || t("agent")));
+      item.appendChild(el("span", { class: "sr-only" }, ": "));
+    } else {
+      item.appendChild(el("span", { class: "sr-only" }, (role === "user" ? t("you") : t("assistant")) + ": "));
+    }
     var body = el("div", { class: "text" }, text || "");
     item.appendChild(body);
     log.appendChild(item);
@@ -268,8 +280,15 @@
   function remember(conversationId) {
     if (conversationId && conversationId !== state.conversationId) {
       state.conversationId = conversationId;
+      state.after = 0;  // a new conversation: its messages are numbered from 1
       write("conversation", conversationId);
     }
+  }
+
+  function showAgent(m) {
+    if (state.shown[m.id]) return;
+    state.shown[m.id] = true;
+    addMessage("agent", m.content, m.author);
   }
 
   function restore() {
@@ -279,11 +298,44 @@
       if (!r.ok) return failure(r).then(function (m) { setStatus(m, true); });
       return r.json().then(function (conv) {
         conv.messages.forEach(function (m) {
+          if (m.seq) state.after = Math.max(state.after, m.seq);
+          if (m.role === "agent") return showAgent(m);
+          if (m.role === "assistant" && !m.content) return;  // silent while a person had the conversation
           var added = addMessage(m.role === "user" ? "user" : "bot", m.content);
           if (m.role === "assistant") { addSources(added.item, m.sources); addFeedback(added.item, m.id); }
         });
+        if (conv.status === "handoff") startPolling();
       });
     });
+  }
+
+  // -- a person has the conversation: poll for their replies -----------------------------
+  function startPolling() {
+    if (state.polling || !state.conversationId) return;
+    host.setAttribute("data-handoff", "true");
+    state.polling = setTimeout(poll, POLL_MS);
+  }
+  function stopPolling() {
+    clearTimeout(state.polling);
+    state.polling = null;
+    host.removeAttribute("data-handoff");
+  }
+  function poll() {
+    var id = state.conversationId;
+    if (!id) return stopPolling();
+    var path = "/v1/conversations/" + encodeURIComponent(id) + "/messages?after=" + state.after;
+    call("GET", path).then(function (r) {
+      if (r.status === 404) { stopPolling(); return; }
+      if (!r.ok) { state.polling = setTimeout(poll, POLL_RETRY_MS); return; }  // busy (429) or down: later
+      return r.json().then(function (out) {
+        if (id !== state.conversationId) { state.polling = null; return startPolling(); }  // a new one began
+        state.after = Math.max(state.after, out.last_seq || 0);
+        out.messages.forEach(function (m) { if (m.role === "agent") showAgent(m); });
+        if (out.status === "handoff") { state.polling = setTimeout(poll, POLL_MS); return; }
+        stopPolling();
+        setStatus(t("handedBack"));
+      });
+    }).catch(function () { if (state.polling) state.polling = setTimeout(poll, POLL_RETRY_MS); });
   }
 
   // One start at a time: a question sent while the session is still opening waits for it, so the
@@ -335,10 +387,17 @@
         else if (ev.name === "handoff") setStatus(t("handoff"));
         else if (ev.name === "error") setStatus(t("error", { m: ev.data.message }), true);
         else if (ev.name === "done") {
-          remember(ev.data.reply.conversation_id);
-          reply.body.textContent = ev.data.reply.answer;
-          addSources(reply.item, ev.data.reply.sources || sources);
-          addFeedback(reply.item, ev.data.reply.message_id);
+          var done = ev.data.reply;
+          remember(done.conversation_id);
+          if (done.route === "handoff" || done.route === "paused") startPolling();
+          if (done.route === "paused" && !done.answer) {
+            reply.item.remove();  // a person has the conversation: the assistant says nothing
+            setStatus("");
+            return;
+          }
+          reply.body.textContent = done.answer;
+          addSources(reply.item, done.sources || sources);
+          addFeedback(reply.item, done.message_id);
           setStatus("");
         }
       };
@@ -373,6 +432,7 @@
         remember(out.conversation_id);
         addMessage("bot", out.message || t("handoff"));
         setStatus(t("handoff"));
+        if (out.status === "handoff") startPolling();
       });
     }).catch(function () { setStatus(t("offline"), true); }).then(function () { person.disabled = state.refused; });
   }

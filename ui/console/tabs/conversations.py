@@ -119,6 +119,11 @@ class ConversationsTab:
             if m.role == "user":
                 history.append({"role": "user", "content": m.content})
                 continue
+            if m.role == "agent":  # a person's reply after the handoff: not the assistant's, not reviewed
+                history.append({"role": "assistant", "content": f"**{m.author or 'Agent'} (agent):** {m.content}"})
+                continue
+            if m.route == "paused" and not m.content:
+                continue  # the assistant stayed silent while a person had the conversation
             history.append({"role": "assistant", "content": m.content})
             review = reviews.get(m.id)
             flags = [f"#{len(replies) + 1}", f"intent {m.intent or 'out of scope'}", m.route or "",

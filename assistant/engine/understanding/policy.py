@@ -22,7 +22,12 @@ _HUMAN_REQUEST = re.compile(
     rf"(?:real\s+|live\s+|actual\s+)?(?:customer\s+(?:service|support|care)\s+|support\s+)?{_PERSON}"
     rf"|(?:real|live|actual)\s+(?:human|person|agent)"
     rf"|human\s+(?:agent|being|support)"
-    rf"|(?:want|need|get)\s+(?:a\s+|an\s+)?(?:human|agent|representative|operator)\b)",
+    rf"|(?:want|need|get)\s+(?:a\s+|an\s+)?(?:human|agent|representative|operator)\b"
+    # "..., I want a person", "I'd like someone": wanting a person is a request; needing one may not be ("I need
+    # a person to sign for it", "I need someone to look at my car"), nor is not wanting one
+    rf"|(?<!n't\s)(?<!not\s)\b(?:want|would\s+like|'d\s+like)\s+(?:to\s+(?:talk|speak|chat)\s+(?:to|with)\s+)?"
+    rf"(?:a\s+|an\s+)?(?:real\s+|live\s+)?(?:person|human|someone|somebody)\b"
+    rf"|\bneed\s+(?:a\s+)?(?:real\s+|live\s+)?(?:person|human)\b(?!\s+to\s+(?:sign|pick|collect|receive|accept)))",
     re.I,
 )
 

@@ -73,6 +73,8 @@ def test_no_template_under_threshold_missing_slot_or_out_of_scope(policy):
 @pytest.mark.parametrize("text", [
     "Can I speak to a human please?", "let me talk to a real person", "transfer me to an agent",
     "I want a human", "connect me with customer service representative",
+    "My jacket zip broke after two weeks, I want a person", "I'd like someone to call me back",
+    "I need a person to help me with this",
 ])
 def test_handoff_on_explicit_request_phrases(policy, text):
     decision = policy.before_retrieval(text, classification("greeting", 0.4), ConversationState())
@@ -91,6 +93,9 @@ def test_handoff_on_human_agent_intent(policy):
 def test_phrases_that_are_not_requests():
     assert not is_explicit_human_request("the agent who delivered my parcel was rude? no, it was fine")
     assert not is_explicit_human_request("how do I track my order?")
+    assert not is_explicit_human_request("I need a person to sign for the parcel")
+    assert not is_explicit_human_request("I need someone to look at my car")
+    assert not is_explicit_human_request("My phone is lost, I don't want someone to use my account")
 
 
 def test_handoff_on_negative_streak_including_this_message(policy):

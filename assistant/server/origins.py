@@ -5,6 +5,10 @@ allowlist (`assistant sites origins SITE --add ...`); otherwise preflights and c
 page on a foreign origin can neither read answers nor spend a site's quota. Which site an
 allowed origin may act for is checked per request (widget session tokens carry their origin).
 Same-origin pages (/demo, /ui) need no allowance.
+
+One exception, so that a widget copied onto a page that may not embed it can say so instead of "could not
+connect": the widget's session endpoint answers a foreign origin's preflight and lets that page read its 403
+`origin_not_allowed`. The request itself is still refused here, before any route runs.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ _TTL_S = 5.0
 ALLOW_METHODS = "GET, POST, PATCH, DELETE, OPTIONS"
 ALLOW_HEADERS = "Authorization, Content-Type, X-API-Key, Last-Event-ID"
 EXPOSE_HEADERS = "Retry-After, Content-Type"
+SESSION_PATH = "/v1/widget/session"  # where a refused page may read its refusal
 
 
 def allowed_origins(state: AppState) -> set[str]:
@@ -62,10 +67,15 @@ class SiteOrigins:
         origin = headers.get("origin")
         api = scope["path"].startswith("/v1/")
         allowed = bool(origin) and api and self._allowed(origin or "", scope, headers)
+        preflight = scope["method"] == "OPTIONS" and "access-control-request-method" in headers
+        readable = scope["path"] == SESSION_PATH  # the refusal is shown to the visitor (see the docstring)
         if api and origin and not allowed:
-            await _deny(send, origin)
+            if preflight and readable:
+                await _preflight(send, origin, "POST, OPTIONS", "Content-Type")
+            else:
+                await _deny(send, origin, readable)
             return
-        if allowed and scope["method"] == "OPTIONS" and "access-control-request-method" in headers:
+        if allowed and preflight:
             await _preflight(send, origin or "")
             return
 
@@ -86,11 +96,11 @@ class SiteOrigins:
         await self.app(scope, receive, send_with_headers)
 
 
-async def _preflight(send: Send, origin: str) -> None:
+async def _preflight(send: Send, origin: str, methods: str = ALLOW_METHODS, allow: str = ALLOW_HEADERS) -> None:
     headers = [
         (b"access-control-allow-origin", origin.encode()),
-        (b"access-control-allow-methods", ALLOW_METHODS.encode()),
-        (b"access-control-allow-headers", ALLOW_HEADERS.encode()),
+        (b"access-control-allow-methods", methods.encode()),
+        (b"access-control-allow-headers", allow.encode()),
         (b"access-control-max-age", b"600"),
         (b"vary", b"Origin"),
         (b"content-length", b"0"),
@@ -99,11 +109,13 @@ async def _preflight(send: Send, origin: str) -> None:
     await send({"type": "http.response.body", "body": b""})
 
 
-async def _deny(send: Send, origin: str) -> None:
+async def _deny(send: Send, origin: str, readable: bool = False) -> None:
     body: Any = {"error": {"code": "origin_not_allowed",
                            "message": f"origin {origin[:200]} is not on any site's allowlist"}}
     raw = json.dumps(body).encode()
-    await send({"type": "http.response.start", "status": 403,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode()),
-                            (b"vary", b"Origin")]})
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode()),
+               (b"vary", b"Origin")]
+    if readable:
+        headers.append((b"access-control-allow-origin", origin.encode()))
+    await send({"type": "http.response.start", "status": 403, "headers": headers})
     await send({"type": "http.response.body", "body": raw})

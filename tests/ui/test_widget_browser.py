@@ -1,8 +1,8 @@
 """The embeddable widget in real Chromium (Playwright + Debian's chromium) against the real server.
 
 The demo page streams an answer with a source link and keeps the conversation across a reload;
-a page on an allowed second origin works through CORS; a page on an origin that is not on the
-allowlist is refused; after a handoff an agent's replies reach the open widget within a second (p50).
+a page on an allowed second origin works through CORS; a page on an origin that may not embed the
+site's widget is told so plainly (in its language) with the input disabled; after a handoff an agent's replies reach the open widget within a second (p50).
 Screenshots go to test-output/widget/.
 """
 
@@ -59,6 +59,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         (pages / "allowed.html").write_text(PAGE.format(title="Partner shop", base=base, key=partner["public_key"]))
         default = httpx.get(f"{base}/v1/admin/sites/default", headers={"X-Admin-Key": "load-test-admin-key"}).json()
         (pages / "refused.html").write_text(PAGE.format(title="Copycat shop", base=base, key=default["public_key"]))
+        (pages / "refused-zh.html").write_text(PAGE.format(title="Copycat shop", base=base, key=default["public_key"])
+                                               .replace("async>", 'data-lang="zh" async>'))
         yield {"base": base, "other": other, "key": default_key}
 
 
@@ -239,23 +241,47 @@ def test_allowed_second_origin_works_through_cors(browser, served) -> None:
     context.close()
 
 
-def test_page_on_a_disallowed_origin_is_refused(browser, served) -> None:
+def _open_refused(browser, url: str, open_label: str = "Chat with support") -> tuple[object, object, list]:
+    """Open the widget on a page whose origin may not embed it: (context, page, session statuses seen)."""
     context = browser.new_context()
     page = context.new_page()
-    refused = []
-    page.on("response", lambda r: refused.append(r.status) if r.url.endswith("/v1/widget/session") else None)
-    page.on("requestfailed", lambda r: refused.append("failed") if r.url.endswith("/v1/widget/session") else None)
-    page.goto(f"{served['other']}/refused.html")
-    page.get_by_role("button", name="Chat with support").click()
-    alert = page.get_by_role("alert")
-    alert.wait_for(timeout=30_000)
-    assert "not available" in alert.inner_text() or "could not connect" in alert.inner_text()
-    assert refused and all(s in (403, "failed") for s in refused)
-    assert page.get_by_role("textbox", name="Type your question").is_disabled() or \
-        page.locator(".msg.user").count() == 0
-    # The server refuses the same request outright, and nothing was stored for it.
-    r = httpx.post(f"{served['base']}/v1/widget/session", json={"site_key": "pk_any"},
-                   headers={"Origin": served["other"].replace("127.0.0.1", "localhost")})
-    assert r.status_code == 403 and r.json()["error"]["code"] == "origin_not_allowed"
+    seen: list = []
+    page.on("response", lambda r: seen.append(r.status) if r.url.endswith("/v1/widget/session") else None)
+    page.on("requestfailed", lambda r: seen.append("failed") if r.url.endswith("/v1/widget/session") else None)
+    page.goto(url)
+    page.get_by_role("button", name=open_label).click()
+    page.get_by_role("alert").wait_for(timeout=30_000)
+    return context, page, seen
+
+
+def test_page_on_an_origin_of_another_site_is_told_it_may_not_embed(browser, served) -> None:
+    """The page's origin is on the partner site's allowlist, not on the default site's whose key it uses."""
+    context, page, seen = _open_refused(browser, f"{served['other']}/refused.html")
+    assert page.get_by_role("alert").inner_text() == "This site is not allowed to embed the chat."
+    assert 403 in seen and "failed" not in seen  # read by the widget, not a failed request
+    assert page.get_by_role("textbox", name="Type your question").is_disabled()
+    assert page.get_by_role("button", name="Send").is_disabled()
+    assert page.get_by_role("button", name="Talk to a person").is_disabled()
+    assert page.locator("support-assistant-widget").get_attribute("data-state") == "refused"
     _shot(page, "refused-origin")
     context.close()
+
+
+def test_page_on_an_origin_on_no_allowlist_says_so_in_its_language(browser, served) -> None:
+    """Issue #28: an origin on no site's allowlist used to read "could not connect" (CORS hid the 403)."""
+    unlisted = served["other"].replace("127.0.0.1", "localhost")  # the same pages, an origin no site lists
+    context, page, seen = _open_refused(browser, f"{unlisted}/refused.html")
+    assert page.get_by_role("alert").inner_text() == "This site is not allowed to embed the chat."
+    assert 403 in seen and "failed" not in seen
+    textbox = page.get_by_role("textbox", name="Type your question")
+    assert textbox.is_disabled() and page.locator(".msg").count() == 0
+    _shot(page, "unlisted-origin")
+    context.close()
+    context, page, _ = _open_refused(browser, f"{unlisted}/refused-zh.html", open_label="联系客服")
+    assert page.get_by_role("alert").inner_text() == "此网站未获准嵌入本聊天窗口。"
+    assert page.get_by_role("textbox", name="请输入您的问题").is_disabled()
+    context.close()
+    # The server refused the session outright: 403 origin_not_allowed, readable by that page, nothing stored.
+    r = httpx.post(f"{served['base']}/v1/widget/session", json={"site_key": "pk_any"}, headers={"Origin": unlisted})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "origin_not_allowed"
+    assert r.headers["access-control-allow-origin"] == unlisted

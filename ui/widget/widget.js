@@ -29,6 +29,7 @@
       sources: "Sources", you: "You", assistant: "Assistant", thinking: "Thinking…",
       handoff: "A member of our team will take over this conversation.",
       refused: "This chat is not available on this website.",
+      notAllowed: "This site is not allowed to embed the chat.",
       offline: "The chat could not connect. Please try again later.",
       busy: "Too many messages. Please wait {s} seconds.", error: "Something went wrong: {m}",
       helpful: "Helpful", notHelpful: "Not helpful", thanks: "Thanks for your feedback.",
@@ -41,6 +42,7 @@
       sources: "参考来源", you: "您", assistant: "助手", thinking: "正在思考…",
       handoff: "我们的客服人员将接手本次对话。",
       refused: "此网站无法使用本聊天服务。",
+      notAllowed: "此网站未获准嵌入本聊天窗口。",
       offline: "无法连接聊天服务，请稍后再试。",
       busy: "消息过于频繁，请 {s} 秒后再试。", error: "出错了：{m}",
       helpful: "有帮助", notHelpful: "没有帮助", thanks: "感谢您的反馈。",
@@ -234,7 +236,8 @@
       body: JSON.stringify(state.sessionId ? { site_key: siteKey, session_id: state.sessionId } : { site_key: siteKey })
     }).then(function (r) {
       return r.json().catch(function () { return {}; }).then(function (body) {
-        if (!r.ok) { var e = new Error((body.error || {}).message || r.statusText); e.status = r.status; throw e; }
+        var err = body.error || {}, e = new Error(err.message || r.statusText);
+        if (!r.ok) { e.status = r.status; e.code = err.code; throw e; }
         state.token = body.token;
         state.expires = Date.now() + (body.expires_in - 15) * 1000;
         state.sessionId = body.session_id;
@@ -265,14 +268,18 @@
     return r.json().catch(function () { return {}; }).then(function (body) {
       var err = body.error || {};
       if (r.status === 429 && err.code === "rate_limited") return t("busy", { s: r.headers.get("Retry-After") || "60" });
+      if (r.status === 403 && err.code === "origin_not_allowed") return t("notAllowed");
       if (r.status === 401 || r.status === 403) return t("refused");
       return err.message || t("error", { m: r.status });
     });
   }
 
+  // A refused page (unknown key, or an origin the site does not allow) can never chat: say why and lock the
+  // input; anything else (network down, server starting) may pass, so the visitor can try again.
   function connectError(e) {
     state.refused = e && (e.status === 401 || e.status === 403);
-    setStatus(state.refused ? t("refused") : t("offline"), true);
+    var notAllowed = state.refused && e.code === "origin_not_allowed";
+    setStatus(notAllowed ? t("notAllowed") : state.refused ? t("refused") : t("offline"), true);
     host.setAttribute("data-state", state.refused ? "refused" : "offline");
     input.disabled = send.disabled = person.disabled = state.refused;
   }

@@ -61,10 +61,21 @@ def test_widget_session_needs_a_known_key_and_an_allowed_origin(tmp_path: Path) 
         assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_site_key"
         r = client.post("/v1/widget/session", json={"site_key": site["public_key"]})
         assert r.status_code == 403 and r.json()["error"]["code"] == "origin_required"
-        # An origin on no allowlist is stopped by CORS before any route runs...
-        r = client.post("/v1/widget/session", json={"site_key": site["public_key"]}, headers={"Origin": "https://evil.com"})
+        # An origin on no allowlist is stopped by CORS before any route runs, but (on this endpoint only) the
+        # page may read why, so that the widget can say "not allowed" rather than "could not connect"...
+        evil = {"Origin": "https://evil.com"}
+        pre = client.options("/v1/widget/session", headers={**evil, "Access-Control-Request-Method": "POST",
+                                                           "Access-Control-Request-Headers": "content-type"})
+        assert pre.status_code == 204 and pre.headers["access-control-allow-origin"] == "https://evil.com"
+        assert pre.headers["access-control-allow-methods"] == "POST, OPTIONS"
+        assert "authorization" not in pre.headers["access-control-allow-headers"].lower()
+        r = client.post("/v1/widget/session", json={"site_key": site["public_key"]}, headers=evil)
         assert r.status_code == 403 and r.json()["error"]["code"] == "origin_not_allowed"
-        assert "access-control-allow-origin" not in r.headers
+        assert r.headers["access-control-allow-origin"] == "https://evil.com"
+        # (every other endpoint stays unreadable to it)
+        r = client.post("/v1/chat", json=CHAT, headers=evil)
+        assert r.status_code == 403 and "access-control-allow-origin" not in r.headers
+        assert count_messages(client.store) == 0
         # ...and one allowed for another site cannot open this site's widget.
         r = client.post("/v1/widget/session", json={"site_key": site["public_key"]}, headers={"Origin": OTHER})
         assert r.status_code == 403 and r.json()["error"]["code"] == "origin_not_allowed"

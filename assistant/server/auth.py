@@ -6,6 +6,8 @@
 
 With security.require_keys=false (local default) a call without credentials acts as the
 'default' site; credentials that are sent are always checked, so a wrong key is a 401 there too.
+The OpenAI-compatible routes are the exception: an OpenAI client always sends some key, so there any key
+that is not one of this server's (`sk_...`) acts as the 'default' site too, as vLLM and Ollama accept any.
 """
 
 from __future__ import annotations
@@ -139,13 +141,25 @@ def authenticate(request: Request, state: StateDep, directory: SitesDep) -> Prin
                            headers={"WWW-Authenticate": "Bearer"})
         return Principal(site=directory.get(sites.DEFAULT_SITE), kind="anonymous")
     if credential.startswith("sk_"):
+        # A key in this server's format is always checked, even where any other key is taken: an unknown or
+        # revoked site key acting as the default site would hide a mistake (or a revocation).
         found = directory.verify_key(credential)
         if found is None:
             raise APIError(401, "invalid_credentials", "unknown or revoked API key",
                            headers={"WWW-Authenticate": "Bearer"})
         site, key = found
         return Principal(site=site, kind="secret", key_id=key.id)
-    return _from_session_token(state, directory, credential, request)
+    try:
+        return _from_session_token(state, directory, credential, request)
+    except APIError as exc:
+        if exc.status == 401 and not settings.security.require_keys and _any_key_route(request):
+            return Principal(site=directory.get(sites.DEFAULT_SITE), kind="anonymous")
+        raise
+
+
+def _any_key_route(request: Request) -> bool:
+    """Whether the matched route takes any key when keys are not required (the OpenAI-compatible ones)."""
+    return bool(getattr(request.scope.get("route"), "accepts_any_key", False))
 
 
 def require_secret(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:

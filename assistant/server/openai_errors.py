@@ -80,6 +80,10 @@ def to_openai_error(exc: Exception) -> JSONResponse | None:
 class OpenAIRoute(APIRoute):
     """An APIRoute whose errors come out in OpenAI's shape instead of the product's."""
 
+    # OpenAI clients cannot send no key: with keys not required, any key is taken, as vLLM and Ollama take it
+    # (read by assistant.server.auth.authenticate).
+    accepts_any_key = True
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 

@@ -82,6 +82,10 @@ class KeyNotFound(LookupError):
     """No key with that id for the site."""
 
 
+class SiteBusy(ValueError):
+    """The site cannot be deleted as asked (the default site, or open handoffs without force); nothing was deleted."""
+
+
 def __getattr__(name: str) -> Any:
     if name == "RetrievalError":
         from retrieval.errors import RetrievalError
@@ -93,5 +97,5 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "AdapterNotFound", "BackendError", "ConversationNotFound", "DataError", "InvalidMessage", "KeyNotFound",
     "MessageNotFound", "ModelNotFound", "NotHandedOff", "QueueFull", "RetrainRefused", "RetrievalError", "ReviewError",
-    "SiteError", "SiteExists", "SiteNotFound", "TemplateError",
+    "SiteBusy", "SiteError", "SiteExists", "SiteNotFound", "TemplateError",
 ]

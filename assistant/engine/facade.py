@@ -35,7 +35,8 @@ from assistant.engine.knowledge import KnowledgeBase, open_retriever
 from assistant.engine.prompt import PromptBuilder
 from assistant.engine.served_model import ServedModel
 from assistant.engine.settings import Settings
-from assistant.engine.sites import SiteDirectory
+from assistant.engine.site_profile import SiteProfile, SiteProfiles
+from assistant.engine.sites import DEFAULT_SITE, SiteDirectory
 from assistant.engine.store import ConversationNotFound, Store, new_id
 from assistant.engine.turn import CustomerTurn
 
@@ -82,6 +83,8 @@ class Assistant:
         # What routes, CLI and console read and change of the stored data: never the store itself.
         self.conversations = Conversations(store, settings.security)
         self.sites = SiteDirectory(store)
+        # What each site says to its customers: company, prompt, messages, templates, intents (site_profile.py).
+        self.profiles = SiteProfiles(self)
         # The documents they upload, list, delete and search, the index's status: never the retriever itself.
         self.knowledge = KnowledgeBase(retriever, settings)
         # What they know of the chat model (name, tokens, adapters, queue): never the backend itself.
@@ -169,19 +172,29 @@ class Assistant:
         self.retriever = wrapped
         return wrapped
 
-    def lead_with_intent_page(self, cls: Classification, hits: list[Any], namespace: str = "default") -> list[Any]:
-        """`hits` with the confident intent's own page first when retrieval ranked it in a near-tie below the top."""
-        if not hits or not self.policy.intent_can_break_ties(cls):
+    def lead_with_intent_page(self, cls: Classification, hits: list[Any], namespace: str = "default",
+                              site: SiteProfile | None = None) -> list[Any]:
+        """`hits` with the confident intent's own page first when retrieval ranked it in a near-tie below the top
+        (the intent and its threshold are the site's: the default site's when none is given)."""
+        site = site or self.profiles.get(DEFAULT_SITE)
+        if not hits or not site.policy.intent_can_break_ties(cls):
             return hits
-        page = self.policy.intent_page(self._intent_shares(cls, namespace), [(h.doc_id, h.score) for h in hits])
+        # where the intent's own training messages land (IntentPages: searched once per index version)
+        shares = self.intent_pages.shares(cls.intent, site.intent_examples(cls.intent), namespace)
+        page = site.policy.intent_page(shares, [(h.doc_id, h.score) for h in hits])
         if page is None:
             return hits
         return [h for h in hits if h.doc_id == page] + [h for h in hits if h.doc_id != page]
 
-    def _intent_shares(self, cls: Classification, namespace: str) -> dict[str, float]:
-        """Where the intent's own training messages land (IntentPages: searched once per index version)."""
-        examples = self.understanding.intents.examples.get(cls.intent, [])
-        return self.intent_pages.shares(cls.intent, examples, namespace)
+    # -- sites: what each says to its customers, and deleting one ------------------------------------
+    def handoff_message(self, site_id: str = DEFAULT_SITE) -> str:
+        """What the site's customer is told when a person is asked for (the site's own, else its default)."""
+        return self.profiles.get(site_id).policy.config.handoff_message
+
+    def delete_site(self, site_id: str, *, force: bool = False) -> Any:
+        """Delete the site with its conversations, keys and namespace documents (site_deletion.py: SiteBusy for
+        the default site, or while it has open handoffs unless `force`)."""
+        return self.sites.delete(site_id, force=force, knowledge=self.knowledge)
 
     def notify_handoff(self, reply: Reply, turns: list[TranscriptTurn]) -> None:
         """Tell every on_handoff callback (the webhook among them) that `reply` handed the conversation off;
@@ -228,14 +241,15 @@ class Assistant:
         conv_id = conversation_id or new_id()
         message_id = new_id()
 
-        cls = await asyncio.to_thread(self.understanding.classify, text)
+        site = await asyncio.to_thread(self.profiles.get, site_id)  # its intents, templates, voice (site_profile.py)
+        cls = await asyncio.to_thread(site.classify, text)
         t_cls = time.perf_counter()
         yield ClassificationEvent(conversation_id=conv_id, classification=cls)
         reply = Reply(conversation_id=conv_id, message_id=message_id, answer="", intent=cls.intent,
                       confidence=cls.confidence, intents=cls.intents, sentiment=cls.sentiment,
                       model=self.backend.model_id)
         timings = Timings(understanding_ms=(t_cls - t0) * 1000)
-        turn = CustomerTurn(self, text, cls, history, reply, timings, t0, namespace or site_id,
+        turn = CustomerTurn(self, site, text, cls, history, reply, timings, t0, namespace or site_id,
                             paused=status == "handoff", sampling=sampling, adapter=adapter)
         async for event in turn.run():
             yield event

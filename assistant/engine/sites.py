@@ -24,6 +24,7 @@ from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Tex
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
+from assistant.engine import site_deletion, site_profile
 from assistant.engine.errors import KeyNotFound, SiteError, SiteExists, SiteNotFound  # noqa: F401 - re-exported
 from assistant.engine.store import Base, Conversation, Message, Store, utcnow
 
@@ -49,6 +50,13 @@ class Site(Base):
     quota_message: Mapped[str | None] = mapped_column(Text, nullable=True)
     widget: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # What the assistant says to this site's customers, and in whose name (site_profile.py; NULL: the default
+    # site inherits the global settings, another site the built-in defaults in its own name).
+    company: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    greeting: Mapped[str | None] = mapped_column(Text, nullable=True)
+    system_prompt: Mapped[str | None] = mapped_column(Text, nullable=True)
+    handoff_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    abstain_message: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class ApiKey(Base):
@@ -184,8 +192,9 @@ def _apply(site: Site, changes: dict[str, Any]) -> None:
             raise SiteError(f"namespace {value!r} must be 1-64 of a-z, 0-9, '-', '_'")
         elif field == "name" and not str(value).strip():
             raise SiteError("site name must not be empty")
-        elif field not in ("adapter", "intents_path", "templates_path", "quota_message", "daily_quota",
-                           "namespace", "name"):
+        elif field in site_profile.PROFILE_FIELDS:
+            value = site_profile.validate_field(field, value)
+        elif field not in ("adapter", "quota_message", "daily_quota", "namespace", "name"):
             raise SiteError(f"unknown site field {field!r}")
         setattr(site, field, value)
 
@@ -360,3 +369,11 @@ class SiteDirectory:
 
     def messages_today(self, site_id: str, now: datetime | None = None) -> int:
         return messages_today(self._store, site_id, now)
+
+    def data(self, site_id: str) -> site_deletion.SiteData:
+        """What deleting the site would remove: its conversations (open handoffs among them) and keys."""
+        return site_deletion.site_data(self._store, site_id)
+
+    def delete(self, site_id: str, *, force: bool = False, knowledge: Any = None) -> site_deletion.DeletedSite:
+        """Delete the site with its data (site_deletion.py); `knowledge` (a KnowledgeBase) to delete its documents."""
+        return site_deletion.delete_site(self._store, site_id, force=force, knowledge=knowledge)

@@ -1,10 +1,13 @@
 """One customer turn, top to bottom: paused, small talk, handoff, curated template, retrieve, language, abstain,
 compose.
 
-The facade (facade.py) validates the message, loads the conversation, classifies it, then runs a
-`CustomerTurn` and stores what it produced:
+The facade (facade.py) validates the message, loads the conversation and the customer's site, classifies it, then
+runs a `CustomerTurn` and stores what it produced:
 
-    turn = CustomerTurn(assistant, text, classification, history, reply, timings, ...)
+    turn = CustomerTurn(assistant, site, text, classification, history, reply, timings, ...)
+
+Everything said to the customer is the site's own (site_profile.py): its templates, handoff and abstain messages,
+small talk in its name and its system prompt; the engine components (retriever, backend) are shared.
     async for event in turn.run(): ...
 
 Each decision is one small method, in the order `run` takes them. Compose: the top FAQ entry's own answer;
@@ -45,7 +48,8 @@ from assistant.engine.followup import is_elliptical, standalone_question
 from assistant.engine.prompt import ECHO_STOPS
 from assistant.engine.prompt import Turn as HistoryTurn
 from assistant.engine.sentences import CITATION, sentences
-from assistant.engine.smalltalk import TEMPLATE_INTENTS, SmallTalk, small_talk
+from assistant.engine.site_profile import SiteProfile
+from assistant.engine.smalltalk import TEMPLATE_INTENTS, small_talk
 from assistant.engine.understanding import rephrase
 from assistant.engine.understanding.config import DEFAULT_ABSTAIN_MESSAGE, DEFAULT_HANDOFF_MESSAGE
 from assistant.engine.understanding.language import UNKNOWN, detect_language, localised
@@ -56,9 +60,11 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class CustomerTurn:
-    """One turn's inputs and the reply it fills in. `assistant` is the facade: its engine components."""
+    """One turn's inputs and the reply it fills in. `assistant` is the facade: its engine components; `site` what
+    the customer's site says."""
 
     assistant: Any
+    site: SiteProfile
     text: str
     classification: Classification
     history: list[Any]
@@ -95,7 +101,7 @@ class CustomerTurn:
     # -- the decisions, in order -------------------------------------------------------------
     @property
     def policy(self) -> Any:
-        return self.assistant.policy
+        return self.site.policy  # the site's templates, handoff and abstain messages
 
     def state(self) -> ConversationState:
         users = [m for m in self.history if m.role == "user"]
@@ -120,7 +126,7 @@ class CustomerTurn:
             rendered = self.policy.templates.select(intent, self.text)
             if rendered is not None:
                 return Decision(route="smalltalk", text=rendered.text, template_id=rendered.template_id)
-        return Decision(route="smalltalk", text=SmallTalk(self.assistant.settings.company).reply(kind))
+        return Decision(route="smalltalk", text=self.site.small_talk(kind))
 
     def curated(self) -> Decision | None:
         """The curated template of a confident intent (checked against retrieval before it is sent), when it is
@@ -181,7 +187,7 @@ class CustomerTurn:
     def answer_or_abstain(self, hits: list[Any]) -> tuple[list[Any], Decision]:
         """Answer when retrieval is confident, else abstain (or hand off after repeated abstentions); a confident
         intent first moves its own page to the top of a near-tie."""
-        hits = self.assistant.lead_with_intent_page(self.classification, hits, self.namespace)
+        hits = self.assistant.lead_with_intent_page(self.classification, hits, self.namespace, self.site)
         return hits, self.policy.after_retrieval([h.score for h in hits], self.state())
 
     async def compose(self, query: str, hits: list[Any]) -> AsyncIterator[Any]:
@@ -241,7 +247,7 @@ class CustomerTurn:
         """Stream the model's draft (through the gate when there is one); `parts` collects the raw deltas."""
         bot = self.assistant
         excerpts = await asyncio.to_thread(bot.context.select_safely, self.text, hits)
-        messages = bot.prompt.build(self.text, excerpts, [HistoryTurn(m.role, m.content) for m in self.history])
+        messages = self.site.prompt.build(self.text, excerpts, [HistoryTurn(m.role, m.content) for m in self.history])
         params = self.sampling or bot.default_sampling()  # a copy below: the caller's stays untouched
         params = replace(params, stop=[*params.stop, *(s for s in ECHO_STOPS if s not in params.stop)])
         request = GenerationRequest(messages=messages, sampling=params, adapter=self.adapter,
@@ -306,9 +312,9 @@ class CustomerTurn:
 
     def in_their_language(self, decision: Decision) -> str:
         """The default abstain and handoff texts in the customer's language; an operator's own text as written."""
-        understanding = self.assistant.settings.understanding
-        defaults = {"abstain": (understanding.abstain_message, DEFAULT_ABSTAIN_MESSAGE),
-                    "handoff": (understanding.handoff_message, DEFAULT_HANDOFF_MESSAGE)}
+        site = self.policy.config  # the site's own messages
+        defaults = {"abstain": (site.abstain_message, DEFAULT_ABSTAIN_MESSAGE),
+                    "handoff": (site.handoff_message, DEFAULT_HANDOFF_MESSAGE)}
         configured, default = defaults.get(decision.route, (None, None))
         if decision.text and decision.text == configured == default:
             return localised(self.classification.language, decision.route) or decision.text

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -105,6 +106,8 @@ class Understanding:
         self.templates = templates
         self.cache_dir = cache_dir
         self.intents = intents
+        # sites' own intent models (own_intents) -> their live graphs; an unused model's entry goes with it
+        self._site_graphs: weakref.WeakKeyDictionary[IntentModel, LiveGraph | None] = weakref.WeakKeyDictionary()
 
     @property
     def intents(self) -> IntentModel:
@@ -171,8 +174,25 @@ class Understanding:
             states[depth], done = hidden, depth
         return states, mask
 
+    def own_intents(self, data_path: Path, progress: bool = False) -> IntentModel:
+        """A site's own intent model of `data_path`: trained once per file content into the shared model cache
+        (_trained_once), then loaded from there; classify it with `classify_with`."""
+        if self.cache_dir is None:
+            model = train_intent_model(self.encoder, data_path, progress)
+        else:
+            model = _trained_once(self.encoder, data_path, self.cache_dir, progress)
+        self._site_graphs[model] = self._live_graph(model)
+        return model
+
     def classify(self, text: str) -> Classification:
-        intents, live = self._current
+        return self._classify(text, *self._current)
+
+    def classify_with(self, text: str, intents: IntentModel) -> Classification:
+        """Like `classify`, with a site's own intent model (own_intents) instead of the global one; sentiment and
+        language are the shared models'."""
+        return self._classify(text, intents, self._site_graphs.get(intents))
+
+    def _classify(self, text: str, intents: IntentModel, live: LiveGraph | None) -> Classification:
         trained = self.sentiment.model.neural if isinstance(self.sentiment, TrainedSentiment) else None
         if live is not None and live.sentiment_part is trained:  # a sentiment swapped since falls back to torch
             logits, sentiment_out = live.run(text)

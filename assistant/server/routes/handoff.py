@@ -15,7 +15,7 @@ from fastapi import APIRouter, Path, Query
 from assistant.engine.conversations import Conversations
 from assistant.engine.events import Handoff, Reply
 from assistant.server.auth import Principal, check_conversation, link_session
-from assistant.server.deps import AssistantDep, JSONBody, SettingsDep
+from assistant.server.deps import AssistantDep, JSONBody
 from assistant.server.errors import APIError
 from assistant.server.ratelimit import LimitedCallerDep
 from assistant.server.site_schemas import HandoffOut, HandoffRequest
@@ -33,12 +33,11 @@ def _out(conversations: Conversations, conversation_id: str, site_id: str, messa
 
 
 @router.post("/handoff", response_model=HandoffOut, dependencies=[JSONBody])
-async def request_person(body: HandoffRequest, caller: LimitedCallerDep, assistant: AssistantDep,
-                         settings: SettingsDep) -> HandoffOut:
+async def request_person(body: HandoffRequest, caller: LimitedCallerDep, assistant: AssistantDep) -> HandoffOut:
     """Pause the assistant and ask for a person; starts a conversation when none is given. Idempotent."""
     conversations = assistant.conversations
     site_id = caller.site.id
-    answer = settings.understanding.handoff_message
+    answer = assistant.handoff_message(site_id)  # the site's own, never another site's
     if body.conversation_id is not None:
         check_conversation(conversations, caller, body.conversation_id)
         if conversations.get(body.conversation_id, site_id).status == "handoff":

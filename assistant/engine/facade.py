@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from assistant.engine.audit import AuditLog
 from assistant.engine.backends import Backend, BackendError, SamplingParams, create_backend
 from assistant.engine.context import SourceSelector
 from assistant.engine.conversations import Conversations, TranscriptTurn, transcript
@@ -33,12 +34,14 @@ from assistant.engine.events import (
 from assistant.engine.intent_pages import IntentPages
 from assistant.engine.knowledge import KnowledgeBase, open_retriever
 from assistant.engine.prompt import PromptBuilder
+from assistant.engine.queue import AgentQueue
 from assistant.engine.served_model import ServedModel
 from assistant.engine.settings import Settings
 from assistant.engine.site_profile import SiteProfile, SiteProfiles
 from assistant.engine.sites import DEFAULT_SITE, SiteDirectory
 from assistant.engine.store import ConversationNotFound, Store, new_id
 from assistant.engine.turn import CustomerTurn
+from assistant.engine.webhooks import WebhookSender
 
 if TYPE_CHECKING:
     from assistant.engine.alerts import Alert, SurgeMonitor
@@ -83,6 +86,10 @@ class Assistant:
         # What routes, CLI and console read and change of the stored data: never the store itself.
         self.conversations = Conversations(store, settings.security)
         self.sites = SiteDirectory(store)
+        # The people who answer: the agent queue, its webhooks and the audit log of what agents and admins did.
+        self.audit = AuditLog(store)
+        self.webhooks = WebhookSender(store, fallback_url=settings.understanding.handoff_webhook_url)
+        self.handoffs = AgentQueue(store, self.conversations, self.webhooks)
         # What each site says to its customers: company, prompt, messages, templates, intents (site_profile.py).
         self.profiles = SiteProfiles(self)
         # The documents they upload, list, delete and search, the index's status: never the retriever itself.
@@ -104,8 +111,6 @@ class Assistant:
         store = Store(settings.resolved_database_url)
         assistant = cls(settings, backend=backend or create_backend(settings), retriever=retriever,
                         understanding=understanding, policy=policy, store=store)
-        if settings.understanding.handoff_webhook_url:
-            assistant.on_handoff.append(_webhook(settings))
         return assistant
 
     @classmethod
@@ -130,6 +135,7 @@ class Assistant:
         await self.backend.start()
 
     async def close(self) -> None:
+        await asyncio.to_thread(self.webhooks.close)  # a few seconds for deliveries in flight
         await self.backend.close()
         self.store.close()
 
@@ -204,6 +210,8 @@ class Assistant:
                 callback(reply, turns)
             except Exception:  # noqa: BLE001 - a broken webhook must not break the chat
                 log.exception("handoff callback failed")
+        if reply.handoff is not None:  # the site's signed webhook (the default site: the global URL too)
+            self.handoffs.notify_handoff(reply.conversation_id, _handoff_data(reply, turns))
 
     def validate(self, message: str) -> str:
         text = (message or "").strip()
@@ -308,21 +316,27 @@ class Assistant:
         self.notify_handoff(reply, turns)
 
 
+def _handoff_data(reply: Reply, turns: list[TranscriptTurn]) -> dict[str, Any]:
+    """What a handoff webhook says: why, a summary for the agent, the customer's intent and sentiment."""
+    from assistant.engine.understanding.handoff import summarize
+
+    assert reply.handoff is not None
+    return {"reason": reply.handoff.reason, "detail": reply.handoff.detail,
+            "summary": summarize(turns, reply.handoff.reason), "intent": reply.intent,
+            "sentiment": reply.sentiment.label if reply.sentiment else None}
+
+
 def _webhook(settings: Settings) -> Any:
-    """Handoff callback that POSTs a summary to the configured webhook without blocking the turn."""
+    """An extra on_handoff callback that POSTs the handoff summary, unsigned and not recorded, to the global
+    handoff_webhook_url for every site (Assistant.webhooks does the signed, recorded per-site delivery)."""
     import threading
 
-    from assistant.engine.understanding.handoff import post_handoff, summarize
+    from assistant.engine.understanding.handoff import post_handoff
 
     cfg = settings.understanding
 
     def notify(reply: Reply, turns: list[TranscriptTurn]) -> None:
-        assert reply.handoff is not None
-        payload = {
-            "event": "handoff", "conversation_id": reply.conversation_id, "reason": reply.handoff.reason,
-            "detail": reply.handoff.detail, "summary": summarize(turns, reply.handoff.reason),
-            "intent": reply.intent, "sentiment": reply.sentiment.label if reply.sentiment else None,
-        }
+        payload = {"event": "handoff", "conversation_id": reply.conversation_id, **_handoff_data(reply, turns)}
         threading.Thread(target=post_handoff, args=(cfg.handoff_webhook_url, payload, cfg.handoff_webhook_timeout_s),
                          daemon=True).start()
 

@@ -24,11 +24,13 @@ from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Tex
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from assistant.engine import site_deletion, site_profile
+from assistant.engine import site_deletion, site_profile, webhooks
 from assistant.engine.errors import KeyNotFound, SiteError, SiteExists, SiteNotFound  # noqa: F401 - re-exported
 from assistant.engine.store import Base, Conversation, Message, Store, utcnow
 
 DEFAULT_SITE = "default"
+WEBHOOK_FIELDS = {"webhook_url": webhooks.validate_url, "webhook_secret": webhooks.validate_secret,
+                  "webhook_format": webhooks.validate_format}
 SITE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 WIDGET_FIELDS = {"title", "greeting", "color", "position", "language", "show_sources", "strings"}
 
@@ -50,6 +52,10 @@ class Site(Base):
     quota_message: Mapped[str | None] = mapped_column(Text, nullable=True)
     widget: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Where agent-queue events go (webhooks.py): URL, HMAC secret (kept in clear: it signs), "json" | "slack".
+    webhook_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    webhook_secret: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    webhook_format: Mapped[str | None] = mapped_column(String(16), nullable=True)
     # What the assistant says to this site's customers, and in whose name (site_profile.py; NULL: the default
     # site inherits the global settings, another site the built-in defaults in its own name).
     company: Mapped[str | None] = mapped_column(String(200), nullable=True)
@@ -192,11 +198,15 @@ def _apply(site: Site, changes: dict[str, Any]) -> None:
             raise SiteError(f"namespace {value!r} must be 1-64 of a-z, 0-9, '-', '_'")
         elif field == "name" and not str(value).strip():
             raise SiteError("site name must not be empty")
+        elif field in WEBHOOK_FIELDS:
+            value = WEBHOOK_FIELDS[field](value)
         elif field in site_profile.PROFILE_FIELDS:
             value = site_profile.validate_field(field, value)
         elif field not in ("adapter", "quota_message", "daily_quota", "namespace", "name"):
             raise SiteError(f"unknown site field {field!r}")
         setattr(site, field, value)
+    if site.webhook_url and not site.webhook_secret:  # every site webhook is signed; the admin reads it in SiteOut
+        site.webhook_secret = webhooks.new_secret()
 
 
 def update_site(store: Store, site_id: str, **changes: Any) -> Site:

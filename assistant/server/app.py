@@ -30,6 +30,7 @@ from assistant.server.routes import (
     messages,
     metrics,
     openai,
+    queue,
     sites,
     widget,
 )
@@ -84,7 +85,7 @@ def create_app(settings: Settings | None = None, *, assistant: Any = None,
     app.add_middleware(SiteOrigins, state=state)
     app.add_middleware(HTTPMetrics)
     install_request_logging(app)  # outermost: every line of a request carries its id
-    for module in (health, chat, openai, conversations, feedback, handoff, messages, kb, sites, widget, admin,
+    for module in (health, chat, openai, conversations, feedback, handoff, messages, queue, kb, sites, widget, admin,
                    metrics):
         app.include_router(module.router)
     return app

@@ -41,6 +41,11 @@ class SiteFields(BaseModel):
     daily_quota: int | None = Field(None, ge=0, le=100_000_000, description="Chat messages per UTC day; 0 = none.")
     quota_message: str | None = Field(None, max_length=1000)
     widget: WidgetSettings | None = None
+    webhook_url: str | None = Field(None, max_length=500, examples=["https://desk.acme.com/hooks/assistant"],
+                                    description="Where agent-queue events are POSTed (http or https; empty: none).")
+    webhook_secret: str | None = Field(None, max_length=200, description="HMAC-SHA256 key of the signature header "
+                                       "(16-200 characters); generated when a URL is set without one.")
+    webhook_format: Literal["json", "slack"] | None = Field(None, description="json (default) or slack: {'text'}.")
 
 
 class SiteCreate(SiteFields):
@@ -67,6 +72,9 @@ class SiteOut(BaseModel):
     quota_message: str | None = None
     widget: dict[str, Any] = Field(default_factory=dict)
     created_at: datetime
+    webhook_url: str | None = None
+    webhook_secret: str | None = Field(None, description="Signs each webhook body (X-Assistant-Signature).")
+    webhook_format: str | None = None
 
 
 class KeyCreate(BaseModel):

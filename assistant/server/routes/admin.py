@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Response
 
 from assistant.engine import sites
 from assistant.engine.errors import KeyNotFound, SiteError, SiteExists, SiteNotFound
+from assistant.engine.webhooks import WebhookURLError
 from assistant.server.auth import AdminDep, SitesDep
 from assistant.server.deps import JSONBody, StateDep
 from assistant.server.errors import APIError
@@ -24,6 +25,8 @@ def site_errors() -> Iterator[None]:
     """Engine errors about sites become the API's one error schema."""
     try:
         yield
+    except WebhookURLError as exc:  # a bad URL in the request itself: the one site error that is a 400
+        raise APIError(400, "invalid_webhook_url", str(exc)) from exc
     except SiteError as exc:
         raise APIError(422, "invalid_site", str(exc)) from exc
     except SiteExists as exc:

@@ -3,6 +3,8 @@
     POST /v1/handoff                                  customer (widget button or SDK): pause the assistant
     POST /v1/conversations/{id}/handoff/ack           agent (secret key): "I have it"
     POST /v1/conversations/{id}/handback              agent (secret key): the assistant answers again
+
+The agent queue (claim, notes, close, the queue itself) is routes/queue.py.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ async def request_person(body: HandoffRequest, caller: LimitedCallerDep, assista
     return _out(conversations, conv_id, site_id, answer)
 
 
-def _agent(caller: Principal) -> None:
+def agent_only(caller: Principal) -> None:
     if caller.is_session:
         raise APIError(403, "forbidden", "only an agent's system (secret API key) can do this")
 
@@ -62,7 +64,7 @@ def acknowledge(caller: LimitedCallerDep, assistant: AssistantDep, conversation_
                 agent: str = Query("", max_length=100, description="Who took it.")) -> HandoffOut:
     """An agent confirms they have taken the handed-off conversation."""
     conversations = assistant.conversations
-    _agent(caller)
+    agent_only(caller)
     check_conversation(conversations, caller, conversation_id)
     if conversations.get(conversation_id, caller.site.id).status != "handoff":
         raise APIError(409, "not_handed_off", "this conversation is not waiting for a person")
@@ -71,13 +73,13 @@ def acknowledge(caller: LimitedCallerDep, assistant: AssistantDep, conversation_
 
 
 @router.post("/conversations/{conversation_id}/handback", response_model=HandoffOut)
-def hand_back(caller: LimitedCallerDep, assistant: AssistantDep,
-              conversation_id: str = ConversationId) -> HandoffOut:
-    """The agent is done: the assistant answers this conversation again."""
+def hand_back(caller: LimitedCallerDep, assistant: AssistantDep, conversation_id: str = ConversationId,
+              agent: str = Query("", max_length=100, description="Who hands it back (audit log).")) -> HandoffOut:
+    """The agent is done: the assistant answers this conversation again (the queue item ends as handed back)."""
     conversations = assistant.conversations
-    _agent(caller)
+    agent_only(caller)
     check_conversation(conversations, caller, conversation_id)
     if conversations.get(conversation_id, caller.site.id).status != "handoff":
         raise APIError(409, "not_handed_off", "this conversation is not with a person")
-    conversations.hand_back(conversation_id)
+    assistant.handoffs.hand_back(conversation_id, caller.site.id, agent)
     return _out(conversations, conversation_id, caller.site.id)

@@ -36,7 +36,8 @@ async def agent_reply(body: AgentMessageIn, caller: LimitedCallerDep, assistant:
     """An agent answers the customer of a handed-off conversation; the widget shows it with the author's name."""
     if caller.is_session:
         raise APIError(403, "forbidden", "only an agent's system (secret API key) can do this")
-    message = await asyncio.to_thread(assistant.conversations.agent_reply, conversation_id, caller.site.id,
+    # Through the queue: the reply is audited, announced to the site's webhook and claims an unclaimed conversation.
+    message = await asyncio.to_thread(assistant.handoffs.reply, conversation_id, caller.site.id,
                                       body.author, body.text, max_chars=settings.server.max_message_chars)
     return ThreadMessage.model_validate(message, from_attributes=True)
 

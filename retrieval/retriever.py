@@ -26,7 +26,7 @@ from retrieval.dense_index import HnswParams, gpu_available
 from retrieval.embedder import Embedder
 from retrieval.errors import EmbeddingModelMismatch, InvalidRequest, LoaderError, RetrievalError
 from retrieval.fusion import Calibration, FusionParams
-from retrieval.loaders import RowProblem, SourceFile, load_file, walk
+from retrieval.loaders import RowProblem, SourceFile, check_base_url, link_documents, load_file, walk
 from retrieval.ranker import Ranker
 from retrieval.reranker import RERANK_BUDGET_MS, Reranker
 from retrieval.schema import Document, Hit, IngestReport
@@ -161,13 +161,16 @@ class Retriever:
 
     # ingesting ---------------------------------------------------------------------------
     def add_paths(
-        self, paths: Iterable[Path], namespace: str = "default", progress: bool = True
+        self, paths: Iterable[Path], namespace: str = "default", progress: bool = True,
+        base_url: str | None = None,
     ) -> IngestReport:
         """Ingest files and directories (recursively). A directory is synchronised: documents from
         files that vanished from it are deleted. Unreadable files are reported and left as they were;
         so are bad rows of a FAQ file, reported as ("<path>:<line>", reason) while its good rows go in.
-        The new index version is published whole or not at all."""
+        With `base_url` (a folder published as a website) documents without a link of their own link to
+        base_url + their file's id. The new index version is published whole or not at all."""
         started = time.perf_counter()
+        base_url = check_base_url(base_url) if base_url else None
         max_bytes = int(MAX_FILE_MB * 1e6)
         errors: list[tuple[str, str]] = []
         docs: list[Document] = []
@@ -187,6 +190,7 @@ class Retriever:
                 errors.append((str(item.path), str(exc)))
                 failed_sources.add(str(item.path))
                 continue
+            link_documents(loaded, item, base_url)
             errors += [(f"{item.path}:{p.line}", p.reason) for p in problems]
             # a left-out row's earlier version (if any) stays as it was, like an unreadable file's
             seen_sources[str(item.path)] = {d.id for d in loaded} | {p.doc_id for p in problems if p.doc_id}

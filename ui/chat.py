@@ -23,16 +23,14 @@ from assistant.engine.events import (
     SourcesEvent,
     TokenEvent,
 )
+from ui.sources import sources_html
 
 
 def format_sources(sources: list[Any]) -> str:
+    """The reply's sources, collapsed; titles link to their pages (escaped, http(s) only: ui.sources)."""
     if not sources:
         return ""
-    rows = "\n".join(
-        f"<li><b>[{s.index}] {s.title}</b> <small>({s.doc_id}, score {s.score:.2f})</small><br>{s.snippet[:200]}…</li>"
-        for s in sources
-    )
-    return f"<details><summary>Sources ({len(sources)})</summary><ol>{rows}</ol></details>"
+    return f"<details><summary>Sources ({len(sources)})</summary>{sources_html(sources)}</details>"
 
 
 SITE = "default"  # the page chats as the default site, as the facade's stream() does

@@ -60,15 +60,21 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
     def ingest(
         paths: list[Path] = typer.Argument(..., help="Files or folders to add to the knowledge base."),
         namespace: str = typer.Option("default", help="Knowledge-base namespace (one per site)."),
+        base_url: str = typer.Option(None, "--base-url", help="Where the folder is published: documents "
+                                     "without a url of their own link to it + their file's path."),
     ) -> None:
         """Add documents to the knowledge base (unchanged files are skipped)."""
+        from assistant.engine.errors import RetrievalError
         from assistant.engine.knowledge import KnowledgeBase
 
         missing = [str(p) for p in paths if not p.exists()]
         if missing:
             fail(f"no such file or folder: {', '.join(missing)}")
         knowledge = KnowledgeBase.open(build_settings())
-        report = knowledge.add_documents(paths, namespace, progress=True)
+        try:
+            report = knowledge.add_documents(paths, namespace, progress=True, base_url=base_url)
+        except RetrievalError as exc:
+            fail(str(exc))
         typer.echo(f"added {report.added}, updated {report.updated}, skipped {report.skipped}, chunks {report.chunks}")
         for path, message in report.errors:
             typer.echo(f"error: {path}: {message}", err=True)

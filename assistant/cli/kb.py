@@ -42,6 +42,10 @@ def add(
     namespace: str = NAMESPACE,
     data_dir: Path = typer.Option(None, "--data-dir", help="Override ASSISTANT_DATA_DIR."),
     as_json: JsonFlag = False,
+    base_url: str = typer.Option(
+        None, "--base-url", help="Where the folder is published (https://help.example.com/): documents without "
+        "a url of their own link to it + their file's path, without the extension.",
+    ),
     keep_going: bool = typer.Option(
         False, "--keep-going", help="Exit 0 when some inputs were left out (they are still reported), "
         "as long as at least one was ingested or found unchanged.",
@@ -57,7 +61,7 @@ def add(
 
     knowledge = open_knowledge(data_dir)
     try:
-        report = knowledge.add_documents(paths, namespace, progress=not as_json)
+        report = knowledge.add_documents(paths, namespace, progress=not as_json, base_url=base_url)
     except RetrievalError as exc:
         fail(str(exc))
     typer.echo(

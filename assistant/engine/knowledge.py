@@ -155,9 +155,11 @@ class KnowledgeBase:
         return cls(open_retriever(settings, progress=progress, seed=seed, embedder=embedder), settings)
 
     def add_documents(self, paths: Iterable[Path], namespace: str = "default", *,
-                      progress: bool = False) -> IngestReport:
-        """Ingest files and folders (unchanged files are skipped); the report's errors list what was left out."""
-        return self._retriever.add_paths(list(paths), namespace=namespace, progress=progress)
+                      progress: bool = False, base_url: str | None = None) -> IngestReport:
+        """Ingest files and folders (unchanged files are skipped); the report's errors list what was left out.
+        `base_url`: where the folder is published; a document without a link of its own gets base_url + its
+        file's id (RetrievalError when it is not an http(s) address)."""
+        return self._retriever.add_paths(list(paths), namespace=namespace, progress=progress, base_url=base_url)
 
     def documents(self, namespace: str = "default") -> list[dict[str, Any]]:
         """The namespace's documents, by id: {"id", "title", "source", "url", "chunks", ...}; [] for a new one."""

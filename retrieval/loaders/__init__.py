@@ -6,6 +6,9 @@ A file's doc id is its path relative to the ingested root, POSIX, without the su
 LoaderError, so a batch can record it and go on. A bad row of a FAQ file (CSV/JSONL) fails the
 file only when no `problems` list is passed; with one, the row is left out and reported there
 (faq.RowProblem: line, reason) and the file's good rows load.
+
+A document's link (`url`) comes from the file (Markdown front matter, a FAQ row's `url`) or, for a folder
+published as a website, from a base URL joined with the file's id (`page_url`): the file's own link wins.
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote, urlsplit
 
-from retrieval.errors import LoaderError
+from retrieval.errors import InvalidRequest, LoaderError
 from retrieval.loaders.faq import RowProblem, load_csv, load_jsonl
 from retrieval.loaders.pages import load_html, load_markdown, load_pdf, load_text
 from retrieval.schema import Document
@@ -99,4 +103,27 @@ def load_file(source: SourceFile, max_bytes: int, problems: list[RowProblem] | N
     return docs
 
 
-__all__ = ["SUPPORTED", "RowProblem", "SourceFile", "load_file", "walk"]
+def check_base_url(base_url: str) -> str:
+    """The base URL of a published folder, checked: absolute http(s) with a host (InvalidRequest otherwise)."""
+    parts = urlsplit(base_url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise InvalidRequest(f"base URL {base_url[:200]!r} must be an http(s) address such as https://help.example.com/")
+    return base_url.strip()
+
+
+def page_url(base_url: str, doc_id: str) -> str:
+    """Where a file of a published folder lives: `https://help.example.com/` + `policies/returns`
+    (the file's path relative to the folder, without its extension; each segment percent-encoded)."""
+    return base_url.rstrip("/") + "/" + quote(doc_id, safe="/")
+
+
+def link_documents(docs: list[Document], source: SourceFile, base_url: str | None) -> None:
+    """Give the file's documents that have no link of their own the page address under `base_url`."""
+    if base_url:
+        for doc in docs:
+            if not doc.url:
+                doc.url = page_url(base_url, source.doc_id)
+
+
+__all__ = ["SUPPORTED", "RowProblem", "SourceFile", "check_base_url", "link_documents", "load_file", "page_url",
+           "walk"]

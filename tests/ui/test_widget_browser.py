@@ -8,6 +8,7 @@ Screenshots go to test-output/widget/.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import statistics
@@ -285,3 +286,35 @@ def test_page_on_an_origin_on_no_allowlist_says_so_in_its_language(browser, serv
     r = httpx.post(f"{served['base']}/v1/widget/session", json={"site_key": "pk_any"}, headers={"Origin": unlisted})
     assert r.status_code == 403 and r.json()["error"]["code"] == "origin_not_allowed"
     assert r.headers["access-control-allow-origin"] == unlisted
+
+
+def test_source_titles_are_escaped_and_only_http_links_are_links(browser, served) -> None:
+    """#28: sources are links. A reply whose sources carry markup in a title and javascript:/data: addresses
+    (as a hostile document's front matter could) is played to the widget in place of the server's answer."""
+    sources = [{"index": 1, "doc_id": "returns", "title": "Returning an item", "url": "https://help.example.com/returns"},
+               {"index": 2, "doc_id": "evil", "title": '<img src=x onerror="window.__pwned=1">Evil',
+                "url": "javascript:window.__pwned=2"},
+               {"index": 3, "doc_id": "data", "title": "Data page", "url": "data:text/html,<script>x</script>"},
+               {"index": 4, "doc_id": "plain", "title": "No link", "url": None}]
+    reply = {"conversation_id": "c_links", "message_id": "m_links", "answer": "See [1].", "route": "generate",
+             "sources": sources}
+    body = f"event: done\ndata: {json.dumps({'reply': reply})}\n\n"
+    context = browser.new_context()
+    page = context.new_page()
+    page.route("**/v1/chat", lambda route: route.fulfill(status=200, body=body,
+                                                         headers={"content-type": "text/event-stream"}))
+    page.goto(f"{served['base']}/demo")
+    page.get_by_role("button", name="Chat with support").click()
+    _ask(page, "How do I return an item?")
+    page.locator(".sources li").nth(3).wait_for(timeout=30_000)
+    links = page.locator(".sources a")
+    assert links.count() == 1
+    assert links.get_attribute("href") == "https://help.example.com/returns"
+    assert links.get_attribute("target") == "_blank" and "noopener" in links.get_attribute("rel")
+    items = page.locator(".sources li").all_inner_texts()
+    assert items[1] == '[2] <img src=x onerror="window.__pwned=1">Evil'  # shown as text
+    assert page.locator(".sources img").count() == 0 and page.evaluate("window.__pwned") is None
+    page.locator(".sources li").nth(1).click()
+    assert page.evaluate("window.__pwned") is None and len(context.pages) == 1
+    _shot(page, "source-links")
+    context.close()

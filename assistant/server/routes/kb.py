@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path as FilePath
 from typing import Any
 
-from fastapi import APIRouter, Depends, File, Path, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Path, Request, Response, UploadFile
 
 from assistant.engine.errors import RetrievalError
 from assistant.engine.knowledge import MAX_FILE_MB
@@ -59,7 +59,10 @@ async def _save(upload: UploadFile, target: FilePath, max_bytes: int) -> None:
 @router.post("/documents", response_model=KbUploadOut, dependencies=[Depends(require_multipart)],
              responses={413: {"description": "A file is too large."}, 415: {"description": "Wrong type."}})
 async def upload(caller: SecretCallerDep, assistant: AssistantDep,
-                 files: list[UploadFile] = File(..., description="Documents: .md .txt .html .pdf .csv .jsonl")
+                 files: list[UploadFile] = File(..., description="Documents: .md .txt .html .pdf .csv .jsonl"),
+                 base_url: str | None = Form(None, max_length=2000, description=(
+                     "Where the files are published (https://help.example.com/): a document without a url of "
+                     "its own links to base_url + its file name without the extension."))
                  ) -> Any:
     if not 1 <= len(files) <= MAX_FILES:
         raise APIError(400, "invalid_upload", f"send 1 to {MAX_FILES} files")
@@ -72,7 +75,8 @@ async def upload(caller: SecretCallerDep, assistant: AssistantDep,
         for upload_file, path in zip(files, paths, strict=True):
             await _save(upload_file, path, max_bytes)
         try:
-            report = await asyncio.to_thread(assistant.knowledge.add_documents, paths, caller.site.namespace)
+            report = await asyncio.to_thread(assistant.knowledge.add_documents, paths, caller.site.namespace,
+                                             base_url=base_url or None)
         except RetrievalError as exc:
             raise APIError(400, "invalid_upload", str(exc)) from exc
     body = KbUploadOut(**report.model_dump(include=set(KbUploadOut.model_fields)))

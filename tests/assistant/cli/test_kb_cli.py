@@ -77,6 +77,26 @@ def test_kb_add_reports_bad_faq_rows_by_line_and_ingests_the_rest(tmp_path: Path
     assert sorted(d["id"] for d in json.loads(listed.stdout.strip().splitlines()[-1])["documents"]) == ["pay", "ship"]
 
 
+def test_kb_add_and_ingest_with_a_base_url_link_a_published_folder(env: Path) -> None:
+    """#28: `--base-url` gives documents without a url of their own base + their file's path."""
+    (env / "bad.jsonl").unlink()
+    runner = CliRunner()
+    bad = runner.invoke(app, ["kb", "add", str(env), "--base-url", "javascript:alert(1)"])
+    assert bad.exit_code != 0 and "base URL" in bad.output
+    added = runner.invoke(app, ["kb", "add", str(env), "--base-url", "https://help.example.com/", "--json"])
+    assert added.exit_code == 0, added.output
+    hits = runner.invoke(app, ["kb", "search", "return unworn items", "-k", "1"])
+    assert "https://help.example.com/returns" in hits.output
+    listed = json.loads(runner.invoke(app, ["kb", "list", "--json"]).stdout.strip().splitlines()[-1])
+    assert {d["id"]: d["url"] for d in listed["documents"]} == {"returns": "https://help.example.com/returns",
+                                                                  "faq#1": "https://help.example.com/faq"}
+    again = runner.invoke(app, ["ingest", str(env), "--namespace", "docs", "--base-url", "https://docs.example.com"])
+    assert again.exit_code == 0, again.output
+    listed = json.loads(runner.invoke(app, ["kb", "list", "-n", "docs", "--json"]).stdout.strip().splitlines()[-1])
+    assert sorted(d["url"] for d in listed["documents"]) == ["https://docs.example.com/faq",
+                                                             "https://docs.example.com/returns"]
+
+
 def test_eval_retrieval_json_contract(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ASSISTANT_DATA_DIR", str(tmp_path / "var"))
     kb = tmp_path / "kb.jsonl"

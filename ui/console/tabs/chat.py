@@ -10,13 +10,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import gradio as gr
-import pandas as pd
 
 from assistant.engine.events import DoneEvent, Reply, TokenEvent
 from ui.console.context import NOT_READY, ConsoleContext, ms
 from ui.console.style import badges, notice
+from ui.sources import sources_html
 
-SOURCE_COLUMNS = ["#", "title", "document", "score"]
+NO_SOURCES = "<p>No sources yet.</p>"
 
 
 def reply_badges(reply: Reply) -> list[tuple[str, str]]:
@@ -50,11 +50,11 @@ def reply_note(reply: Reply) -> dict[str, Any]:
     return {"role": "assistant", "content": body, "metadata": {"title": title, "status": "done"}}
 
 
-def sources_frame(reply: Reply | None) -> pd.DataFrame:
+def sources_frame(reply: Reply | None) -> str:
+    """The reply's sources with clickable titles (escaped, http(s) links only, new tab: ui.sources)."""
     if reply is None or not reply.sources:
-        return pd.DataFrame(columns=SOURCE_COLUMNS)
-    return pd.DataFrame([(s.index, s.title, s.doc_id, round(s.score, 3)) for s in reply.sources],
-                        columns=SOURCE_COLUMNS)
+        return NO_SOURCES
+    return sources_html(reply.sources, snippets=False)
 
 
 def build(ctx: ConsoleContext) -> tuple[gr.Tab, Any]:
@@ -93,7 +93,7 @@ def build(ctx: ConsoleContext) -> tuple[gr.Tab, Any]:
         history.append(reply_note(reply))
         yield history, reply.conversation_id, badges(reply_badges(reply)), sources_frame(reply), ""
 
-    def new_conversation() -> tuple[list, None, str, pd.DataFrame]:
+    def new_conversation() -> tuple[list, None, str, str]:
         return [], None, notice("New conversation: your next message starts it."), sources_frame(None)
 
     def refresh_sites(current: str) -> Any:
@@ -118,8 +118,8 @@ def build(ctx: ConsoleContext) -> tuple[gr.Tab, Any]:
             with gr.Column(scale=2):
                 gr.Markdown("#### Last reply")
                 details = gr.HTML(notice("Send a message to see how the reply was made."), elem_id="chat-details")
-                sources = gr.Dataframe(sources_frame(None), label="Its sources", interactive=False,
-                                       elem_id="chat-sources", wrap=True)
+                gr.Markdown("#### Its sources")
+                sources = gr.HTML(sources_frame(None), elem_id="chat-sources")
         conversation = gr.State(None)
         for trigger in (box.submit, send.click):
             trigger(respond, [box, chatbot, conversation, site], [chatbot, conversation, details, sources, box])

@@ -1,6 +1,9 @@
-"""`assistant sites create|list|keys|revoke|origins`: manage support sites (tenants) and their keys.
+"""`assistant sites create|list|show|update|delete|keys|revoke|origins`: manage support sites (tenants) and their keys.
 
-    assistant sites create acme "Acme support" --origin https://help.acme.com
+    assistant sites create acme "Acme support" --origin https://help.acme.com --company "Acme Bikes"
+    assistant sites update acme --templates acme/templates.yaml --intents acme/intents.csv
+    assistant sites show acme
+    assistant sites delete acme                      # asks first; --yes skips that, --force ignores open handoffs
     assistant sites keys acme --new backend          # prints the secret key once
     assistant sites revoke acme key_3f2a...
     assistant sites origins acme --add https://shop.acme.com --remove https://old.acme.com
@@ -15,7 +18,7 @@ from typing import Any
 import typer
 
 from assistant.cli.common import JsonFlag, build_settings, fail, print_json_last
-from assistant.engine.errors import KeyNotFound, SiteError, SiteExists, SiteNotFound
+from assistant.engine.errors import KeyNotFound, SiteBusy, SiteError, SiteExists, SiteNotFound
 
 
 def _sites() -> Any:
@@ -25,10 +28,34 @@ def _sites() -> Any:
     return SiteDirectory.open(build_settings().resolved_database_url)
 
 
+# What the assistant says in the site's name (site_profile.py), as CLI options: field -> (flag, help).
+PROFILE_OPTIONS = {
+    "company": ("--company", "Name the assistant speaks in (default: the site's name)."),
+    "greeting": ("--greeting", "Reply to a hello when the site has no greeting template."),
+    "system_prompt": ("--system-prompt", "The chat model's instructions and tone; {company} is replaced."),
+    "handoff_message": ("--handoff-message", "What the customer is told when a person is asked for."),
+    "abstain_message": ("--abstain-message", "What the customer is told when no reliable answer is found."),
+    "templates_path": ("--templates", "The site's answer templates YAML (checked now; default: none)."),
+    "intents_path": ("--intents", "The site's intent examples CSV: its own intent model (default: none)."),
+}
+CLEARS = " An empty value clears it."
+
+
+def _profile_option(field: str, clears: bool = False) -> Any:
+    flag, text = PROFILE_OPTIONS[field]
+    return typer.Option(None, flag, help=text + (CLEARS if clears else ""))
+
+
 def _site_row(site: Any) -> dict[str, Any]:
     return {"id": site.id, "name": site.name, "namespace": site.namespace, "public_key": site.public_key,
             "allowed_origins": site.allowed_origins, "daily_quota": site.daily_quota, "key_rate": site.key_rate,
-            "session_rate": site.session_rate, "widget": site.widget}
+            "session_rate": site.session_rate, "widget": site.widget, "adapter": site.adapter,
+            "quota_message": site.quota_message, **{field: getattr(site, field) for field in PROFILE_OPTIONS}}
+
+
+def _given(**options: Any) -> dict[str, Any]:
+    """The options the command line set (None = not given; an empty string clears a text field)."""
+    return {k: v for k, v in options.items() if v is not None}
 
 
 def _key_row(key: Any) -> dict[str, Any]:
@@ -49,11 +76,19 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         daily_quota: int = typer.Option(None, min=0, help="Chat messages per UTC day (0 = unlimited)."),
         key_rate: str = typer.Option(None, help="Rate per secret key, e.g. 600/minute."),
         session_rate: str = typer.Option(None, help="Rate per widget session, e.g. 30/minute."),
+        company: str = _profile_option("company"),
+        greeting: str = _profile_option("greeting"),
+        system_prompt: str = _profile_option("system_prompt"),
+        handoff_message: str = _profile_option("handoff_message"),
+        abstain_message: str = _profile_option("abstain_message"),
+        templates: str = _profile_option("templates_path"),
+        intents: str = _profile_option("intents_path"),
         json_out: JsonFlag = False,
     ) -> None:
-        """Create a site; prints its public widget key."""
-        options = {k: v for k, v in {"daily_quota": daily_quota, "key_rate": key_rate,
-                                      "session_rate": session_rate}.items() if v is not None}
+        """Create a site; prints its public widget key. It starts with no templates and no intents of its own."""
+        options = _given(daily_quota=daily_quota, key_rate=key_rate, session_rate=session_rate, company=company,
+                         greeting=greeting, system_prompt=system_prompt, handoff_message=handoff_message,
+                         abstain_message=abstain_message, templates_path=templates, intents_path=intents)
         try:
             site = _sites().create(site_id, name, origins=origin, namespace=namespace, **options)
         except (SiteError, SiteExists) as exc:
@@ -72,6 +107,90 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
             typer.echo(f"{row['id']:<20} {row['name']:<30} {origins}")
         if json_out:
             print_json_last(rows)
+
+    @sites_app.command("show")
+    def show(site_id: str = typer.Argument(...), json_out: JsonFlag = False) -> None:
+        """Show a site's settings, what the assistant says in its name, and how much data it holds."""
+        directory = _sites()
+        try:
+            row, data = _site_row(directory.get(site_id)), directory.data(site_id)
+        except SiteNotFound:
+            fail(f"no site {site_id!r}")
+        row.update(conversations=data.conversations, open_handoffs=data.open_handoffs, keys=data.keys)
+        for name, value in row.items():
+            shown = "(unset)" if value is None or value == "" else value
+            typer.echo(f"{name:<16} {shown}")
+        if json_out:
+            print_json_last(row)
+
+    @sites_app.command("update")
+    def update(
+        site_id: str = typer.Argument(...),
+        name: str = typer.Option(None, help="Display name."),
+        daily_quota: int = typer.Option(None, min=0, help="Chat messages per UTC day (0 = unlimited)."),
+        key_rate: str = typer.Option(None, help="Rate per secret key, e.g. 600/minute."),
+        session_rate: str = typer.Option(None, help="Rate per widget session, e.g. 30/minute."),
+        quota_message: str = typer.Option(None, help="What the customer is told when the daily quota is spent."),
+        adapter: str = typer.Option(None, help="LoRA adapter that answers for this site."),
+        company: str = _profile_option("company", clears=True),
+        greeting: str = _profile_option("greeting", clears=True),
+        system_prompt: str = _profile_option("system_prompt", clears=True),
+        handoff_message: str = _profile_option("handoff_message", clears=True),
+        abstain_message: str = _profile_option("abstain_message", clears=True),
+        templates: str = _profile_option("templates_path", clears=True),
+        intents: str = _profile_option("intents_path", clears=True),
+        json_out: JsonFlag = False,
+    ) -> None:
+        """Change a site's settings; every value is checked first, and nothing is written when one is wrong."""
+        changes = _given(name=name, daily_quota=daily_quota, key_rate=key_rate, session_rate=session_rate,
+                         quota_message=quota_message, adapter=adapter, company=company, greeting=greeting,
+                         system_prompt=system_prompt, handoff_message=handoff_message,
+                         abstain_message=abstain_message, templates_path=templates, intents_path=intents)
+        if not changes:
+            fail("nothing to change: give at least one option (see --help)")
+        try:
+            site = _sites().update(site_id, **changes)
+        except SiteNotFound:
+            fail(f"no site {site_id!r}")
+        except SiteError as exc:
+            fail(str(exc))
+        typer.echo(f"updated site {site.id!r}: {', '.join(sorted(changes))}")
+        if json_out:
+            print_json_last(_site_row(site))
+
+    @sites_app.command("delete")
+    def delete(
+        site_id: str = typer.Argument(...),
+        yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+        force: bool = typer.Option(False, "--force", help="Delete even while it has open handoffs."),
+        json_out: JsonFlag = False,
+    ) -> None:
+        """Delete a site with its conversations, keys and knowledge-base documents (asks first)."""
+        if site_id == "default":  # refused before the question: the answer would not matter
+            fail("the default site cannot be deleted: keyless local use and /demo answer as it")
+        directory = _sites()
+        try:
+            site, data = directory.get(site_id), directory.data(site_id)
+        except SiteNotFound:
+            fail(f"no site {site_id!r}")
+        if data.open_handoffs and not force:
+            fail(f"site {site_id!r} has {data.open_handoffs} open handoff(s): a person may be answering them; "
+                 "close them first, or pass --force")
+        if not yes and not typer.confirm(
+                f"Delete site {site_id!r} with {data.conversations} conversation(s), {data.keys} key(s) and the "
+                f"documents of namespace {site.namespace!r}?", default=False):
+            fail("nothing deleted", code=1)
+        from assistant.cli.kb import open_knowledge
+
+        try:
+            deleted = directory.delete(site_id, force=force, knowledge=open_knowledge())
+        except (SiteBusy, SiteNotFound) as exc:
+            fail(str(exc) if isinstance(exc, SiteBusy) else f"no site {site_id!r}")
+        kept = " (namespace shared with another site: its documents kept)" if deleted.namespace_shared else ""
+        typer.echo(f"deleted site {site_id!r}: {deleted.conversations} conversation(s), {deleted.keys} key(s), "
+                   f"{deleted.documents} document(s){kept}")
+        if json_out:
+            print_json_last(vars(deleted))
 
     @sites_app.command("keys")
     def keys(

@@ -9,6 +9,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 ORIGIN_EXAMPLE = "https://help.example.com"
+PROFILE_NOTE = ("{what}. Unset (null or empty): {builtin} (the default site: the global setting).")
+# What the assistant says in the site's name (assistant/engine/site_profile.py): a site's own key may change these.
+PROFILE_FIELDS = ("company", "greeting", "system_prompt", "handoff_message", "abstain_message")
 
 
 class WidgetSettings(BaseModel):
@@ -34,8 +37,22 @@ class SiteFields(BaseModel):
     allowed_origins: list[str] | None = Field(None, max_length=50, examples=[[ORIGIN_EXAMPLE]])
     namespace: str | None = Field(None, max_length=64, description="Knowledge-base namespace (default: the id).")
     adapter: str | None = Field(None, max_length=128, description="LoRA adapter that answers for this site.")
-    intents_path: str | None = Field(None, max_length=500)
-    templates_path: str | None = Field(None, max_length=500)
+    intents_path: str | None = Field(
+        None, max_length=500, description="The site's intent examples CSV (text,intent) on the server; its own intent "
+        "model is trained from it. Unset: no intents (the default site: the global model). Empty string clears it.")
+    templates_path: str | None = Field(
+        None, max_length=500, description="The site's answer templates YAML on the server, checked when set. Unset: "
+        "no templates (the default site: the global ones).")
+    company: str | None = Field(None, max_length=200, examples=["Acme Bikes"], description=PROFILE_NOTE.format(
+        what="Name the assistant speaks in (greetings, system prompt, templates' {company})", builtin="the site's name"))
+    greeting: str | None = Field(None, max_length=1000, description=PROFILE_NOTE.format(
+        what="Reply to a hello when the site has no greeting template", builtin="'Hi, welcome to <company>! ...'"))
+    system_prompt: str | None = Field(None, max_length=8000, description=PROFILE_NOTE.format(
+        what="The chat model's instructions and tone; {company} is replaced", builtin="the built-in prompt"))
+    handoff_message: str | None = Field(None, max_length=2000, description=PROFILE_NOTE.format(
+        what="What the customer is told when a person is asked for", builtin="the built-in message"))
+    abstain_message: str | None = Field(None, max_length=2000, description=PROFILE_NOTE.format(
+        what="What the customer is told when no reliable answer is found", builtin="the built-in message"))
     key_rate: str | None = Field(None, max_length=100, examples=["600/minute"])
     session_rate: str | None = Field(None, max_length=100, examples=["30/minute"])
     daily_quota: int | None = Field(None, ge=0, le=100_000_000, description="Chat messages per UTC day; 0 = none.")
@@ -72,9 +89,25 @@ class SiteOut(BaseModel):
     quota_message: str | None = None
     widget: dict[str, Any] = Field(default_factory=dict)
     created_at: datetime
+    company: str | None = None
+    greeting: str | None = None
+    system_prompt: str | None = None
+    handoff_message: str | None = None
+    abstain_message: str | None = None
     webhook_url: str | None = None
     webhook_secret: str | None = Field(None, description="Signs each webhook body (X-Assistant-Signature).")
     webhook_format: str | None = None
+
+
+class SiteDeleted(BaseModel):
+    """What deleting a site removed."""
+
+    site_id: str
+    conversations: int = Field(description="Conversations deleted, with their messages, feedback and notes.")
+    keys: int
+    documents: int = Field(description="Documents deleted from the site's knowledge-base namespace.")
+    namespace: str
+    namespace_shared: bool = Field(description="Another site uses the namespace: its documents were kept.")
 
 
 class KeyCreate(BaseModel):

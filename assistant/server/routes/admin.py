@@ -1,20 +1,28 @@
-"""Admin API (X-Admin-Key): create, list, read and change sites; issue, list and revoke their secret keys."""
+"""Admin API (X-Admin-Key): create, list, read, change and delete sites; issue, list and revoke their secret keys."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from assistant.engine import sites
-from assistant.engine.errors import KeyNotFound, SiteError, SiteExists, SiteNotFound
+from assistant.engine.errors import KeyNotFound, SiteBusy, SiteError, SiteExists, SiteNotFound
 from assistant.engine.webhooks import WebhookURLError
 from assistant.server.auth import AdminDep, SitesDep
-from assistant.server.deps import JSONBody, StateDep
+from assistant.server.deps import AssistantDep, JSONBody, StateDep
 from assistant.server.errors import APIError
 from assistant.server.origins import forget_origins
-from assistant.server.site_schemas import KeyCreate, KeyCreated, KeyOut, SiteCreate, SiteOut, SiteUpdate
+from assistant.server.site_schemas import (
+    KeyCreate,
+    KeyCreated,
+    KeyOut,
+    SiteCreate,
+    SiteDeleted,
+    SiteOut,
+    SiteUpdate,
+)
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[AdminDep])
 SiteId = Path(max_length=64, description="Site id.")
@@ -31,6 +39,8 @@ def site_errors() -> Iterator[None]:
         raise APIError(422, "invalid_site", str(exc)) from exc
     except SiteExists as exc:
         raise APIError(409, "site_exists", str(exc)) from exc
+    except SiteBusy as exc:
+        raise APIError(409, "site_busy", str(exc)) from exc
     except SiteNotFound as exc:
         raise APIError(404, "site_not_found", f"no site with id {exc.args[0]!r}") from exc
     except KeyNotFound as exc:
@@ -80,6 +90,18 @@ def update_site(body: SiteUpdate, directory: SitesDep, state: StateDep, site_id:
         site = directory.update(site_id, **changes(body))
     forget_origins(state)
     return site_out(site)
+
+
+@router.delete("/sites/{site_id}", response_model=SiteDeleted,
+               responses={409: {"description": "The default site, or open handoffs without force=true."}})
+def delete_site(assistant: AssistantDep, state: StateDep, site_id: str = SiteId,
+                force: bool = Query(False, description="Delete even while a person may be answering a handoff.")
+                ) -> SiteDeleted:
+    """Delete the site with its conversations, keys, alerts and knowledge-base documents (irreversible)."""
+    with site_errors():
+        deleted = assistant.delete_site(site_id, force=force)
+    forget_origins(state)
+    return SiteDeleted.model_validate(deleted, from_attributes=True)
 
 
 @router.post("/sites/{site_id}/keys", status_code=201, response_model=KeyCreated, dependencies=[JSONBody])

@@ -1,4 +1,5 @@
-"""The caller's own site (secret key): read it, and change its name, widget look, origins and quota message."""
+"""The caller's own site (secret key): read it, and change its name, widget look, origins, quota message and what the
+assistant says in its name (company, greeting, system prompt, handoff and abstain messages)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ from assistant.server.errors import APIError
 from assistant.server.origins import forget_origins
 from assistant.server.ratelimit import LimitedCallerDep
 from assistant.server.routes.admin import changes, site_errors, site_out
-from assistant.server.site_schemas import SiteOut, SiteUpdate
+from assistant.server.site_schemas import PROFILE_FIELDS, SiteOut, SiteUpdate
 
 router = APIRouter(prefix="/v1", tags=["sites"])
 
-# Rates, quotas, namespace and adapter stay with the admin: a leaked site key must not lift its own limits.
-OWN_FIELDS = {"name", "allowed_origins", "widget", "quota_message"}
+# Rates, quotas, namespace and adapter stay with the admin: a leaked site key must not lift its own limits; so do
+# the templates and intents files, paths on the server. What the assistant says in the site's name is the site's.
+OWN_FIELDS = {"name", "allowed_origins", "widget", "quota_message", *PROFILE_FIELDS}
 
 
 def _not_widget(caller: Principal) -> None:

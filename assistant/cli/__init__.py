@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "assistant.cli.eval_answers",
     "assistant.cli.finetune",
     "assistant.cli.sites",
+    "assistant.cli.conversations",
 ]
 
 for _name in COMMAND_MODULES:

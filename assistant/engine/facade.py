@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from assistant.engine.audit import AuditLog
 from assistant.engine.backends import Backend, BackendError, SamplingParams, create_backend
 from assistant.engine.context import SourceSelector
+from assistant.engine.conversation_export import ConversationExport
 from assistant.engine.conversations import Conversations, TranscriptTurn, transcript
 from assistant.engine.errors import InvalidMessage  # noqa: F401 - re-exported
 from assistant.engine.events import (
@@ -85,6 +86,7 @@ class Assistant:
         self.on_handoff: list[Any] = []  # callbacks(reply, list[TranscriptTurn]); the webhook is one of them
         # What routes, CLI and console read and change of the stored data: never the store itself.
         self.conversations = Conversations(store, settings.security)
+        self.exports = ConversationExport(store, settings.security)  # redacted JSONL/CSV downloads, audited
         self.sites = SiteDirectory(store)
         # The people who answer: the agent queue, its webhooks and the audit log of what agents and admins did.
         self.audit = AuditLog(store)

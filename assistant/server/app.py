@@ -23,6 +23,7 @@ from assistant.server.routes import (
     admin,
     chat,
     conversations,
+    exports,
     feedback,
     handoff,
     health,
@@ -86,6 +87,6 @@ def create_app(settings: Settings | None = None, *, assistant: Any = None,
     app.add_middleware(HTTPMetrics)
     install_request_logging(app)  # outermost: every line of a request carries its id
     for module in (health, chat, openai, conversations, feedback, handoff, messages, queue, kb, sites, widget, admin,
-                   metrics):
+                   exports, metrics):
         app.include_router(module.router)
     return app

@@ -17,15 +17,16 @@ from typing import Any
 
 import typer
 
+from assistant.cli import site_webhooks
 from assistant.cli.common import JsonFlag, build_settings, fail, print_json_last
 from assistant.engine.errors import KeyNotFound, SiteBusy, SiteError, SiteExists, SiteNotFound
 
 
 def _sites() -> Any:
     """The configured database's sites (assistant.engine.sites.SiteDirectory)."""
-    from assistant.engine.sites import SiteDirectory
+    from assistant.engine.audit import AuditedSites
 
-    return SiteDirectory.open(build_settings().resolved_database_url)
+    return AuditedSites.open(build_settings().resolved_database_url).as_actor("cli")  # changes audited as "cli"
 
 
 # What the assistant says in the site's name (site_profile.py), as CLI options: field -> (flag, help).
@@ -191,6 +192,8 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
                    f"{deleted.documents} document(s){kept}")
         if json_out:
             print_json_last(vars(deleted))
+
+    site_webhooks.register(sites_app, _sites)
 
     @sites_app.command("keys")
     def keys(

@@ -22,10 +22,11 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, Integer, String, event, select
 from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column
 
+from assistant.engine.sites import ApiKey, Site, SiteDirectory
 from assistant.engine.store import Base, Store, utcnow
 
 ACTIONS = ("claim", "reply", "note", "close", "hand_back", "key_issue", "key_revoke", "site_create",
-           "site_update", "export")
+           "site_update", "site_delete", "export")
 CSV_COLUMNS = ["id", "at", "site_id", "actor", "action", "target", "detail"]
 
 
@@ -124,6 +125,49 @@ class AuditLog:
                                  _detail_text(e.detail)])
         self.record(site_id or "*", actor, "export", "export:audit_log", {"rows": len(rows), "file": out.name})
         return len(rows)
+
+
+class AuditedSites(SiteDirectory):
+    """`Assistant.sites` and the CLI's sites: a SiteDirectory whose changes to sites and keys are audited under
+    `actor` ("admin": the admin API; the CLI says "cli", a site's own key "key:<id>")."""
+
+    def __init__(self, store: Store, actor: str = "admin") -> None:
+        super().__init__(store)
+        self.actor = actor
+        self._log = AuditLog(store)
+
+    def as_actor(self, actor: str) -> AuditedSites:
+        """The same sites, with changes audited as done by `actor`."""
+        return AuditedSites(self._store, actor)
+
+    def create(self, site_id: str, name: str, *, origins: Sequence[str] = (), namespace: str | None = None,
+               **settings: Any) -> Site:
+        site = super().create(site_id, name, origins=origins, namespace=namespace, **settings)
+        self._log.record(site_id, self.actor, "site_create", f"site:{site_id}",
+                         {"fields": sorted(settings), "origins": list(origins)})
+        return site
+
+    def update(self, site_id: str, **changes: Any) -> Site:
+        site = super().update(site_id, **changes)
+        # The field names only: values may be secrets (webhook_secret) or long texts.
+        self._log.record(site_id, self.actor, "site_update", f"site:{site_id}", {"fields": sorted(changes)})
+        return site
+
+    def issue_key(self, site_id: str, name: str = "") -> tuple[ApiKey, str]:
+        key, plaintext = super().issue_key(site_id, name)
+        self._log.record(site_id, self.actor, "key_issue", f"key:{key.id}", {"name": key.name, "prefix": key.prefix})
+        return key, plaintext
+
+    def revoke_key(self, key_id: str, site_id: str | None = None) -> ApiKey:
+        key = super().revoke_key(key_id, site_id)
+        self._log.record(key.site_id, self.actor, "key_revoke", f"key:{key.id}",
+                         {"name": key.name, "prefix": key.prefix})
+        return key
+
+    def delete(self, site_id: str, *, force: bool = False, knowledge: Any = None) -> Any:
+        deleted = super().delete(site_id, force=force, knowledge=knowledge)
+        self._log.record(site_id, self.actor, "site_delete", f"site:{site_id}", {"force": force})
+        return deleted
 
 
 def _detail_text(detail: dict[str, Any]) -> str:

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from assistant.engine.audit import AuditLog
+from assistant.engine.audit import AuditedSites, AuditLog
 from assistant.engine.backends import Backend, BackendError, SamplingParams, create_backend
 from assistant.engine.context import SourceSelector
 from assistant.engine.conversation_export import ConversationExport
@@ -39,7 +39,7 @@ from assistant.engine.queue import AgentQueue
 from assistant.engine.served_model import ServedModel
 from assistant.engine.settings import Settings
 from assistant.engine.site_profile import SiteProfile, SiteProfiles
-from assistant.engine.sites import DEFAULT_SITE, SiteDirectory
+from assistant.engine.sites import DEFAULT_SITE
 from assistant.engine.store import ConversationNotFound, Store, new_id
 from assistant.engine.turn import CustomerTurn
 from assistant.engine.webhooks import WebhookSender
@@ -87,7 +87,7 @@ class Assistant:
         # What routes, CLI and console read and change of the stored data: never the store itself.
         self.conversations = Conversations(store, settings.security)
         self.exports = ConversationExport(store, settings.security)  # redacted JSONL/CSV downloads, audited
-        self.sites = SiteDirectory(store)
+        self.sites = AuditedSites(store)  # a SiteDirectory that writes site and key changes to the audit log
         # The people who answer: the agent queue, its webhooks and the audit log of what agents and admins did.
         self.audit = AuditLog(store)
         self.webhooks = WebhookSender(store, fallback_url=settings.understanding.handoff_webhook_url)

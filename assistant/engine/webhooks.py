@@ -51,7 +51,7 @@ ATTEMPTS = 5
 BACKOFF_S = 0.5
 BACKOFF_MAX_S = 8.0
 TIMEOUT_S = 5.0
-WORKERS = 4
+WORKERS = 16  # threads mostly sleep between attempts: one dead receiver must not hold up the others
 RETRY_STATUSES = {408, 429}
 
 

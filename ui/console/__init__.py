@@ -2,7 +2,7 @@
 
     mount_console(app, settings, lambda: state.assistant)
 
-Tabs: Chat, Sentiment, Intents, Conversations, Knowledge base, KPIs. The dashboards share one
+Tabs: Chat, Sentiment, Intents, Conversations, Inbox (handed-off conversations), Knowledge base, KPIs, Audit log. The dashboards share one
 filter bar (site, period, hour/day buckets, time zone) and one query per refresh. Mounting also
 starts the negative-surge monitor with the server (see assistant.engine.alerts).
 """
@@ -23,7 +23,9 @@ from ui.console.auth import operator_auth
 from ui.console.context import ALL_SITES, COMMON_ZONES, NOT_READY, PERIODS, ConsoleContext, make_filters
 from ui.console.style import CSS, THEME, notice
 from ui.console.tabs import chat
+from ui.console.tabs.audit import AuditTab
 from ui.console.tabs.conversations import ConversationsTab
+from ui.console.tabs.inbox import InboxTab
 from ui.console.tabs.intents import IntentsTab
 from ui.console.tabs.knowledge import KnowledgeTab
 from ui.console.tabs.kpis import KpisTab
@@ -52,8 +54,10 @@ def build_console(get_assistant: Callable[[], Any], settings: Settings) -> gr.Bl
             sentiment = SentimentTab(ctx)
             intents = IntentsTab(ctx)
             conversations = ConversationsTab(ctx)
+            inbox = InboxTab(ctx)
             knowledge = KnowledgeTab(ctx)
             kpis = KpisTab(ctx)
+            audit = AuditTab(ctx)
 
         filters = [site, period, bucket, tz]
         local = conversations.filter_inputs
@@ -105,6 +109,8 @@ def build_console(get_assistant: Callable[[], Any], settings: Settings) -> gr.Bl
         intents.wire(everything)
         conversations.wire((refresh_list, [*filters, *local], conversations.outputs))
         knowledge.wire()
+        inbox.wire()  # the inbox and the audit log load on their own (tab select, Refresh)
+        audit.wire()
     return demo
 
 

@@ -162,12 +162,15 @@ class ConversationsTab:
 
     def on_export(self, kind: str) -> tuple[Any, str]:
         folder = self.ctx.export_dir()
+        audit = self.ctx.assistant().audit
         if kind == "jsonl":
             path = folder / "review-finetune.jsonl"
             n = self.ctx.conversations.export_reviewed(path)
+            audit.record("*", "operator", "export", "export:review-finetune", {"file": path.name, "rows": n})
             return str(path), notice(f"{n} reviewed turns exported to {path}.", "ok")
         path = folder / "template-suggestions.yaml"
         n = self.ctx.conversations.write_suggestions(path)
+        audit.record("*", "operator", "export", "export:template-suggestions", {"file": path.name, "rows": n})
         return str(path), notice(f"{n} template suggestions exported to {path}.", "ok")
 
     def wire(self, load_list: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -86,4 +87,6 @@ class KpisTab:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         site = f.site_id or "all-sites"
         path = an.export_kpis_csv(df, self.ctx.export_dir() / f"kpis-{site}-{stamp}.csv", f.bucket, f.tz)
+        self.ctx.assistant().audit.record(f.site_id or "*", "operator", "export", "export:kpis",
+                                          {"file": Path(path).name, "period": f.period})
         return str(path), notice(f"Exported {f.period.lower()}, per {f.bucket} ({f.tz}), to {path}.", "ok")

@@ -188,8 +188,8 @@ class SiteProfiles:
             if key not in self._models:
                 try:
                     self._models[key] = self._assistant.understanding.own_intents(Path(path))
-                except (DataError, OSError) as exc:
-                    log.error("site intents left out: %s", exc)
+                except Exception as exc:  # a file that cannot be trained on must not fail the site's turns
+                    log.error("site intents %s left out: %s", path, exc)
                     self._models[key] = None
             return self._models[key]
 

@@ -54,6 +54,8 @@ def mount_widget(app: FastAPI, settings: Settings) -> FastAPI:
         if site_key is None:
             site_key = ensure_sites(state, state.assistant.sites).get(sites.DEFAULT_SITE).public_key
         origin = f"{request.url.scheme}://{request.headers.get('host', request.url.netloc)}"
-        return HTMLResponse(demo_page(settings.company, origin, site_key, lang))
+        site = state.assistant.sites.by_public_key(site_key)  # the page and widget title in that site's name
+        company = state.assistant.profiles.get(site.id if site else sites.DEFAULT_SITE).company
+        return HTMLResponse(demo_page(company, origin, site_key, lang))
 
     return app

@@ -1,8 +1,8 @@
 """Two sites in one real server: the sample shop (the default site) and a bike-rental company with its own key,
 pages, templates, intents, company name and handoff message. The same questions go to both over the four
 surfaces a customer reaches (REST /v1/chat, the OpenAI endpoint through the official client, the widget's session
-flow and the Python SDK), and every reply, template, intent, source and conversation is checked against the
-other site's. The leaks are counted; there must be none.
+flow and the Python SDK), and every reply, template, intent, source and conversation (and the /demo page's name)
+is checked against the other site's. The leaks are counted; there must be none.
 
 Real understanding, retrieval and store; the fake backend with extractive answers (no chat model is needed to
 tell whose words a reply uses).
@@ -247,6 +247,13 @@ def test_no_reply_template_intent_source_or_conversation_of_one_site_reaches_the
         if r.json()["message"] != message:
             leaks.append(f"{site_id}'s widget handoff said {r.json()['message']!r}")
         sites[site_id].conversations.add(r.json()["conversation_id"])
+    # the /demo page of each site's widget is titled in that site's name
+    for site in sites.values():
+        page = httpx.get(f"{base}/demo", params={"site_key": site.public_key}, timeout=30).text
+        other = "bikes" if site.id == "default" else "default"
+        checks += 1
+        if MARKERS[other][0] in page or MARKERS[site.id][0] not in page:
+            leaks.append(f"/demo of {site.id} is not in its name")
     for own_id, other_id in (("default", "bikes"), ("bikes", "default")):
         probes = {t.conversation_id for t in turns if t.site == other_id and t.surface == "widget"}
         leaks += conversation_leaks(base, sites[own_id], sites[other_id], widgets[own_id], probes)

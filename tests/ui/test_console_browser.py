@@ -376,3 +376,49 @@ def test_knowledge_base_upload_search_delete(page, console: dict, tmp_path: Path
     page.locator("#kb-delete").click()
     expect(page.locator("#kb-delete-status")).to_contain_text("Deleted 'gift-wrapping'")
     expect(page.locator("#kb-docs")).not_to_contain_text("gift-wrapping")
+
+
+def test_inbox_claims_and_answers_a_handed_off_customer(page, console: dict) -> None:
+    import httpx
+
+    expect = _expect()
+    base = console["base"]
+    asked = "My bike order NW-77 never came, I want a person"
+    first = httpx.post(f"{base}/v1/chat", json={"message": "Where is my order NW-77? It is very late."}, timeout=60)
+    cid = first.json()["conversation_id"]
+    httpx.post(f"{base}/v1/handoff", json={"conversation_id": cid, "message": asked}, timeout=60).raise_for_status()
+    _tab(page, "Inbox")
+    _choose(page, "inbox-site", "default")
+    row = page.locator("#inbox-queue").get_by_text(asked, exact=True).filter(visible=True).first
+    expect(row).to_be_visible()
+    row.click()
+    expect(page.locator("#inbox-transcript")).to_contain_text(asked)
+    expect(page.locator("#inbox-transcript")).to_contain_text("sentiment:")  # of the message classified in a turn
+    expect(page.locator("#inbox-transcript")).to_contain_text("Sources")  # the assistant's answer cited its pages
+    expect(page.locator("#inbox-summary")).to_contain_text("waiting")
+    page.locator("#inbox-agent textarea").fill("Maria")
+    page.locator("#inbox-claim").click()
+    expect(page.locator("#inbox-status")).to_contain_text("Claimed by Maria")
+    page.locator("#inbox-reply textarea").fill("Hi, I am Maria: a new bike leaves today.")
+    page.locator("#inbox-send").click()
+    expect(page.locator("#inbox-status")).to_contain_text("Reply sent")
+    expect(page.locator("#inbox-transcript")).to_contain_text("Maria (agent):")
+    page.locator("#inbox-note textarea").fill("Second lost order: send by express.")
+    page.locator("#inbox-add-note").click()
+    expect(page.locator("#inbox-notes")).to_contain_text("Second lost order")
+    _shot(page, "7-inbox")
+    # The customer's widget sees the reply under the name typed in the console, and never the note.
+    seen = httpx.get(f"{base}/v1/conversations/{cid}/messages", timeout=60).json()
+    assert [(m["role"], m["author"]) for m in seen["messages"]][-1] == ("agent", "Maria")
+    assert "express" not in json.dumps(seen)
+    page.locator("#inbox-close").click()
+    expect(page.locator("#inbox-status")).to_contain_text("Closed")
+    assert httpx.get(f"{base}/v1/conversations/{cid}", timeout=60).json()["status"] == "active"
+    _tab(page, "Audit log")
+    _choose(page, "audit-site", "default")
+    table = page.locator("#audit-table")
+    for action in ("claim", "reply", "note", "close"):
+        expect(table).to_contain_text(action)
+    page.locator("#audit-export").click()
+    expect(page.locator("#audit-status")).to_contain_text("audit entries exported")
+    _shot(page, "8-audit-log")

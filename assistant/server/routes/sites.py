@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from assistant.engine.audit import AuditedSites
+from assistant.engine.sites import SiteDirectory
 from assistant.server.auth import Principal, SitesDep
 from assistant.server.deps import JSONBody, StateDep
 from assistant.server.errors import APIError
@@ -18,6 +20,12 @@ router = APIRouter(prefix="/v1", tags=["sites"])
 # Rates, quotas, namespace and adapter stay with the admin: a leaked site key must not lift its own limits; so do
 # the templates and intents files, paths on the server. What the assistant says in the site's name is the site's.
 OWN_FIELDS = {"name", "allowed_origins", "widget", "quota_message", *PROFILE_FIELDS}
+
+
+def _as_caller(directory: SiteDirectory, caller: Principal) -> SiteDirectory:
+    """The sites with this change audited under the key that made it, not as the admin's."""
+    actor = f"key:{caller.key_id}" if caller.key_id else caller.kind
+    return directory.as_actor(actor) if isinstance(directory, AuditedSites) else directory
 
 
 def _not_widget(caller: Principal) -> None:
@@ -39,6 +47,6 @@ def update_own_site(body: SiteUpdate, caller: LimitedCallerDep, directory: Sites
     if set(data) - OWN_FIELDS:
         raise APIError(403, "forbidden", f"only the admin API may change {sorted(set(data) - OWN_FIELDS)}")
     with site_errors():
-        site = directory.update(caller.site.id, **data)
+        site = _as_caller(directory, caller).update(caller.site.id, **data)
     forget_origins(state)
     return site_out(site)

@@ -120,3 +120,24 @@ def test_bad_input_is_refused_with_json_errors_and_nothing_stored(tmp_path: Path
         assert client.get("/v1/queue", headers=h).json()["items"][0]["agent"] is None
         refused = [e for e in client.bot.audit.entries(site_id="acme") if e.target.startswith("conversation:")]
         assert refused == []  # nothing refused was audited (the site and its key were: the admin made them)
+
+
+def test_site_and_key_changes_are_audited_under_who_made_them(tmp_path: Path) -> None:
+    from tests.assistant.server.sites_support import ADMIN
+
+    admin = {"X-Admin-Key": ADMIN}
+    with app_client(tmp_path, require_keys=True) as client:
+        _, key = new_site(client, "acme")
+        key_id = client.get("/v1/admin/sites/acme/keys", headers=admin).json()[0]["id"]
+        assert client.patch("/v1/site", json={"name": "Acme Bikes"}, headers=auth(key)).status_code == 200
+        assert client.patch("/v1/admin/sites/acme", json={"webhook_url": "https://desk.example.com/h"},
+                            headers=admin).status_code == 200
+        assert client.delete(f"/v1/admin/sites/acme/keys/{key_id}", headers=admin).status_code == 204
+        entries = [(e.actor, e.action, e.target, e.detail) for e in reversed(client.bot.audit.entries(site_id="acme"))]
+        assert entries[0][:3] == ("admin", "site_create", "site:acme")
+        assert entries[1][:3] == ("admin", "key_issue", f"key:{key_id}")
+        assert entries[2] == (f"key:{key_id}", "site_update", "site:acme", {"fields": ["name"]})
+        assert entries[3] == ("admin", "site_update", "site:acme", {"fields": ["webhook_url"]})
+        assert entries[4][:3] == ("admin", "key_revoke", f"key:{key_id}")
+        refused = client.patch("/v1/admin/sites/acme", json={"webhook_url": "gopher://x"}, headers=admin)
+        assert refused.status_code == 400 and len(client.bot.audit.entries(site_id="acme")) == 5  # not audited

@@ -115,7 +115,7 @@ class InboxTab:
         history: list[dict[str, Any]] = []
         for m in conv.messages:
             if m.role == "user":
-                mood = f"\n\n*sentiment: {SENTIMENT_MARK.get(m.sentiment or '', m.sentiment or 'unknown')}*"
+                mood = f"\n\n*sentiment: {SENTIMENT_MARK.get(m.sentiment, m.sentiment)}*" if m.sentiment else ""
                 history.append({"role": "user", "content": m.content + mood})
             elif m.role == "agent":
                 history.append({"role": "assistant", "content": f"**{m.author or 'Agent'} (agent):** {m.content}"})

@@ -119,8 +119,27 @@ class AsyncClient:
     async def acknowledge_handoff(self, conversation_id: str, agent: str = "") -> t.HandoffOut:
         return await self._call(ep.acknowledge_handoff(conversation_id, agent))
 
-    async def hand_back(self, conversation_id: str) -> t.HandoffOut:
-        return await self._call(ep.hand_back(conversation_id))
+    async def hand_back(self, conversation_id: str, agent: str = "") -> t.HandoffOut:
+        return await self._call(ep.hand_back(conversation_id, agent))
+
+    async def queue(self, view: Literal["waiting", "claimed", "mine", "closed"] = "waiting",
+                    agent: str | None = None, limit: int = 50) -> t.QueueOut:
+        return await self._call(ep.queue(view, agent, limit))
+
+    async def claim(self, conversation_id: str, agent: str) -> t.QueueItemOut:
+        return await self._call(ep.claim(conversation_id, agent))
+
+    async def close_handoff(self, conversation_id: str, agent: str) -> t.QueueItemOut:
+        return await self._call(ep.close_handoff(conversation_id, agent))
+
+    async def add_note(self, conversation_id: str, author: str, text: str) -> t.NoteOut:
+        return await self._call(ep.add_note(conversation_id, author, text))
+
+    async def notes(self, conversation_id: str) -> list[t.NoteOut]:
+        return await self._call(ep.notes(conversation_id))
+
+    async def webhook_deliveries(self, limit: int = 100) -> list[t.DeliveryOut]:
+        return await self._call(ep.webhook_deliveries(limit))
 
     async def agent_reply(self, conversation_id: str, text: str, author: str) -> t.ThreadMessage:
         return await self._call(ep.agent_reply(conversation_id, text, author))

@@ -140,9 +140,34 @@ class Client:
         """An agent has taken the conversation."""
         return self._call(ep.acknowledge_handoff(conversation_id, agent))
 
-    def hand_back(self, conversation_id: str) -> t.HandoffOut:
-        """The agent is done; the assistant answers again."""
-        return self._call(ep.hand_back(conversation_id))
+    def hand_back(self, conversation_id: str, agent: str = "") -> t.HandoffOut:
+        """The agent is done; the assistant answers again (`agent` names them in the audit log)."""
+        return self._call(ep.hand_back(conversation_id, agent))
+
+    # -- the agent queue -------------------------------------------------------------------
+    def queue(self, view: Literal["waiting", "claimed", "mine", "closed"] = "waiting", agent: str | None = None,
+              limit: int = 50) -> t.QueueOut:
+        """Handed-off conversations: waiting (longest first, `.waiting_s`), claimed, mine (`agent`), closed."""
+        return self._call(ep.queue(view, agent, limit))
+
+    def claim(self, conversation_id: str, agent: str) -> t.QueueItemOut:
+        """Take a handed-off conversation (InvalidRequest, code `already_claimed`, if another agent has it)."""
+        return self._call(ep.claim(conversation_id, agent))
+
+    def close_handoff(self, conversation_id: str, agent: str) -> t.QueueItemOut:
+        """Done: the handoff ends; the assistant answers if the customer writes again."""
+        return self._call(ep.close_handoff(conversation_id, agent))
+
+    def add_note(self, conversation_id: str, author: str, text: str) -> t.NoteOut:
+        """An internal note for the site's agents; never shown to the customer."""
+        return self._call(ep.add_note(conversation_id, author, text))
+
+    def notes(self, conversation_id: str) -> list[t.NoteOut]:
+        return self._call(ep.notes(conversation_id))
+
+    def webhook_deliveries(self, limit: int = 100) -> list[t.DeliveryOut]:
+        """What was sent to the site's webhook, newest first: event, attempts, status, last error."""
+        return self._call(ep.webhook_deliveries(limit))
 
     def agent_reply(self, conversation_id: str, text: str, author: str) -> t.ThreadMessage:
         """A person answers the handed-off customer; `author` is the name the customer sees."""

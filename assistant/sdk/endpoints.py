@@ -66,8 +66,36 @@ def acknowledge_handoff(conversation_id: str, agent: str) -> Call:
     return Call("POST", f"/v1/conversations/{quote(conversation_id, safe='')}/handoff/ack", t.HandoffOut, params={"agent": agent})
 
 
-def hand_back(conversation_id: str) -> Call:
-    return Call("POST", f"/v1/conversations/{quote(conversation_id, safe='')}/handback", t.HandoffOut)
+def hand_back(conversation_id: str, agent: str = "") -> Call:
+    return Call("POST", f"/v1/conversations/{quote(conversation_id, safe='')}/handback", t.HandoffOut,
+                params={"agent": agent} if agent else {})
+
+
+def queue(view: str, agent: str | None, limit: int) -> Call:
+    return Call("GET", "/v1/queue", t.QueueOut, params=_drop_none({"view": view, "agent": agent, "limit": limit}))
+
+
+def claim(conversation_id: str, agent: str) -> Call:
+    return Call("POST", f"/v1/conversations/{quote(conversation_id, safe='')}/claim", t.QueueItemOut,
+                json={"agent": agent})
+
+
+def close_handoff(conversation_id: str, agent: str) -> Call:
+    return Call("POST", f"/v1/conversations/{quote(conversation_id, safe='')}/close", t.QueueItemOut,
+                json={"agent": agent})
+
+
+def add_note(conversation_id: str, author: str, text: str) -> Call:
+    return Call("POST", f"/v1/conversations/{quote(conversation_id, safe='')}/notes", t.NoteOut,
+                json={"author": author, "text": text})
+
+
+def notes(conversation_id: str) -> Call:
+    return Call("GET", f"/v1/conversations/{quote(conversation_id, safe='')}/notes", list[t.NoteOut])
+
+
+def webhook_deliveries(limit: int) -> Call:
+    return Call("GET", "/v1/webhooks/deliveries", list[t.DeliveryOut], params={"limit": limit})
 
 
 def agent_reply(conversation_id: str, text: str, author: str) -> Call:

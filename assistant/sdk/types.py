@@ -17,6 +17,7 @@ from assistant.engine.events import (
     Timings,
     TokenEvent,
 )
+from assistant.server.queue_schemas import DeliveryOut, NoteOut, QueueItemOut, QueueOut
 from assistant.server.schemas import ConversationOut, Health, MessageOut
 from assistant.server.site_schemas import (
     ConversationPage,
@@ -35,7 +36,8 @@ Conversation = ConversationOut
 Message = MessageOut
 
 __all__ = [
-    "Classification", "ClassificationEvent", "Conversation", "ConversationPage", "ConversationSummary", "DoneEvent",
+    "Classification", "ClassificationEvent", "Conversation", "ConversationPage", "ConversationSummary", "DeliveryOut",
+    "DoneEvent", "NoteOut", "QueueItemOut", "QueueOut",
     "ErrorEvent", "FeedbackOut", "Handoff", "HandoffEvent", "HandoffOut", "Health", "KbDocument", "KbHit",
     "KbUploadOut", "Message", "NewMessagesOut", "Reply", "Sentiment", "SiteOut", "Source", "SourcesEvent", "StreamEvent", "ThreadMessage",
     "Timings", "TokenEvent",

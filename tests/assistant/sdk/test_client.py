@@ -81,3 +81,28 @@ def test_rate_limit_surfaces_retry_after_when_retries_are_off(live) -> None:
         assert err.value.retry_after is not None and 1 <= err.value.retry_after <= 60
         with pytest.raises(RateLimited):
             list(client.stream("four"))
+
+
+def test_agent_queue_through_the_sdk(live) -> None:
+    acme, other = Client(live.base, live.keys["acme"]), Client(live.base, live.keys["other"])
+    cid = acme.request_handoff(message="I want a person").conversation_id
+    waiting = acme.queue()
+    assert [i.conversation_id for i in waiting.items] == [cid] and waiting.items[0].state == "waiting"
+    assert acme.claim(cid, "maria").agent == "maria"
+    with pytest.raises(InvalidRequest) as err:
+        acme.claim(cid, "sam")
+    assert err.value.code == "already_claimed"
+    assert [i.conversation_id for i in acme.queue("mine", agent="maria").items] == [cid]
+    assert acme.add_note(cid, "maria", "call back tomorrow").text == "call back tomorrow"
+    assert [n.author for n in acme.notes(cid)] == ["maria"]
+    with pytest.raises(NotFound):
+        other.claim(cid, "eve")  # another site's conversation
+    with pytest.raises(NotFound):
+        other.notes(cid)
+    assert other.queue().items == []
+    closed = acme.close_handoff(cid, "maria")
+    assert (closed.state, closed.outcome) == ("closed", "close")
+    cid2 = acme.request_handoff(message="a person again").conversation_id
+    assert acme.hand_back(cid2, agent="sam").status == "active"
+    assert [i.outcome for i in acme.queue("closed").items] == ["hand_back", "close"]
+    assert acme.webhook_deliveries() == []  # no webhook set for this site

@@ -210,6 +210,25 @@ def extractive_answer(question: str, passages: Sequence[Passage], encode: Encode
     return " ".join(out)
 
 
+# Cosine head start of a curated reply over the page's sentences: curated text is preferred unless a page sentence is
+# clearly closer to the question (a general question, "Can I pay with PayPal?", trails its template by up to 0.2)
+TEMPLATE_HEAD_START = 0.2
+
+
+def template_fits(question: str, template: str, passage: Passage, encode: Encoder) -> bool:
+    """Whether a template answers the question about as closely as the best sentence of the page retrieval ranked
+    first. A template answers its intent's common question; a specific one ("do I pay postage twice when my order
+    comes in two boxes") is better answered by the page's own sentence ("...you still pay shipping once") than by
+    the price list. Page sentences that are questions ("Forgotten your password?") echo the customer, not answer."""
+    ours = [s for s in sentences(template) if len(s) >= 25]
+    theirs = [s for s in sentences(passage.text) if len(s) >= 25 and not s.endswith("?")]
+    if not ours or not theirs:
+        return True
+    similarity = encode([question, *ours, *theirs])
+    similarity = similarity[1:] @ similarity[0]
+    return float(similarity[:len(ours)].max()) + TEMPLATE_HEAD_START >= float(similarity[len(ours):].max())
+
+
 def said_key(sentence: str) -> str:
     """A sentence as compared with what the chat already said: citations, case and spacing left out."""
     return " ".join(CITATION.sub(" ", sentence).lower().split()).strip(" .")

@@ -34,6 +34,7 @@ from assistant.engine.compose import (
     needs_citation,
     said_key,
     supporting_passage,
+    template_fits,
 )
 from assistant.engine.events import (
     Classification,
@@ -155,14 +156,27 @@ class CustomerTurn:
     def corroborate(self, decision: Decision | None, hits: list[Any], followup: bool = False) -> Decision | None:
         """A template with sources answers only when retrieval also found one of its pages; for a follow-up, only
         when its page leads ("how long will it take?" after a zip repair is not shipping times, whatever the
-        intent model reads in those four words)."""
+        intent model reads in those four words); and only when it fits the question as closely as that page does."""
         if decision is None:
             return None
         retrieved = [h.doc_id for h in hits]
-        if self.policy.corroborated(decision, retrieved[:1] if followup else retrieved):
-            return decision
-        log.info("template %s not corroborated by retrieval; answering from the knowledge base", decision.template_id)
-        return None
+        if not self.policy.corroborated(decision, retrieved[:1] if followup else retrieved):
+            log.info("template %s not corroborated by retrieval; answering from the knowledge base",
+                     decision.template_id)
+            return None
+        if not self.fits(decision, hits):
+            log.info("template %s answers less closely than its page; answering from the page", decision.template_id)
+            return None
+        return decision
+
+    def fits(self, decision: Decision, hits: list[Any]) -> bool:
+        """The template answers this question about as closely as the top page's best sentence: the price list is
+        no answer to "do I pay postage twice when my order comes in two boxes?" (compose.template_fits)."""
+        try:
+            return template_fits(self.text, decision.text, hits[0], self.assistant.context.encode)
+        except Exception:  # the curated reply never depends on the encoder being up
+            log.exception("template fit check failed; sending the template")
+            return True
 
     def pages_in_their_language(self, hits: list[Any]) -> list[Any]:
         """Only the pages in the customer's language, when the search found any (a site with pages in several

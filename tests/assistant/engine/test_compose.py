@@ -14,6 +14,7 @@ from assistant.engine.compose import (
     is_faq,
     said_key,
     split_complete,
+    template_fits,
 )
 
 
@@ -150,3 +151,15 @@ def test_the_gate_drops_an_unfinished_last_sentence() -> None:
     gate = SentenceGate(lambda s, shown: None)
     gate.feed("Refunds take 5 days. They go back to your card [1].")
     assert gate.finish() == " They go back to your card [1]."
+
+
+def test_a_template_fits_the_question_it_was_written_for_not_a_specific_one_its_page_answers() -> None:
+    template = ("Standard shipping within the EU costs €4.95 and orders over €75 ship free. "
+                "Anything else I can help with?")
+    page = Hit("Shipping costs", "Standard shipping within the EU costs €5.95. If we send your order in two "
+               "parcels you still pay shipping once. Do you want to know more?")
+    assert template_fits("How much does standard shipping within the EU cost?", template, page, bag_encoder)
+    assert not template_fits("do I pay shipping twice when you send two parcels", template, page, bag_encoder)
+    # a page sentence that is itself a question echoes the customer: it never outranks the template
+    echo = Hit("Shipping costs", "Do I pay shipping twice when you send two parcels?")
+    assert template_fits("do I pay shipping twice when you send two parcels", template, echo, bag_encoder)

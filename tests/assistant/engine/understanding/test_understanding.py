@@ -48,6 +48,44 @@ def test_the_sample_templates_stay_with_the_sample_knowledge_base(sample_model_d
     assert Understanding.from_settings(own_templates, progress=False).templates.intents == ["payment_methods"]
 
 
+@pytest.mark.slow
+def test_a_specific_question_gets_its_pages_sentence_rather_than_the_general_template(sample_model_dir, tmp_path):
+    """Real intent model and retriever over the sample help centre: the shipping-cost template answers what shipping
+    costs; "do I pay postage twice..." is the same intent, but the page's own sentence answers it (the template's
+    price list does not)."""
+    import asyncio
+
+    from assistant.engine.facade import Assistant
+
+    path = tmp_path / "templates.yaml"
+    path.write_text(SHIPPING_TEMPLATE)
+    settings = Settings(data_dir=tmp_path / "data", engine={"backend": "fake", "answers": "extractive"},
+                        understanding={"intent_model_dir": sample_model_dir / "intent-model", "templates_path": path})
+    bot = Assistant.from_settings(settings, progress=False)
+    try:
+        general = asyncio.run(bot.chat("How much is standard shipping to Germany?"))
+        specific = asyncio.run(bot.chat("do I pay postage twice when my order comes in two boxes"))
+    finally:
+        asyncio.run(bot.close())
+    assert (general.route, general.template_id) == ("template", "shipping_cost.curated")
+    assert specific.intent == "shipping_cost" and specific.route == "extractive"
+    assert "you still pay shipping once" in specific.answer
+    assert specific.sources[0].doc_id == "shipping-costs"
+
+
+SHIPPING_TEMPLATE = """\
+intents:
+  shipping_cost:
+    threshold: 0.3
+    templates:
+      - id: shipping_cost.curated
+        text: >-
+          Standard shipping costs €3.95 to the Netherlands, Belgium and Luxembourg, €5.95 to the rest of the EU
+          (Germany, for example) and €14.95 to the USA and Canada; orders over €75 ship free within the EU.
+        sources: [shipping-costs]
+"""
+
+
 PAYMENT_TEMPLATE = """\
 intents:
   payment_methods:

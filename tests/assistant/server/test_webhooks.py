@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from assistant.engine import webhooks
 from assistant.engine.webhooks import SIGNATURE_HEADER, verify
 from tests.assistant.server.sites_support import ADMIN, app_client, auth, new_site
 from tests.assistant.server.webhook_receiver import Receiver
@@ -121,3 +122,25 @@ def test_the_global_handoff_url_still_serves_the_default_site(tmp_path: Path) ->
         other = client.post("/v1/handoff", json={"message": "a person"}, headers=auth(key)).json()
         assert other["status"] == "handoff"
         assert client.bot.webhooks.wait_idle(5) and len(rx.delivered) == 1  # other sites do not use it
+
+
+def test_the_global_setting_is_the_default_sites_fallback(tmp_path: Path) -> None:
+    from assistant.engine.backends.fake import FakeBackend
+    from assistant.engine.facade import Assistant
+    from assistant.engine.settings import Settings
+    from assistant.engine.store import Store
+    from tests.support import FakeClassifier, FakeRetriever
+
+    url = "http://127.0.0.1:9/desk"
+    settings = Settings(data_dir=tmp_path, understanding={"handoff_webhook_url": url})
+    store = Store(settings.resolved_database_url)
+    bot = Assistant(settings, backend=FakeBackend(settings), retriever=FakeRetriever([]),
+                    understanding=FakeClassifier(), policy=None, store=store)
+    bot.sites.ensure_default()
+    bot.sites.create("acme", "Acme")
+    assert bot.webhooks.target("default") == webhooks.Target(url=url, secret="", format="json")
+    assert bot.webhooks.target("acme") is None  # another site has only its own
+    bot.sites.update("default", webhook_url="https://desk.example.com/own", webhook_format="slack")
+    own = bot.webhooks.target("default")
+    assert (own.url, own.format) == ("https://desk.example.com/own", "slack") and own.secret.startswith("whsec_")
+    store.close()

@@ -78,3 +78,26 @@ def test_listing_filters_feedback_handoff_and_erasure(client: TestClient) -> Non
     assert client.delete(f"/v1/conversations/{answered['conversation_id']}", headers=auth(key)).status_code == 204
     assert client.get(f"/v1/conversations/{answered['conversation_id']}", headers=auth(key)).status_code == 404
     assert client.get("/v1/conversations", headers=auth(key)).json()["total"] == 1
+
+
+def test_agent_queue_notes_and_audit_on_each_database(client: TestClient) -> None:
+    _, key = new_site(client, "acme")
+    h = auth(key)
+    cid = client.post("/v1/handoff", json={"message": "I want a person"}, headers=h).json()["conversation_id"]
+    waiting = client.get("/v1/queue", headers=h).json()["items"]
+    assert [i["conversation_id"] for i in waiting] == [cid] and waiting[0]["waiting_s"] >= 0
+    assert client.post(f"/v1/conversations/{cid}/claim", json={"agent": "maria"}, headers=h).status_code == 200
+    assert client.post(f"/v1/conversations/{cid}/claim", json={"agent": "sam"}, headers=h).status_code == 409
+    assert client.post(f"/v1/conversations/{cid}/notes", json={"author": "maria", "text": "VIP"},
+                       headers=h).status_code == 201
+    assert client.post(f"/v1/conversations/{cid}/messages", json={"author": "Maria", "text": "Hello!"},
+                       headers=h).status_code == 201
+    closed = client.post(f"/v1/conversations/{cid}/close", json={"agent": "maria"}, headers=h).json()
+    assert (closed["state"], closed["outcome"], closed["agent"]) == ("closed", "close", "maria")
+    assert closed["waiting_s"] >= 0 and closed["closed_at"]
+    assert [i["conversation_id"] for i in client.get("/v1/queue?view=closed", headers=h).json()["items"]] == [cid]
+    # erasing the conversation takes its queue row and notes with it; the audit log keeps what was done
+    assert client.delete(f"/v1/conversations/{cid}", headers=h).status_code == 204
+    assert client.get("/v1/queue?view=closed", headers=h).json()["items"] == []
+    bot = client.app.state.app_state.assistant
+    assert [e.action for e in bot.audit.entries(site_id="acme")][:4] == ["close", "reply", "note", "claim"]

@@ -270,7 +270,8 @@ class Assistant:
                                                reply)
         reply.message_id = stored_id
         if reply.handoff is not None:
-            self._notify_handoff(reply, history, text)
+            # off the event loop: the site's webhook is looked up and its delivery recorded in the store
+            await asyncio.to_thread(self._notify_handoff, reply, history, text)
         yield DoneEvent(reply=reply)
 
     # -- internals ---------------------------------------------------------------------------

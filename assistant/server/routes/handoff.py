@@ -50,7 +50,8 @@ async def request_person(body: HandoffRequest, caller: LimitedCallerDep, assista
     link_session(conversations, caller, conv_id)
     handoff = Handoff(reason="customer_request", detail="The customer asked for a person.")
     reply = Reply(conversation_id=conv_id, message_id=message_id, answer=answer, route="handoff", handoff=handoff)
-    assistant.notify_handoff(reply, conversations.transcript(conv_id, site_id))
+    turns = await asyncio.to_thread(conversations.transcript, conv_id, site_id)
+    await asyncio.to_thread(assistant.notify_handoff, reply, turns)  # store work: off the event loop
     return _out(conversations, conv_id, site_id, answer)
 
 

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Path, Query
 
 from assistant.engine.conversations import Conversations
 from assistant.engine.events import Handoff, Reply
+from assistant.engine.queue import AlreadyClaimed
 from assistant.server.auth import Principal, check_conversation, link_session
 from assistant.server.deps import AssistantDep, JSONBody
 from assistant.server.errors import APIError
@@ -63,13 +64,20 @@ def agent_only(caller: Principal) -> None:
 @router.post("/conversations/{conversation_id}/handoff/ack", response_model=HandoffOut)
 def acknowledge(caller: LimitedCallerDep, assistant: AssistantDep, conversation_id: str = ConversationId,
                 agent: str = Query("", max_length=100, description="Who took it.")) -> HandoffOut:
-    """An agent confirms they have taken the handed-off conversation."""
+    """An agent confirms they have taken the handed-off conversation: with `agent`, it is claimed for them in the
+    agent queue (as POST .../claim; 409 already_claimed if another agent has it)."""
     conversations = assistant.conversations
     agent_only(caller)
     check_conversation(conversations, caller, conversation_id)
     if conversations.get(conversation_id, caller.site.id).status != "handoff":
         raise APIError(409, "not_handed_off", "this conversation is not waiting for a person")
-    conversations.acknowledge_handoff(conversation_id, agent)
+    if agent.strip():
+        try:
+            assistant.handoffs.claim(conversation_id, caller.site.id, agent)
+        except AlreadyClaimed as exc:
+            raise APIError(409, "already_claimed", str(exc)) from exc
+    else:  # nobody named: only "someone has it"
+        conversations.acknowledge_handoff(conversation_id, agent)
     return _out(conversations, conversation_id, caller.site.id)
 
 

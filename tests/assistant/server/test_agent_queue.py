@@ -32,6 +32,11 @@ def test_queue_claim_reply_note_close(tmp_path: Path) -> None:
         assert client.post(f"/v1/conversations/{first}/claim", json={"agent": "maria"}, headers=h).status_code == 200
         taken = client.post(f"/v1/conversations/{first}/claim", json={"agent": "sam"}, headers=h)
         assert taken.status_code == 409 and taken.json()["error"]["code"] == "already_claimed"
+        # The older acknowledgement is a claim too when it names the agent.
+        acked = client.post(f"/v1/conversations/{first}/handoff/ack", params={"agent": "maria"}, headers=h)
+        assert acked.status_code == 200 and acked.json()["acknowledged_at"]
+        other_ack = client.post(f"/v1/conversations/{first}/handoff/ack", params={"agent": "sam"}, headers=h)
+        assert other_ack.status_code == 409 and other_ack.json()["error"]["code"] == "already_claimed"
         assert [i["conversation_id"] for i in client.get("/v1/queue", headers=h).json()["items"]] == [second]
         mine = client.get("/v1/queue", params={"view": "mine", "agent": "maria"}, headers=h).json()["items"]
         assert [i["conversation_id"] for i in mine] == [first]

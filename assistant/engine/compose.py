@@ -169,7 +169,9 @@ def extractive_answer(question: str, passages: Sequence[Passage], encode: Encode
     one is closer to the question than the top passage's. Sentences shorter than `min_chars` or equal to the
     title say nothing on their own, and one that leans on the sentence before it ("It cannot be combined...")
     may follow the best sentence but never stands in for it. Whole sentences only: a long one is kept whole rather
-    than cut. Sentences in `said` (already given in this chat, normalised by `said_key`) are not given again.
+    than cut. Sentences in `said` (already given in this chat, normalised by `said_key`) are not given again. A top
+    passage whose every sentence answers a situation the question does not mention (`off_condition`) gives the lead
+    to the next passage that has another.
     """
     items: list[tuple[int, int, str]] = []  # (passage number, sentence index, sentence)
     for number, passage in enumerate(passages[:max_passages], start=1):
@@ -186,6 +188,11 @@ def extractive_answer(question: str, passages: Sequence[Passage], encode: Encode
         vectors = encode([question] + [s for _, _, s in items])
         scores = vectors[1:] @ vectors[0]
     lead_number = items[0][0]
+    # a top passage that only answers a situation the customer did not mention ("If you cancel before dispatch, the
+    # refund appears within 1-3 days" to "how long does a refund take?") gives the lead to the next passage
+    if all(off_condition(s, question) for n, _, s in items if n == lead_number) and any(
+            n != lead_number and not off_condition(s, question) for n, _, s in items):
+        lead_number = next(n for n, _, s in items if n != lead_number and not off_condition(s, question))
     own = [k for k, item in enumerate(items) if item[0] == lead_number]
     # a sentence that leans on the one before it may follow the best sentence, not stand in for it
     standalone = [k for k in own if not _LEANS_BACK.match(items[k][2])] or own
@@ -196,7 +203,8 @@ def extractive_answer(question: str, passages: Sequence[Passage], encode: Encode
     if (following and len(sentence) < 80 and _TABLE_ROW not in sentence
             and len(sentence) + len(items[following[0]][2]) < max_chars):
         chosen.append(following[0])
-    others = [k for k, item in enumerate(items) if item[0] != lead_number and not _LEANS_BACK.match(item[2])]
+    others = [k for k, item in enumerate(items) if item[0] != lead_number and not _LEANS_BACK.match(item[2])
+              and not off_condition(item[2], question)]
     if others:
         runner = max(others, key=lambda k: scores[k])
         used = sum(len(items[k][2]) for k in chosen)
@@ -227,6 +235,20 @@ def template_fits(question: str, template: str, passage: Passage, encode: Encode
     similarity = encode([question, *ours, *theirs])
     similarity = similarity[1:] @ similarity[0]
     return float(similarity[:len(ours)].max()) + TEMPLATE_HEAD_START >= float(similarity[len(ours):].max())
+
+
+# "If you refuse to pay the import charges, the parcel comes back to us": true, and an answer for a customer in that
+# situation only
+_CONDITION = re.compile(r"^(?:if|unless)\b([^,:;]{3,120}?)[,:]", re.I)
+
+
+def off_condition(sentence: str, question: str) -> bool:
+    """The sentence opens with a condition ("If you cancel before dispatch, ...") that shares no word with the
+    question: it may not lead an answer, nor be added to one from a lower passage."""
+    from retrieval.tokenizer import tokenize
+
+    match = _CONDITION.match(sentence.strip())
+    return match is not None and not set(tokenize(match.group(1))) & set(tokenize(question))
 
 
 def said_key(sentence: str) -> str:

@@ -12,6 +12,7 @@ from assistant.engine.compose import (
     extractive_answer,
     faq_answer,
     is_faq,
+    off_condition,
     said_key,
     split_complete,
     template_fits,
@@ -163,3 +164,16 @@ def test_a_template_fits_the_question_it_was_written_for_not_a_specific_one_its_
     # a page sentence that is itself a question echoes the customer: it never outranks the template
     echo = Hit("Shipping costs", "Do I pay shipping twice when you send two parcels?")
     assert template_fits("do I pay shipping twice when you send two parcels", template, echo, bag_encoder)
+
+
+def test_a_passage_that_only_answers_another_situation_gives_the_lead_to_the_next() -> None:
+    cancelled = Hit("Refunds for cancelled orders", "If you cancel before dispatch, the refund appears within 3 days.")
+    timing = Hit("When will I get my refund?", "Your refund reaches your card within 10 business days.")
+    question = "How long does a refund take to reach my card?"
+    assert off_condition(cancelled.text, question)
+    assert extractive_answer(question, [cancelled, timing], bag_encoder) == (
+        "Your refund reaches your card within 10 business days. [2]")
+    # the customer who did cancel gets the conditional sentence, which then shares a word with the question
+    asked = "I cancel before dispatch, when is my refund paid?"
+    assert not off_condition(cancelled.text, asked)
+    assert extractive_answer(asked, [cancelled, timing], bag_encoder).startswith("If you cancel before dispatch")

@@ -41,6 +41,7 @@ from assistant.engine.settings import Settings
 from assistant.engine.site_profile import SiteProfile, SiteProfiles
 from assistant.engine.sites import DEFAULT_SITE
 from assistant.engine.store import ConversationNotFound, Store, new_id
+from assistant.engine.template_versions import SiteTemplates
 from assistant.engine.turn import CustomerTurn
 from assistant.engine.webhooks import WebhookSender
 
@@ -98,6 +99,8 @@ class Assistant:
         self.knowledge = KnowledgeBase(retriever, settings)
         # What they know of the chat model (name, tokens, adapters, queue): never the backend itself.
         self.model = ServedModel(backend)
+        # Each site's templates edited in the console or over the API, versioned and audited (template_versions.py).
+        self.templates = SiteTemplates(self)
 
     # -- construction ------------------------------------------------------------------------
     @classmethod

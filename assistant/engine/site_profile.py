@@ -129,14 +129,15 @@ class SiteProfiles:
         self._models: dict[tuple, Any] = {}
         self._lock = threading.Lock()  # two first turns of a site train its intents once, not twice
 
-    def get(self, site_id: str) -> SiteProfile:
+    def get(self, site_id: str, *, edits: bool = True) -> SiteProfile:
+        """The site's profile; `edits=False`: with its templates as its file has them (no console edits)."""
         try:
             site = self._assistant.sites.get(site_id)
         except SiteNotFound:
             site = None  # the default site before the server created it (CLI chat, tests)
-        return self.build(site_id, site)
+        return self.build(site_id, site, edits=edits)
 
-    def build(self, site_id: str, site: Site | None) -> SiteProfile:
+    def build(self, site_id: str, site: Site | None, *, edits: bool = True) -> SiteProfile:
         bot = self._assistant
         settings, config = bot.settings, bot.policy.config
         default = site_id == DEFAULT_SITE
@@ -153,6 +154,8 @@ class SiteProfiles:
         own_book = getattr(site, "templates_path", None)
         book = (self._book(own_book, company, shared_book.default_threshold) if own_book
                 else shared_book if default else TemplateBook.empty(shared_book.default_threshold))
+        if edits:  # the templates edited in the console or over the API, versioned (template_versions.py)
+            book = bot.templates.overlay(site_id, book, company, getattr(site, "created_at", None))
         own_intents = getattr(site, "intents_path", None)
         intents = self._intents(own_intents) if own_intents else None
         if book is shared_book and (handoff, abstain) == (config.handoff_message, config.abstain_message):

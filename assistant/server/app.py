@@ -33,6 +33,7 @@ from assistant.server.routes import (
     openai,
     queue,
     sites,
+    templates,
     widget,
 )
 from assistant.server.state import AppState
@@ -86,7 +87,7 @@ def create_app(settings: Settings | None = None, *, assistant: Any = None,
     app.add_middleware(SiteOrigins, state=state)
     app.add_middleware(HTTPMetrics)
     install_request_logging(app)  # outermost: every line of a request carries its id
-    for module in (health, chat, openai, conversations, feedback, handoff, messages, queue, kb, sites, widget, admin,
-                   exports, metrics):
+    for module in (health, chat, openai, conversations, feedback, handoff, messages, queue, kb, sites, templates, widget,
+                   admin, exports, metrics):
         app.include_router(module.router)
     return app

@@ -2,7 +2,7 @@
 
     mount_console(app, settings, lambda: state.assistant)
 
-Tabs: Chat, Sentiment, Intents, Conversations, Inbox (handed-off conversations), Knowledge base, KPIs, Audit log. The dashboards share one
+Tabs: Chat, Sentiment, Intents, Templates, Conversations, Inbox (handed-off conversations), Knowledge base, KPIs, Audit log. The dashboards share one
 filter bar (site, period, hour/day buckets, time zone) and one query per refresh. Mounting also
 starts the negative-surge monitor with the server (see assistant.engine.alerts).
 """
@@ -30,6 +30,7 @@ from ui.console.tabs.intents import IntentsTab
 from ui.console.tabs.knowledge import KnowledgeTab
 from ui.console.tabs.kpis import KpisTab
 from ui.console.tabs.sentiment import SentimentTab
+from ui.console.tabs.templates import TemplatesTab
 
 REFRESH_SECONDS = 60.0
 
@@ -53,6 +54,7 @@ def build_console(get_assistant: Callable[[], Any], settings: Settings) -> gr.Bl
             chat_tab, (chat_sites, chat_in, chat_out) = chat.build(ctx)
             sentiment = SentimentTab(ctx)
             intents = IntentsTab(ctx)
+            templates = TemplatesTab(ctx)
             conversations = ConversationsTab(ctx)
             inbox = InboxTab(ctx)
             knowledge = KnowledgeTab(ctx)
@@ -109,6 +111,7 @@ def build_console(get_assistant: Callable[[], Any], settings: Settings) -> gr.Bl
         intents.wire(everything)
         conversations.wire((refresh_list, [*filters, *local], conversations.outputs))
         knowledge.wire()
+        templates.wire()  # loads on its own (tab select, Refresh, its site)
         inbox.wire()  # the inbox and the audit log load on their own (tab select, Refresh)
         audit.wire()
     return demo

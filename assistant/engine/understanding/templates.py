@@ -106,8 +106,16 @@ class TemplateBook:
         path = Path(path)
         if not path.is_file():
             raise TemplateError(f"{path}: templates file not found")
+        return cls.parse(path.read_text(encoding="utf-8"), path, default_threshold, defaults)
+
+    @classmethod
+    def parse(cls, text: str, name: str | Path, default_threshold: float = 0.8,
+              defaults: dict[str, str] | None = None) -> TemplateBook:
+        """Parse and validate YAML `text` (errors name `name` and the line): a file's, or one template edited in
+        the console (template_versions.py), so both pass the same checks."""
+        path = Path(name)
         try:
-            root = yaml.compose(path.read_text(encoding="utf-8"))
+            root = yaml.compose(text)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f":{mark.line + 1}" if mark is not None else ""

@@ -28,7 +28,8 @@ from assistant.engine.store import Base, Store, utcnow
 ACTIONS = ("claim", "reply", "note", "close", "hand_back", "key_issue", "key_revoke", "site_create",
            "site_update", "site_delete", "export",
            # a site's templates edited in the console or over the API (template_versions.py)
-           "template_add", "template_edit", "template_retire", "template_revert")
+           "template_add", "template_edit", "template_retire", "template_revert",
+           "faq_answer")  # an operator's answer to unanswered questions, an FAQ entry (unanswered.py)
 CSV_COLUMNS = ["id", "at", "site_id", "actor", "action", "target", "detail"]
 
 

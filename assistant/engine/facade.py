@@ -43,6 +43,7 @@ from assistant.engine.sites import DEFAULT_SITE
 from assistant.engine.store import ConversationNotFound, Store, new_id
 from assistant.engine.template_versions import SiteTemplates
 from assistant.engine.turn import CustomerTurn
+from assistant.engine.unanswered import Unanswered
 from assistant.engine.webhooks import WebhookSender
 
 if TYPE_CHECKING:
@@ -97,6 +98,8 @@ class Assistant:
         self.profiles = SiteProfiles(self)
         # The documents they upload, list, delete and search, the index's status: never the retriever itself.
         self.knowledge = KnowledgeBase(retriever, settings)
+        # What the assistant could not answer, grouped by meaning; an operator's answer becomes the site's FAQ entry.
+        self.unanswered = Unanswered(store, self.knowledge, self.sites, self.embed)
         # What they know of the chat model (name, tokens, adapters, queue): never the backend itself.
         self.model = ServedModel(backend)
         # Each site's templates edited in the console or over the API, versioned and audited (template_versions.py).
@@ -147,6 +150,10 @@ class Assistant:
     # -- public API --------------------------------------------------------------------------
     def classify(self, text: str) -> Classification:
         return self.understanding.classify(text)
+
+    def embed(self, texts: list[str]) -> Any:
+        """Unit vectors (n, dims) of `texts` from the knowledge base's embedding model (None without one)."""
+        return self.knowledge.embed(texts)
 
     # -- intents: the console's intents tab -------------------------------------------------------------
     def intent_labels(self) -> list[str]:

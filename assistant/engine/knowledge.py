@@ -161,6 +161,31 @@ class KnowledgeBase:
         file's id (RetrievalError when it is not an http(s) address)."""
         return self._retriever.add_paths(list(paths), namespace=namespace, progress=progress, base_url=base_url)
 
+    def add_faq(self, doc_id: str, question: str, answer: str, namespace: str = "default",
+                metadata: dict[str, Any] | None = None) -> IngestReport:
+        """Add (or replace) one FAQ entry: title = the question, text = the answer, format "faq", so a turn whose
+        top hit it is answers with its text (compose.faq_answer). RetrievalError when the index refuses it."""
+        from retrieval import RetrievalError
+        from retrieval.schema import Document
+
+        doc = Document(id=doc_id, title=question, text=answer, metadata={**(metadata or {}), "format": "faq"})
+        report = self._retriever.add_documents([doc], namespace=namespace)
+        if report.errors:  # one document: nothing else went in
+            raise RetrievalError("; ".join(reason for _, reason in report.errors))
+        return report
+
+    def entry_metadata(self, namespace: str = "default") -> dict[str, dict[str, Any]]:
+        """Each document's metadata (an FAQ row's own fields, its format), by id; {} for a new namespace."""
+        snapshot = getattr(self._retriever, "snapshot", None)
+        if snapshot is None:  # a test fake without an index
+            return {}
+        return {doc_id: dict(entry.metadata) for doc_id, entry in snapshot(namespace).docs.items()}
+
+    def embed(self, texts: list[str]) -> Any:
+        """Unit vectors of `texts` (n, dims) from the index's own embedding model; None when it has none (fakes)."""
+        encode = getattr(getattr(self._retriever, "embedder", None), "encode", None)
+        return encode(texts) if encode is not None else None
+
     def documents(self, namespace: str = "default") -> list[dict[str, Any]]:
         """The namespace's documents, by id: {"id", "title", "source", "url", "chunks", ...}; [] for a new one."""
         return self._retriever.documents(namespace)

@@ -34,6 +34,7 @@ from assistant.server.routes import (
     queue,
     sites,
     templates,
+    unanswered,
     widget,
 )
 from assistant.server.state import AppState
@@ -88,6 +89,6 @@ def create_app(settings: Settings | None = None, *, assistant: Any = None,
     app.add_middleware(HTTPMetrics)
     install_request_logging(app)  # outermost: every line of a request carries its id
     for module in (health, chat, openai, conversations, feedback, handoff, messages, queue, kb, sites, templates, widget,
-                   admin, exports, metrics):
+                   admin, exports, metrics, unanswered):
         app.include_router(module.router)
     return app

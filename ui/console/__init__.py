@@ -2,7 +2,7 @@
 
     mount_console(app, settings, lambda: state.assistant)
 
-Tabs: Chat, Sentiment, Intents, Templates, Conversations, Inbox (handed-off conversations), Knowledge base, KPIs, Audit log. The dashboards share one
+Tabs: Chat, Sentiment, Intents, Templates, Conversations, Inbox (handed-off conversations), Unanswered, Knowledge base, KPIs, Audit log. The dashboards share one
 filter bar (site, period, hour/day buckets, time zone) and one query per refresh. Mounting also
 starts the negative-surge monitor with the server (see assistant.engine.alerts).
 """
@@ -31,6 +31,7 @@ from ui.console.tabs.knowledge import KnowledgeTab
 from ui.console.tabs.kpis import KpisTab
 from ui.console.tabs.sentiment import SentimentTab
 from ui.console.tabs.templates import TemplatesTab
+from ui.console.tabs.unanswered import UnansweredTab
 
 REFRESH_SECONDS = 60.0
 
@@ -57,6 +58,7 @@ def build_console(get_assistant: Callable[[], Any], settings: Settings) -> gr.Bl
             templates = TemplatesTab(ctx)
             conversations = ConversationsTab(ctx)
             inbox = InboxTab(ctx)
+            unanswered = UnansweredTab(ctx)
             knowledge = KnowledgeTab(ctx)
             kpis = KpisTab(ctx)
             audit = AuditTab(ctx)
@@ -114,6 +116,7 @@ def build_console(get_assistant: Callable[[], Any], settings: Settings) -> gr.Bl
         templates.wire()  # loads on its own (tab select, Refresh, its site)
         inbox.wire()  # the inbox and the audit log load on their own (tab select, Refresh)
         audit.wire()
+        unanswered.wire()  # loads on its own (tab select, Refresh, its site)
     return demo
 
 

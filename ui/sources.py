@@ -3,7 +3,7 @@
 Titles and addresses come from ingested documents, so they are escaped, and only http(s) addresses become
 links (a `javascript:` or `data:` URL in a document's front matter must never run in an operator's browser).
 Links open in a new tab without giving the opened page a handle on this one (rel="noopener noreferrer").
-The widget applies the same rules in its own script (ui/widget/widget.js, safeUrl).
+The widget applies the same rules in its own script (ui/widget/view.js, safeUrl).
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
     assistant sites create acme "Acme support" --origin https://help.acme.com --company "Acme Bikes"
     assistant sites update acme --templates acme/templates.yaml --intents acme/intents.csv
+    assistant sites update acme --opening-hours "Europe/Amsterdam mon-fri 09:00-17:00; sat 10:00-14:00"
     assistant sites show acme
     assistant sites delete acme                      # asks first; --yes skips that, --force ignores open handoffs
     assistant sites keys acme --new backend          # prints the secret key once
@@ -40,6 +41,9 @@ PROFILE_OPTIONS = {
     "intents_path": ("--intents", "The site's intent examples CSV: its own intent model (default: none)."),
 }
 CLEARS = " An empty value clears it."
+HOURS_HELP = ("When its people answer a handoff, as 'ZONE DAYS HH:MM-HH:MM[,HH:MM-HH:MM]; DAYS ...', e.g. "
+              "'Europe/Amsterdam mon-fri 09:00-17:00; sat 10:00-14:00' (or the JSON of the API). Outside them a "
+              "handoff says when a person answers and invites an e-mail address.")
 
 
 def _profile_option(field: str, clears: bool = False) -> Any:
@@ -51,7 +55,20 @@ def _site_row(site: Any) -> dict[str, Any]:
     return {"id": site.id, "name": site.name, "namespace": site.namespace, "public_key": site.public_key,
             "allowed_origins": site.allowed_origins, "daily_quota": site.daily_quota, "key_rate": site.key_rate,
             "session_rate": site.session_rate, "widget": site.widget, "adapter": site.adapter,
-            "quota_message": site.quota_message, **{field: getattr(site, field) for field in PROFILE_OPTIONS}}
+            "quota_message": site.quota_message, **{field: getattr(site, field) for field in PROFILE_OPTIONS},
+            "opening_hours": site.opening_hours}
+
+
+def _hours(value: str | None) -> Any:
+    """--opening-hours: the text form or the API's JSON object, checked by the engine when it is stored."""
+    if value is None or not value.strip().startswith("{"):
+        return value
+    import json
+
+    try:
+        return json.loads(value)
+    except ValueError as exc:
+        fail(f"--opening-hours is not valid JSON: {exc}")
 
 
 def _given(**options: Any) -> dict[str, Any]:
@@ -84,12 +101,14 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         abstain_message: str = _profile_option("abstain_message"),
         templates: str = _profile_option("templates_path"),
         intents: str = _profile_option("intents_path"),
+        opening_hours: str = typer.Option(None, "--opening-hours", help=HOURS_HELP),
         json_out: JsonFlag = False,
     ) -> None:
         """Create a site; prints its public widget key. It starts with no templates and no intents of its own."""
         options = _given(daily_quota=daily_quota, key_rate=key_rate, session_rate=session_rate, company=company,
                          greeting=greeting, system_prompt=system_prompt, handoff_message=handoff_message,
-                         abstain_message=abstain_message, templates_path=templates, intents_path=intents)
+                         abstain_message=abstain_message, templates_path=templates, intents_path=intents,
+                         opening_hours=_hours(opening_hours))
         try:
             site = _sites().create(site_id, name, origins=origin, namespace=namespace, **options)
         except (SiteError, SiteExists) as exc:
@@ -140,13 +159,15 @@ def register(app: typer.Typer, eval_app: typer.Typer) -> None:
         abstain_message: str = _profile_option("abstain_message", clears=True),
         templates: str = _profile_option("templates_path", clears=True),
         intents: str = _profile_option("intents_path", clears=True),
+        opening_hours: str = typer.Option(None, "--opening-hours", help=HOURS_HELP + CLEARS),
         json_out: JsonFlag = False,
     ) -> None:
         """Change a site's settings; every value is checked first, and nothing is written when one is wrong."""
         changes = _given(name=name, daily_quota=daily_quota, key_rate=key_rate, session_rate=session_rate,
                          quota_message=quota_message, adapter=adapter, company=company, greeting=greeting,
                          system_prompt=system_prompt, handoff_message=handoff_message,
-                         abstain_message=abstain_message, templates_path=templates, intents_path=intents)
+                         abstain_message=abstain_message, templates_path=templates, intents_path=intents,
+                         opening_hours=_hours(opening_hours))
         if not changes:
             fail("nothing to change: give at least one option (see --help)")
         try:

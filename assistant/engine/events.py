@@ -7,6 +7,7 @@ classification -> sources -> token* -> [handoff] -> done   (or error at any poin
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
@@ -38,6 +39,10 @@ class Sentiment(BaseModel):
 class Handoff(BaseModel):
     reason: Literal["customer_request", "negative_sentiment", "repeated_abstention", "policy"]
     detail: str = ""
+    after_hours: bool = Field(False, description="Outside the site's opening hours: the customer was told when a "
+                              "person answers and may leave an e-mail address (POST /v1/conversations/{id}/contact).")
+    opens_at: datetime | None = Field(None, description="When a person answers next (the site's time zone), "
+                                      "after hours.")
 
 
 class Timings(BaseModel):

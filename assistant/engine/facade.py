@@ -38,7 +38,7 @@ from assistant.engine.prompt import PromptBuilder
 from assistant.engine.queue import AgentQueue
 from assistant.engine.served_model import ServedModel
 from assistant.engine.settings import Settings
-from assistant.engine.site_profile import SiteProfile, SiteProfiles
+from assistant.engine.site_profile import HandoffNotice, SiteProfile, SiteProfiles
 from assistant.engine.sites import DEFAULT_SITE
 from assistant.engine.store import ConversationNotFound, Store, new_id
 from assistant.engine.template_versions import SiteTemplates
@@ -208,6 +208,24 @@ class Assistant:
     def handoff_message(self, site_id: str = DEFAULT_SITE) -> str:
         """What the site's customer is told when a person is asked for (the site's own, else its default)."""
         return self.profiles.get(site_id).policy.config.handoff_message
+
+    def handoff_notice(self, site_id: str = DEFAULT_SITE) -> HandoffNotice:
+        """What the site's customer is told when a person is asked for now: the handoff message while the site is
+        open, else when a person answers next (its opening hours), with an invitation to leave an e-mail address."""
+        return self.profiles.get(site_id).handoff_notice()
+
+    def leave_contact(self, conversation_id: str, site_id: str, email: str) -> str:
+        """Store the e-mail address the customer left for a person to write back; returns it as stored.
+        contacts.InvalidContact (not an address), ConversationNotFound (not the site's): nothing stored."""
+        from assistant.engine import contacts
+
+        return contacts.leave(self.store, conversation_id, site_id, email).email
+
+    def contact_of(self, conversation_id: str) -> str | None:
+        """The e-mail address left in the conversation (what agents see), if any."""
+        from assistant.engine import contacts
+
+        return contacts.email_of(self.store, conversation_id)
 
     def delete_site(self, site_id: str, *, force: bool = False) -> Any:
         """Delete the site with its conversations, keys and namespace documents (site_deletion.py: SiteBusy for

@@ -6,10 +6,12 @@
     profile.prompt.build(question, passages)    # its system prompt, in its company's name
 
 The fields are Site columns (company, greeting, system_prompt, handoff_message, abstain_message, templates_path,
-intents_path). An unset field (NULL) falls back differently by site:
+intents_path, opening_hours: outside them a handoff tells the customer when a person answers). An unset field (NULL) falls back differently by site:
 
 - the `default` site inherits the global settings (`company`, `system_prompt`, `understanding.*`) and the
-  global templates and intent model, so keyless local use and `/demo` behave as before;
+  global templates and intent model, so keyless local use and `/demo` behave as before; with the operator's own
+  knowledge base (`kb_path`) and no intent data of theirs (`understanding.intent_data`), it has no intents, as
+  the global templates are then off too: the sample shop's come with the sample knowledge base only;
 - any other site never inherits them: its company is its own name, its system prompt, handoff and abstain
   messages are the built-in defaults in that name, and without its own files it has no templates and no
   intent model (a new site never answers with the sample shop's curated replies, nor sees its intent labels).
@@ -22,11 +24,13 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from assistant.engine.errors import DataError, SiteError, SiteNotFound, TemplateError
 from assistant.engine.events import Classification
+from assistant.engine.opening_hours import OpeningHours, parse_hours
 from assistant.engine.prompt import PromptBuilder
 from assistant.engine.settings import DEFAULT_SYSTEM_PROMPT
 from assistant.engine.smalltalk import Kind, SmallTalk
@@ -83,6 +87,12 @@ def without_intents(classification: Classification) -> Classification:
                                              "out_of_scope": False})
 
 
+class HandoffNotice(NamedTuple):
+    text: str
+    after_hours: bool  # outside opening hours: the customer may leave an e-mail address
+    opens_at: datetime | None  # when a person answers next (the site's zone), after hours
+
+
 @dataclass(frozen=True)
 class SiteProfile:
     """What one site says to its customers (module docstring: where each field comes from)."""
@@ -95,6 +105,17 @@ class SiteProfile:
     understanding: Any  # the shared Understanding: sentiment, language and the default site's intent model
     intents: IntentModel | None = None  # the site's own intent model
     shared_intents: bool = False  # the default site without its own file: the global model (retrains swap it)
+    opening_hours: OpeningHours | None = None  # when its people answer a handoff; None: always
+
+    def handoff_notice(self, now: datetime | None = None) -> HandoffNotice:
+        """What the customer is told when a person is asked for: the site's handoff message while it is open (or
+        has no opening hours), else when a person answers next, with an invitation to leave an e-mail address."""
+        if self.opening_hours is not None:
+            now = now or datetime.now(UTC)
+            text = self.opening_hours.after_hours_message(now)
+            if text:
+                return HandoffNotice(text, True, self.opening_hours.next_opening(now))
+        return HandoffNotice(self.policy.config.handoff_message, False, None)
 
     def classify(self, text: str) -> Classification:
         if self.shared_intents:
@@ -158,6 +179,10 @@ class SiteProfiles:
             book = bot.templates.overlay(site_id, book, company, getattr(site, "created_at", None))
         own_intents = getattr(site, "intents_path", None)
         intents = self._intents(own_intents) if own_intents else None
+        # The sample shop's intents come with the sample knowledge base only: an operator's own knowledge base
+        # (kb_path) starts with none, like a new site, unless the operator gave intent data (or the site a file).
+        sample_intents = settings.kb_path is None or settings.understanding.intent_data is not None
+        hours = getattr(site, "opening_hours", None)
         if book is shared_book and (handoff, abstain) == (config.handoff_message, config.abstain_message):
             policy = bot.policy  # the default site as configured: the very objects tests and the console swap
         else:
@@ -167,7 +192,8 @@ class SiteProfiles:
         prompt = bot.prompt if same_prompt else PromptBuilder(system_prompt, company)
         return SiteProfile(site_id=site_id, company=company, greeting=getattr(site, "greeting", None), prompt=prompt,
                            policy=policy, understanding=bot.understanding, intents=intents,
-                           shared_intents=default and not own_intents)
+                           shared_intents=default and not own_intents and sample_intents,
+                           opening_hours=_hours(hours))
 
     def _book(self, path: str, company: str, threshold: float) -> TemplateBook:
         """The site's templates file, parsed once per content; a file broken since it was set is logged and the
@@ -195,6 +221,18 @@ class SiteProfiles:
                     log.error("site intents %s left out: %s", path, exc)
                     self._models[key] = None
             return self._models[key]
+
+
+def _hours(stored: Any) -> OpeningHours | None:
+    """The stored opening hours (checked when set); hours that no longer parse (a zone gone from the tz database)
+    are logged and the site is treated as always open rather than failing its turns."""
+    if not stored:
+        return None
+    try:
+        return parse_hours(stored)
+    except SiteError as exc:
+        log.error("opening hours left out: %s", exc)
+        return None
 
 
 def _stamp(path: str) -> tuple[str, int, int]:

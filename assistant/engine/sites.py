@@ -24,7 +24,7 @@ from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Tex
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from assistant.engine import site_deletion, site_profile, webhooks
+from assistant.engine import opening_hours, site_deletion, site_profile, webhooks
 from assistant.engine.errors import KeyNotFound, SiteError, SiteExists, SiteNotFound  # noqa: F401 - re-exported
 from assistant.engine.store import Base, Conversation, Message, Store, utcnow
 
@@ -63,6 +63,8 @@ class Site(Base):
     system_prompt: Mapped[str | None] = mapped_column(Text, nullable=True)
     handoff_message: Mapped[str | None] = mapped_column(Text, nullable=True)
     abstain_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # When its people answer a handoff (opening_hours.py: {"timezone", "weekly"}); NULL: always.
+    opening_hours: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class ApiKey(Base):
@@ -200,6 +202,8 @@ def _apply(site: Site, changes: dict[str, Any]) -> None:
             raise SiteError("site name must not be empty")
         elif field in WEBHOOK_FIELDS:
             value = WEBHOOK_FIELDS[field](value)
+        elif field == "opening_hours":
+            value = opening_hours.validate_hours(value)
         elif field in site_profile.PROFILE_FIELDS:
             value = site_profile.validate_field(field, value)
         elif field not in ("adapter", "quota_message", "daily_quota", "namespace", "name"):

@@ -311,6 +311,8 @@ class CustomerTurn:
         reply.template_id = decision.template_id
         reply.abstained = decision.route == "abstain"
         reply.handoff = decision.handoff
+        if reply.handoff is not None:
+            self.after_hours()
         if decision.route == "template" and decision.sources:
             # a page the corroborating search found is cited with its title, link and passage
             found = {h.doc_id: h for h in reversed(list(hits))}
@@ -323,6 +325,15 @@ class CustomerTurn:
             yield TokenEvent(text=reply.answer)
         if reply.handoff is not None:
             yield HandoffEvent(handoff=reply.handoff)
+
+    def after_hours(self) -> None:
+        """Outside the site's opening hours a handoff says when a person answers and invites an e-mail address
+        (the widget then shows a field for it); the conversation is handed off all the same."""
+        notice = self.site.handoff_notice()
+        if notice.after_hours and self.reply.handoff is not None:
+            self.reply.answer = notice.text
+            self.reply.handoff = self.reply.handoff.model_copy(update={"after_hours": True,
+                                                                       "opens_at": notice.opens_at})
 
     def in_their_language(self, decision: Decision) -> str:
         """The default abstain and handoff texts in the customer's language; an operator's own text as written."""

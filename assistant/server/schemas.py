@@ -51,6 +51,8 @@ class ConversationOut(BaseModel):
     handoff_reason: str | None = None
     created_at: datetime
     updated_at: datetime
+    contact_email: str | None = Field(None, description="The e-mail address the customer left for a person to "
+                                      "write back (POST .../contact); never in exports.")
     messages: list[MessageOut] = Field(default_factory=list)
 
 

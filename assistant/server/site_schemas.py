@@ -30,6 +30,18 @@ class WidgetSettings(BaseModel):
     )
 
 
+class OpeningHoursIn(BaseModel):
+    """When the site's people answer a handoff; outside these hours the customer is told when a person answers and
+    may leave an e-mail address. A day not listed is closed. A bad zone or interval is a 400, nothing stored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    timezone: str = Field(max_length=64, description="IANA time zone of the times.", examples=["Europe/Amsterdam"])
+    weekly: dict[str, list[str]] = Field(
+        description="Day (mon..sun) -> intervals HH:MM-HH:MM (24:00 for midnight).",
+        examples=[{"mon": ["09:00-12:30", "13:30-17:00"], "sat": ["10:00-14:00"]}])
+
+
 class SiteFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -53,6 +65,7 @@ class SiteFields(BaseModel):
         what="What the customer is told when a person is asked for", builtin="the built-in message"))
     abstain_message: str | None = Field(None, max_length=2000, description=PROFILE_NOTE.format(
         what="What the customer is told when no reliable answer is found", builtin="the built-in message"))
+    opening_hours: OpeningHoursIn | None = Field(None, description="When its people answer a handoff; null: always.")
     key_rate: str | None = Field(None, max_length=100, examples=["600/minute"])
     session_rate: str | None = Field(None, max_length=100, examples=["30/minute"])
     daily_quota: int | None = Field(None, ge=0, le=100_000_000, description="Chat messages per UTC day; 0 = none.")
@@ -94,6 +107,7 @@ class SiteOut(BaseModel):
     system_prompt: str | None = None
     handoff_message: str | None = None
     abstain_message: str | None = None
+    opening_hours: dict[str, Any] | None = Field(None, description="{'timezone', 'weekly'}; null: always open.")
     webhook_url: str | None = None
     webhook_secret: str | None = Field(None, description="Signs each webhook body (X-Assistant-Signature).")
     webhook_format: str | None = None
@@ -198,6 +212,21 @@ class HandoffOut(BaseModel):
     handoff_reason: str | None = None
     message: str = Field("", description="What the customer is told.")
     acknowledged_at: datetime | None = None
+    after_hours: bool = Field(False, description="Outside the site's opening hours: the message says when a person "
+                              "answers, and the customer may leave an e-mail address (POST .../contact).")
+    opens_at: datetime | None = Field(None, description="When a person answers next (the site's zone), after hours.")
+
+
+class ContactIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: str = Field(description="Where a person may write back (at most 254 characters).",
+                       examples=["jo@example.com"])
+
+
+class ContactOut(BaseModel):
+    conversation_id: str
+    email: str = Field(description="The address as stored; agents see it with the conversation.")
 
 
 class AgentMessageIn(BaseModel):

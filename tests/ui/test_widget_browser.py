@@ -318,3 +318,34 @@ def test_source_titles_are_escaped_and_only_http_links_are_links(browser, served
     assert page.evaluate("window.__pwned") is None and len(context.pages) == 1
     _shot(page, "source-links")
     context.close()
+
+
+def test_after_hours_handoff_offers_an_email_field(browser, served) -> None:
+    """Issue #28: outside the site's opening hours the handoff says when a person answers, and the widget offers a
+    field for an e-mail address: a malformed one is refused in the widget, a good one is stored for the agents."""
+    from tests.load.servers import site_with_key
+
+    _, key = site_with_key(served["base"], "nightshop", opening_hours={"timezone": "Asia/Tokyo",
+                                                                        "weekly": {"mon": ["03:00-03:01"]}})
+    night = httpx.get(f"{served['base']}/v1/admin/sites/nightshop", headers={"X-Admin-Key": "load-test-admin-key"})
+    context = browser.new_context(viewport={"width": 1100, "height": 800})
+    page = context.new_page()
+    page.goto(f"{served['base']}/demo?site_key={night.json()['public_key']}")
+    page.get_by_role("button", name="Chat with support").click()
+    page.get_by_role("button", name="Talk to a person").click()
+    page.get_by_text("(Asia/Tokyo)", exact=False).wait_for(timeout=30_000)
+    assert "at 03:00 (Asia/Tokyo)" in page.locator(".msg.bot .text").last.inner_text()
+    field = page.get_by_role("textbox", name="Your e-mail address")
+    field.fill("jo.rider@example")
+    page.get_by_role("button", name="Send address").click()
+    page.get_by_role("alert").filter(has_text="is not an e-mail address").wait_for(timeout=10_000)
+    field.fill("jo.rider@example.com")
+    page.get_by_role("button", name="Send address").click()
+    page.get_by_text("A person will write to you at jo.rider@example.com").wait_for(timeout=10_000)
+    assert page.get_by_role("textbox", name="Your e-mail address").count() == 0
+    _shot(page, "after-hours-contact")
+    conv_id = page.evaluate("pk => localStorage.getItem('support-assistant:' + pk + ':conversation')",
+                            night.json()["public_key"])
+    conv = httpx.get(f"{served['base']}/v1/conversations/{conv_id}", headers={"Authorization": f"Bearer {key}"}).json()
+    assert conv["status"] == "handoff" and conv["contact_email"] == "jo.rider@example.com"
+    context.close()

@@ -2,6 +2,9 @@
 
     mount_widget(app, settings)     # assistant.main does this: serves /widget.js, /widget.css and /demo
 
+/widget.js is one script made of the parts in WIDGET_PARTS (each a file here, by what it handles), joined in
+that order into one function scope, so the page still embeds the widget with one `<script>` tag.
+
 /demo shows the widget for the 'default' site (or ?site_key=pk_... for another site) on a
 help-centre page with hostile CSS, so the shadow DOM's isolation is visible. The widget's API
 calls are the server's /v1/widget/session, /v1/chat, /v1/conversations (and, after a handoff, its
@@ -15,7 +18,7 @@ import re
 from pathlib import Path
 
 from fastapi import FastAPI, Query, Request
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from assistant.engine import sites
 from assistant.engine.settings import Settings
@@ -23,6 +26,15 @@ from assistant.server.auth import ensure_sites
 
 HERE = Path(__file__).resolve().parent
 LANG = re.compile(r"^(auto|en|zh)$")
+# The widget's script, in the order its top-level statements must run: options and state, texts, the DOM, the
+# server calls, the handoff (agent replies, the e-mail field), the conversation, then the events and mounting.
+WIDGET_PARTS = ("setup.js", "strings.js", "view.js", "api.js", "handoff.js", "chat.js", "widget.js")
+
+
+def widget_script() -> str:
+    """/widget.js: the parts in one strict-mode function, so they share its scope and leak nothing to the page."""
+    body = "\n".join(f"// ---- {name}\n" + (HERE / name).read_text(encoding="utf-8") for name in WIDGET_PARTS)
+    return '(function () {\n"use strict";\n' + body + "})();\n"
 
 
 def demo_page(company: str, origin: str, site_key: str, lang: str | None = None) -> str:
@@ -36,10 +48,12 @@ def demo_page(company: str, origin: str, site_key: str, lang: str | None = None)
 def mount_widget(app: FastAPI, settings: Settings) -> FastAPI:
     state = app.state.app_state
 
+    script = widget_script()  # joined once: the parts are package files, not edited while the server runs
+
     @app.get("/widget.js", include_in_schema=False)
-    def widget_js() -> FileResponse:
-        return FileResponse(HERE / "widget.js", media_type="application/javascript",
-                            headers={"Cache-Control": "public, max-age=300"})
+    def widget_js() -> Response:
+        return Response(script, media_type="application/javascript",
+                        headers={"Cache-Control": "public, max-age=300"})
 
     @app.get("/widget.css", include_in_schema=False)
     def widget_css() -> FileResponse:

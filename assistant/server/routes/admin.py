@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query, Response
 
 from assistant.engine import sites
 from assistant.engine.errors import KeyNotFound, SiteBusy, SiteError, SiteExists, SiteNotFound
+from assistant.engine.opening_hours import OpeningHoursError
 from assistant.engine.webhooks import WebhookURLError
 from assistant.server.auth import AdminDep, SitesDep
 from assistant.server.deps import AssistantDep, JSONBody, StateDep
@@ -33,8 +34,10 @@ def site_errors() -> Iterator[None]:
     """Engine errors about sites become the API's one error schema."""
     try:
         yield
-    except WebhookURLError as exc:  # a bad URL in the request itself: the one site error that is a 400
+    except WebhookURLError as exc:  # a bad URL or opening hours in the request itself: site errors that are a 400
         raise APIError(400, "invalid_webhook_url", str(exc)) from exc
+    except OpeningHoursError as exc:
+        raise APIError(400, "invalid_opening_hours", str(exc)) from exc
     except SiteError as exc:
         raise APIError(422, "invalid_site", str(exc)) from exc
     except SiteExists as exc:

@@ -49,7 +49,7 @@ def get_conversation(caller: LimitedCallerDep, assistant: AssistantDep,
     conv = assistant.conversations.get(conversation_id, caller.site.id)
     return ConversationOut(
         id=conv.id, site_id=conv.site_id, status=conv.status, handoff_reason=conv.handoff_reason,
-        created_at=conv.created_at, updated_at=conv.updated_at,
+        created_at=conv.created_at, updated_at=conv.updated_at, contact_email=assistant.contact_of(conv.id),
         messages=[MessageOut.model_validate(m, from_attributes=True) for m in conv.messages],
     )
 

@@ -3,6 +3,8 @@
     POST /v1/handoff                                  customer (widget button or SDK): pause the assistant
     POST /v1/conversations/{id}/handoff/ack           agent (secret key): "I have it"
     POST /v1/conversations/{id}/handback              agent (secret key): the assistant answers again
+    POST /v1/conversations/{id}/contact               customer (widget, own conversation) or key: an e-mail address
+                                                      for a person to write back (outside opening hours)
 
 The agent queue (claim, notes, close, the queue itself) is routes/queue.py.
 """
@@ -11,9 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Path, Query
 
+from assistant.engine.contacts import InvalidContact
 from assistant.engine.conversations import Conversations
 from assistant.engine.events import Handoff, Reply
 from assistant.engine.queue import AlreadyClaimed
@@ -21,7 +25,10 @@ from assistant.server.auth import Principal, check_conversation, link_session
 from assistant.server.deps import AssistantDep, JSONBody
 from assistant.server.errors import APIError
 from assistant.server.ratelimit import LimitedCallerDep
-from assistant.server.site_schemas import HandoffOut, HandoffRequest
+from assistant.server.site_schemas import ContactIn, ContactOut, HandoffOut, HandoffRequest
+
+if TYPE_CHECKING:
+    from assistant.engine.site_profile import HandoffNotice
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["handoff"])
@@ -29,10 +36,12 @@ ConversationId = Path(max_length=64, description="Conversation id.")
 REQUEST_NOTE = "(The customer asked to talk to a person.)"
 
 
-def _out(conversations: Conversations, conversation_id: str, site_id: str, message: str = "") -> HandoffOut:
+def _out(conversations: Conversations, conversation_id: str, site_id: str, message: str = "",
+         notice: HandoffNotice | None = None) -> HandoffOut:
     state = conversations.handoff(conversation_id, site_id)
     return HandoffOut(conversation_id=state.conversation_id, status=state.status,
-                      handoff_reason=state.handoff_reason, message=message, acknowledged_at=state.acknowledged_at)
+                      handoff_reason=state.handoff_reason, message=message, acknowledged_at=state.acknowledged_at,
+                      after_hours=bool(notice and notice.after_hours), opens_at=notice.opens_at if notice else None)
 
 
 @router.post("/handoff", response_model=HandoffOut, dependencies=[JSONBody])
@@ -40,20 +49,39 @@ async def request_person(body: HandoffRequest, caller: LimitedCallerDep, assista
     """Pause the assistant and ask for a person; starts a conversation when none is given. Idempotent."""
     conversations = assistant.conversations
     site_id = caller.site.id
-    answer = assistant.handoff_message(site_id)  # the site's own, never another site's
+    # the site's own message, never another site's; outside its opening hours, when a person answers
+    notice = await asyncio.to_thread(assistant.handoff_notice, site_id)
+    answer = notice.text
     if body.conversation_id is not None:
         check_conversation(conversations, caller, body.conversation_id)
         if conversations.get(body.conversation_id, site_id).status == "handoff":
-            return _out(conversations, body.conversation_id, site_id, answer)
+            return _out(conversations, body.conversation_id, site_id, answer, notice)
     note = (body.message or "").strip() or REQUEST_NOTE
     conv_id, message_id = await asyncio.to_thread(conversations.request_person, body.conversation_id, site_id,
                                                   note, answer)
     link_session(conversations, caller, conv_id)
-    handoff = Handoff(reason="customer_request", detail="The customer asked for a person.")
+    handoff = Handoff(reason="customer_request", detail="The customer asked for a person.",
+                      after_hours=notice.after_hours, opens_at=notice.opens_at)
     reply = Reply(conversation_id=conv_id, message_id=message_id, answer=answer, route="handoff", handoff=handoff)
     turns = await asyncio.to_thread(conversations.transcript, conv_id, site_id)
     await asyncio.to_thread(assistant.notify_handoff, reply, turns)  # store work: off the event loop
-    return _out(conversations, conv_id, site_id, answer)
+    return _out(conversations, conv_id, site_id, answer, notice)
+
+
+@router.post("/conversations/{conversation_id}/contact", response_model=ContactOut, dependencies=[JSONBody],
+             responses={400: {"description": "Not an e-mail address; nothing stored."},
+                        404: {"description": "No such conversation for this site (or this widget session)."}})
+async def leave_contact(body: ContactIn, caller: LimitedCallerDep, assistant: AssistantDep,
+                        conversation_id: str = ConversationId) -> ContactOut:
+    """The customer leaves an e-mail address for a person to write back (the widget offers it after a handoff
+    outside opening hours). Stored with the conversation, apart from its messages, so agents see it and no
+    training or conversation export does; a second address replaces the first."""
+    await asyncio.to_thread(check_conversation, assistant.conversations, caller, conversation_id)
+    try:
+        email = await asyncio.to_thread(assistant.leave_contact, conversation_id, caller.site.id, body.email)
+    except InvalidContact as exc:
+        raise APIError(400, "invalid_email", str(exc)) from exc
+    return ContactOut(conversation_id=conversation_id, email=email)
 
 
 def agent_only(caller: Principal) -> None:

@@ -1,5 +1,5 @@
 """The caller's own site (secret key): read it, and change its name, widget look, origins, quota message and what the
-assistant says in its name (company, greeting, system prompt, handoff and abstain messages)."""
+assistant says in its name (company, greeting, system prompt, handoff and abstain messages, opening hours)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/v1", tags=["sites"])
 
 # Rates, quotas, namespace and adapter stay with the admin: a leaked site key must not lift its own limits; so do
 # the templates and intents files, paths on the server. What the assistant says in the site's name is the site's.
-OWN_FIELDS = {"name", "allowed_origins", "widget", "quota_message", *PROFILE_FIELDS}
+OWN_FIELDS = {"name", "allowed_origins", "widget", "quota_message", "opening_hours", *PROFILE_FIELDS}
 
 
 def _as_caller(directory: SiteDirectory, caller: Principal) -> SiteDirectory:

@@ -131,6 +131,8 @@ class InboxTab:
                    + (f" by **{entry.agent}**" if entry.agent else "")
                    + f" · waited {waited(entry.waiting_s)}"
                    + (f" · reason: {entry.handoff_reason}" if entry.handoff_reason else ""))
+        email = assistant.contact_of(conversation_id)  # left out of hours, for a person to write back
+        summary += f" · e-mail: **{email}**" if email else ""
         notes_md = "#### Internal notes\n" + ("\n".join(f"- **{n.author}** ({n.created_at:%Y-%m-%d %H:%M}): {n.text}"
                                                        for n in notes) or "_none yet_")
         return [history, summary, notes_md]

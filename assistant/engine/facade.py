@@ -326,6 +326,7 @@ class Assistant:
         user = {
             "content": redact(text, self.settings.security), "intent": cls.intent, "confidence": cls.confidence, "out_of_scope": cls.out_of_scope,
             "sentiment": cls.sentiment.label, "sentiment_score": cls.sentiment.score,
+            "language": cls.language,
         }
         bot = {
             "id": reply.message_id, "content": redact(reply.answer, self.settings.security), "intent": reply.intent, "confidence": reply.confidence,

@@ -80,6 +80,7 @@ class Message(Base):
     out_of_scope: Mapped[bool] = mapped_column(Boolean, default=False)
     sentiment: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
     sentiment_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    language: Mapped[str | None] = mapped_column(String(16), nullable=True)  # a customer message's, or "unknown"
     route: Mapped[str | None] = mapped_column(String(16), nullable=True)
     template_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     abstained: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -36,6 +36,7 @@ class MessageOut(BaseModel):
     confidence: float | None = None
     sentiment: str | None = None
     sentiment_score: float | None = None
+    language: str | None = Field(None, description="A customer message's language (ISO 639-1 code) or 'unknown'.")
     route: str | None = None
     template_id: str | None = None
     abstained: bool = False

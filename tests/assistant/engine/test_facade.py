@@ -245,3 +245,12 @@ def test_a_template_is_sent_as_written_when_the_engine_fails(tmp_path: Path) -> 
     bot = make(tmp_path, templates=REFUND_TEMPLATE, backend=Down(settings), understanding={"rephrase_templates": True})
     reply = run(bot.chat("where is my refund"))
     assert (reply.route, reply.answer) == ("template", "Refunds reach you within 5 business days.")
+
+
+def test_each_customer_message_is_stored_with_its_language(tmp_path: Path) -> None:
+    bot = make(tmp_path)
+    first = run(bot.chat("Combien de temps prend un remboursement pour ma commande ?"))
+    run(bot.chat("How long does a refund take?", first.conversation_id))
+    messages = bot.conversations.get(first.conversation_id).messages
+    assert [(m.role, m.language) for m in messages] == [
+        ("user", "fr"), ("assistant", None), ("user", "en"), ("assistant", None)]

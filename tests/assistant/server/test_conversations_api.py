@@ -159,3 +159,12 @@ def test_handoff_without_a_conversation_starts_one(tmp_path: Path) -> None:
         assert [m["role"] for m in conv["messages"]] == ["user", "assistant"]
         assert conv["messages"][1]["route"] == "handoff"
         assert client.post("/v1/handoff", json={"message": "x" * 1001}, headers=h).status_code == 422
+
+
+def test_a_conversation_shows_the_language_of_each_customer_message(tmp_path: Path) -> None:
+    with app_client(tmp_path, require_keys=True) as client:
+        _, key = new_site(client, "acme")
+        cid = _chat(client, key, "¿Cuánto tarda un reembolso en llegar a mi tarjeta?")["conversation_id"]
+        _chat(client, key, conversation_id=cid)
+        messages = client.get(f"/v1/conversations/{cid}", headers=auth(key)).json()["messages"]
+        assert [m["language"] for m in messages if m["role"] == "user"] == ["es", "en"]

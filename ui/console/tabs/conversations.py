@@ -115,9 +115,11 @@ class ConversationsTab:
             return [], gr.update(choices=[], value=None), notice("That conversation was deleted.", "error")
         reviews = conversations.feedback(conversation_id)
         history, replies = [], []
+        language = None  # of the customer's message a reply answers
         for m in conv.messages:
             if m.role == "user":
                 history.append({"role": "user", "content": m.content})
+                language = m.language
                 continue
             if m.role == "agent":  # a person's reply after the handoff: not the assistant's, not reviewed
                 history.append({"role": "assistant", "content": f"**{m.author or 'Agent'} (agent):** {m.content}"})
@@ -128,6 +130,8 @@ class ConversationsTab:
             review = reviews.get(m.id)
             flags = [f"#{len(replies) + 1}", f"intent {m.intent or 'out of scope'}", m.route or "",
                      f"{(m.timings or {}).get('total_ms', 0):.0f} ms"]
+            if language and language not in ("en", "unknown"):
+                flags.append(f"customer wrote in {language}")
             if m.handoff_reason:
                 flags.append(f"handed off: {m.handoff_reason}")
             if review and review.rating:

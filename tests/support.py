@@ -44,6 +44,21 @@ def parse_sse(text: str) -> list[tuple[str, Any]]:
     return events
 
 
+def sites_server_env(data_dir: Path, model_cache_dir: Path, admin_key: str, **extra: str) -> dict[str, str]:
+    """Environment of a real server with several sites: keys required, an admin key, the test intent model, the fake
+    backend answering extractively (what the customer reads comes from the pages, not canned model text)."""
+    return {
+        "ASSISTANT_DATA_DIR": str(data_dir),
+        "ASSISTANT_MODEL_CACHE_DIR": str(model_cache_dir),
+        "ASSISTANT_UNDERSTANDING__INTENT_MODEL_DIR": str(model_cache_dir / "test-intent-model"),
+        "ASSISTANT_ENGINE__BACKEND": "fake",
+        "ASSISTANT_ENGINE__ANSWERS": "extractive",
+        "ASSISTANT_SECURITY__ADMIN_KEY": admin_key,
+        "ASSISTANT_SECURITY__REQUIRE_KEYS": "true",
+        **extra,
+    }
+
+
 @contextmanager
 def running_server(env: dict[str, str], *, ready_timeout: float = 600.0, port: int | None = None,
                    module: str = "assistant") -> Iterator[tuple[str, subprocess.Popen]]:

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.assistant.server.test_two_sites import BIKE_PAGES, write_bike_files
-from tests.support import running_server
+from tests.support import running_server, sites_server_env
 
 pytestmark = pytest.mark.slow
 
@@ -32,15 +32,7 @@ ORIGIN = "http://bikes.example"
 def server(tmp_path_factory: pytest.TempPathFactory, model_cache_dir: Path) -> Iterator[dict[str, Any]]:
     data = tmp_path_factory.mktemp("templates-api")
     templates, intents = write_bike_files(data)
-    env = {
-        "ASSISTANT_DATA_DIR": str(data),
-        "ASSISTANT_MODEL_CACHE_DIR": str(model_cache_dir),
-        "ASSISTANT_UNDERSTANDING__INTENT_MODEL_DIR": str(model_cache_dir / "test-intent-model"),
-        "ASSISTANT_ENGINE__BACKEND": "fake",
-        "ASSISTANT_ENGINE__ANSWERS": "extractive",
-        "ASSISTANT_SECURITY__ADMIN_KEY": ADMIN,
-        "ASSISTANT_SECURITY__REQUIRE_KEYS": "true",
-    }
+    env = sites_server_env(data, model_cache_dir, ADMIN)
     admin = {"X-Admin-Key": ADMIN}
     with running_server(env) as (base, _):
         def post(path: str, **kw: Any) -> dict:

@@ -23,7 +23,7 @@ import pytest
 from assistant.engine.understanding.templates import TemplateBook
 from assistant.engine.understanding.understanding import SAMPLE_INTENTS, SAMPLE_TEMPLATES
 from assistant.sdk import Client
-from tests.support import parse_sse, running_server
+from tests.support import parse_sse, running_server, sites_server_env
 
 pytestmark = pytest.mark.slow
 
@@ -109,16 +109,7 @@ def write_bike_files(folder: Path) -> tuple[Path, Path]:
 def server(tmp_path_factory: pytest.TempPathFactory, model_cache_dir: Path) -> Iterator[tuple[str, dict]]:
     data = tmp_path_factory.mktemp("two-sites")
     templates, intents = write_bike_files(data)
-    env = {
-        "ASSISTANT_DATA_DIR": str(data),
-        "ASSISTANT_MODEL_CACHE_DIR": str(model_cache_dir),
-        "ASSISTANT_UNDERSTANDING__INTENT_MODEL_DIR": str(model_cache_dir / "test-intent-model"),
-        "ASSISTANT_ENGINE__BACKEND": "fake",
-        "ASSISTANT_ENGINE__ANSWERS": "extractive",
-        "ASSISTANT_UNDERSTANDING__HANDOFF_MESSAGE": SHOP_HANDOFF,
-        "ASSISTANT_SECURITY__ADMIN_KEY": ADMIN,
-        "ASSISTANT_SECURITY__REQUIRE_KEYS": "true",
-    }
+    env = sites_server_env(data, model_cache_dir, ADMIN, ASSISTANT_UNDERSTANDING__HANDOFF_MESSAGE=SHOP_HANDOFF)
     admin = {"X-Admin-Key": ADMIN}
     with running_server(env) as (base, _):
         def post(path: str, **kw: Any) -> dict:

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import running_server
+from tests.support import running_server, sites_server_env
 
 pytestmark = pytest.mark.slow
 
@@ -23,15 +23,7 @@ TANDEM = "Yes: tandems cost €35 a day at the Vondelpark depot; book one a day 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, model_cache_dir: Path) -> Iterator[tuple[str, dict[str, str]]]:
     data = tmp_path_factory.mktemp("unanswered")
-    env = {
-        "ASSISTANT_DATA_DIR": str(data),
-        "ASSISTANT_MODEL_CACHE_DIR": str(model_cache_dir),
-        "ASSISTANT_UNDERSTANDING__INTENT_MODEL_DIR": str(model_cache_dir / "test-intent-model"),
-        "ASSISTANT_ENGINE__BACKEND": "fake",
-        "ASSISTANT_ENGINE__ANSWERS": "extractive",
-        "ASSISTANT_SECURITY__ADMIN_KEY": ADMIN,
-        "ASSISTANT_SECURITY__REQUIRE_KEYS": "true",
-    }
+    env = sites_server_env(data, model_cache_dir, ADMIN)
     admin = {"X-Admin-Key": ADMIN}
     with running_server(env) as (base, _):
         keys = {}

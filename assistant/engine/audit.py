@@ -29,6 +29,8 @@ ACTIONS = ("claim", "reply", "note", "close", "hand_back", "key_issue", "key_rev
            "site_update", "site_delete", "export",
            # a site's templates edited in the console or over the API (template_versions.py)
            "template_add", "template_edit", "template_retire", "template_revert",
+           # a site's intent examples edited and its model retrained in the console (intent_versions.py)
+           "intent_add", "intent_remove", "intent_retire", "intent_revert", "intent_retrain",
            "faq_answer")  # an operator's answer to unanswered questions, an FAQ entry (unanswered.py)
 CSV_COLUMNS = ["id", "at", "site_id", "actor", "action", "target", "detail"]
 

@@ -33,6 +33,7 @@ from assistant.engine.events import (
     Timings,
 )
 from assistant.engine.intent_pages import IntentPages
+from assistant.engine.intent_versions import SiteIntents
 from assistant.engine.knowledge import KnowledgeBase, open_retriever
 from assistant.engine.prompt import PromptBuilder
 from assistant.engine.queue import AgentQueue
@@ -104,6 +105,8 @@ class Assistant:
         self.model = ServedModel(backend)
         # Each site's templates edited in the console or over the API, versioned and audited (template_versions.py).
         self.templates = SiteTemplates(self)
+        # Each site's intent examples edited, versioned and audited, and its model retrained (intent_versions.py).
+        self.intents = SiteIntents(self)
 
     # -- construction ------------------------------------------------------------------------
     @classmethod

@@ -35,7 +35,7 @@ INTENT_NAME = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
 # handful of messages does not teach an intent apart from its neighbours
 MIN_EXAMPLES_PER_INTENT = 5
 SAMPLE_INTENTS = Path(__file__).resolve().parent.parent / "samples" / "intents.csv"
-_retraining = threading.Lock()
+retrain_lock = threading.Lock()  # one retrain at a time, of any site (intent_versions.py too)
 
 
 class IntentAssignment(Base):
@@ -140,17 +140,19 @@ class RetrainReport:
     model_dir: str
 
 
-def retrain_intents(settings: Any, understanding: Any, *, progress: bool = False) -> RetrainReport:
-    """Train on base + operator examples, save where the server loads from, swap into `understanding`."""
+def retrain_intents(settings: Any, understanding: Any, *, progress: bool = False,
+                    data: LabelledData | None = None) -> RetrainReport:
+    """Train on base + operator examples (or `data`: the default site's versioned examples, intent_versions.py),
+    save where the server loads from, swap into `understanding`."""
     from assistant.engine.understanding.understanding import train_intent_model
 
-    if not _retraining.acquire(blocking=False):
+    if not retrain_lock.acquire(blocking=False):
         raise ReviewError("a retrain is already running; wait for it to finish")
     try:
         started = time.perf_counter()
         operator_csv = operator_examples_path(settings)
         try:
-            data = merged_examples(base_intents_path(settings), operator_csv)
+            data = data if data is not None else merged_examples(base_intents_path(settings), operator_csv)
         except DataError as exc:
             raise RetrainRefused(f"Not retrained: {exc}") from exc
         check_examples(data, MIN_EXAMPLES_PER_INTENT)
@@ -167,4 +169,4 @@ def retrain_intents(settings: Any, understanding: Any, *, progress: bool = False
         return RetrainReport(len(data), operator, len(set(data.labels)), round(time.perf_counter() - started, 1),
                              str(model_dir))
     finally:
-        _retraining.release()
+        retrain_lock.release()

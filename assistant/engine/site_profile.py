@@ -178,10 +178,13 @@ class SiteProfiles:
         if edits:  # the templates edited in the console or over the API, versioned (template_versions.py)
             book = bot.templates.overlay(site_id, book, company, getattr(site, "created_at", None))
         own_intents = getattr(site, "intents_path", None)
-        intents = self._intents(own_intents) if own_intents else None
         # The sample shop's intents come with the sample knowledge base only: an operator's own knowledge base
         # (kb_path) starts with none, like a new site, unless the operator gave intent data (or the site a file).
         sample_intents = settings.kb_path is None or settings.understanding.intent_data is not None
+        shared = default and not own_intents and sample_intents
+        # retrained in the console on its edited examples (intent_versions.py): that model, else its file's
+        trained = None if shared else bot.intents.trained_data(site_id, getattr(site, "created_at", None))
+        intents = self._intents(str(trained)) if trained else self._intents(own_intents) if own_intents else None
         hours = getattr(site, "opening_hours", None)
         if book is shared_book and (handoff, abstain) == (config.handoff_message, config.abstain_message):
             policy = bot.policy  # the default site as configured: the very objects tests and the console swap
@@ -192,7 +195,7 @@ class SiteProfiles:
         prompt = bot.prompt if same_prompt else PromptBuilder(system_prompt, company)
         return SiteProfile(site_id=site_id, company=company, greeting=getattr(site, "greeting", None), prompt=prompt,
                            policy=policy, understanding=bot.understanding, intents=intents,
-                           shared_intents=default and not own_intents and sample_intents,
+                           shared_intents=shared,
                            opening_hours=_hours(hours))
 
     def _book(self, path: str, company: str, threshold: float) -> TemplateBook:

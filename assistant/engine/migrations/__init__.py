@@ -39,7 +39,8 @@ BASELINE = "0001"  # the schema the pre-Alembic create_all produced
 MODEL_MODULES = ("assistant.engine.store", "assistant.engine.reviews", "assistant.engine.intent_examples",
                  "assistant.engine.alerts", "assistant.engine.sites", "assistant.engine.handoffs",
                  "assistant.engine.queue", "assistant.engine.audit", "assistant.engine.webhooks",
-                 "assistant.engine.contacts", "assistant.engine.template_versions")
+                 "assistant.engine.contacts", "assistant.engine.template_versions",
+                 "assistant.engine.intent_versions")
 # Arbitrary constant shared by every replica: the key of the PostgreSQL advisory lock.
 _PG_LOCK_KEY = 7_312_004_419
 # SQLite answers "database is locked" at once, without waiting, when two connections would deadlock (a new

@@ -78,7 +78,7 @@ class AsyncClient:
 
     async def _call(self, call: ep.Call) -> Any:
         response = await self._send(call)
-        return call.parse(response.json()) if call.model is not None else None
+        return call.result(response)
 
     # -- chat ------------------------------------------------------------------------------
     async def chat(self, message: str, conversation_id: str | None = None, **options: Any) -> t.Reply:
@@ -146,6 +146,39 @@ class AsyncClient:
 
     async def new_messages(self, conversation_id: str, after: int = 0) -> t.NewMessagesOut:
         return await self._call(ep.new_messages(conversation_id, after))
+
+    async def leave_contact(self, conversation_id: str, email: str) -> t.ContactOut:
+        return await self._call(ep.leave_contact(conversation_id, email))
+
+    # -- templates -------------------------------------------------------------------------
+    async def templates(self) -> t.TemplatesOut:
+        return await self._call(ep.list_templates())
+
+    async def get_template(self, template_id: str) -> t.TemplateOut:
+        return await self._call(ep.get_template(template_id))
+
+    async def save_template(self, template_id: str, intent: str, text: str, *, sources: list[str] | None = None,
+                            requires: list[str] | None = None, threshold: float | None = None) -> t.TemplateOut:
+        return await self._call(ep.save_template(template_id, intent, text, sources, requires, threshold))
+
+    async def retire_template(self, template_id: str) -> t.TemplateOut:
+        return await self._call(ep.retire_template(template_id))
+
+    async def revert_template(self, template_id: str, version: int) -> t.TemplateOut:
+        return await self._call(ep.revert_template(template_id, version))
+
+    # -- unanswered questions and exports --------------------------------------------------
+    async def unanswered(self, limit: int = 50) -> t.UnansweredOut:
+        return await self._call(ep.unanswered(limit))
+
+    async def answer_unanswered(self, question: str, answer: str, question_ids: list[str],
+                                author: str | None = None) -> t.UnansweredAnswerOut:
+        return await self._call(ep.answer_unanswered(question, answer, question_ids, author))
+
+    async def export_conversations(self, format: Literal["jsonl", "csv"] = "jsonl", *,
+                                   since: datetime | None = None, until: datetime | None = None,
+                                   route: str | None = None, sentiment: str | None = None) -> t.ConversationExport:
+        return await self._call(ep.export_conversations(format, since, until, route, sentiment))
 
     # -- knowledge base --------------------------------------------------------------------
     async def kb_upload(self, *paths: str | Path) -> t.KbUploadOut:

@@ -1,5 +1,6 @@
 """The synchronous SDK client (httpx): chat, streamed chat with typed events, conversations, feedback,
-handoff and knowledge-base calls, with retries on 429/503 and timeouts.
+handoff, the agent queue, templates, unanswered questions, exports and knowledge-base calls, with retries on
+429/503 and timeouts.
 
     from assistant.sdk import Client
 
@@ -89,7 +90,7 @@ class Client:
 
     def _call(self, call: ep.Call) -> Any:
         response = self._send(call)
-        return call.parse(response.json()) if call.model is not None else None
+        return call.result(response)
 
     # -- chat ------------------------------------------------------------------------------
     def chat(self, message: str, conversation_id: str | None = None, **options: Any) -> t.Reply:
@@ -176,6 +177,48 @@ class Client:
     def new_messages(self, conversation_id: str, after: int = 0) -> t.NewMessagesOut:
         """The messages after seq `after` and the conversation's status (ask again with `after=.last_seq`)."""
         return self._call(ep.new_messages(conversation_id, after))
+
+    def leave_contact(self, conversation_id: str, email: str) -> t.ContactOut:
+        """The customer's e-mail address for a person to write back (InvalidRequest `invalid_email` if not one)."""
+        return self._call(ep.leave_contact(conversation_id, email))
+
+    # -- templates -------------------------------------------------------------------------
+    def templates(self) -> t.TemplatesOut:
+        """Every template of the site (file, edited, added, retired), each with its versions."""
+        return self._call(ep.list_templates())
+
+    def get_template(self, template_id: str) -> t.TemplateOut:
+        """One template (NotFound `template_not_found` if this site has none of that id)."""
+        return self._call(ep.get_template(template_id))
+
+    def save_template(self, template_id: str, intent: str, text: str, *, sources: list[str] | None = None,
+                      requires: list[str] | None = None, threshold: float | None = None) -> t.TemplateOut:
+        """Add or edit: a new version, answering from the next turn (InvalidRequest `invalid_template`)."""
+        return self._call(ep.save_template(template_id, intent, text, sources, requires, threshold))
+
+    def retire_template(self, template_id: str) -> t.TemplateOut:
+        """It no longer answers; its versions stay and `revert_template` brings it back."""
+        return self._call(ep.retire_template(template_id))
+
+    def revert_template(self, template_id: str, version: int) -> t.TemplateOut:
+        """A new version with `version`'s content (0: the templates file's)."""
+        return self._call(ep.revert_template(template_id, version))
+
+    # -- unanswered questions and exports --------------------------------------------------
+    def unanswered(self, limit: int = 50) -> t.UnansweredOut:
+        """What the assistant could not answer, grouped by meaning, biggest group first."""
+        return self._call(ep.unanswered(limit))
+
+    def answer_unanswered(self, question: str, answer: str, question_ids: list[str],
+                          author: str | None = None) -> t.UnansweredAnswerOut:
+        """An FAQ entry of the site answering a group (pass its `question_ids`), used from the next turn."""
+        return self._call(ep.answer_unanswered(question, answer, question_ids, author))
+
+    def export_conversations(self, format: Literal["jsonl", "csv"] = "jsonl", *, since: datetime | None = None,
+                             until: datetime | None = None, route: str | None = None,
+                             sentiment: str | None = None) -> t.ConversationExport:
+        """The site's conversations, redacted: `.text` as downloaded, `.records()` parsed, `.count`."""
+        return self._call(ep.export_conversations(format, since, until, route, sentiment))
 
     # -- knowledge base --------------------------------------------------------------------
     def kb_upload(self, *paths: str | Path) -> t.KbUploadOut:

@@ -6,11 +6,14 @@ Each function returns a `Call`; a client sends it (with retries) and parses the 
 from __future__ import annotations
 
 import mimetypes
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import httpx
 from pydantic import TypeAdapter
 
 from assistant.sdk import types as t
@@ -24,9 +27,16 @@ class Call:
     json: dict[str, Any] | None = None
     params: dict[str, Any] = field(default_factory=dict)
     files: list[tuple[str, tuple[str, bytes, str]]] | None = None
+    # for an answer that is not a JSON body (a download): builds the result from the whole response
+    reader: Callable[[httpx.Response], Any] | None = None
 
     def parse(self, payload: Any) -> Any:
         return None if self.model is None else TypeAdapter(self.model).validate_python(payload)
+
+    def result(self, response: httpx.Response) -> Any:
+        if self.reader is not None:
+            return self.reader(response)
+        return self.parse(response.json()) if self.model is not None else None
 
 
 def _drop_none(values: dict[str, Any]) -> dict[str, Any]:
@@ -106,6 +116,62 @@ def agent_reply(conversation_id: str, text: str, author: str) -> Call:
 def new_messages(conversation_id: str, after: int) -> Call:
     return Call("GET", f"/v1/conversations/{quote(conversation_id, safe='')}/messages", t.NewMessagesOut,
                 params={"after": after})
+
+
+def leave_contact(conversation_id: str, email: str) -> Call:
+    return Call("POST", f"/v1/conversations/{quote(conversation_id, safe='')}/contact", t.ContactOut,
+                json={"email": email})
+
+
+# -- templates ---------------------------------------------------------------------------------------
+def _template(template_id: str) -> str:
+    return f"/v1/templates/{quote(template_id, safe='')}"
+
+
+def list_templates() -> Call:
+    return Call("GET", "/v1/templates", t.TemplatesOut)
+
+
+def get_template(template_id: str) -> Call:
+    return Call("GET", _template(template_id), t.TemplateOut)
+
+
+def save_template(template_id: str, intent: str, text: str, sources: list[str] | None, requires: list[str] | None,
+                  threshold: float | None) -> Call:
+    body = _drop_none({"intent": intent, "text": text, "sources": sources, "requires": requires,
+                       "threshold": threshold})
+    return Call("PUT", _template(template_id), t.TemplateOut, json=body)
+
+
+def retire_template(template_id: str) -> Call:
+    return Call("DELETE", _template(template_id), t.TemplateOut)
+
+
+def revert_template(template_id: str, version: int) -> Call:
+    return Call("POST", f"{_template(template_id)}/revert", t.TemplateOut, json={"version": version})
+
+
+# -- unanswered questions ----------------------------------------------------------------------------
+def unanswered(limit: int) -> Call:
+    return Call("GET", "/v1/unanswered", t.UnansweredOut, params={"limit": limit})
+
+
+def answer_unanswered(question: str, answer: str, question_ids: list[str], author: str | None) -> Call:
+    body = _drop_none({"question": question, "answer": answer, "question_ids": question_ids, "author": author})
+    return Call("POST", "/v1/unanswered/answer", t.UnansweredAnswerOut, json=body)
+
+
+# -- exports -----------------------------------------------------------------------------------------
+def export_conversations(format: str, since: datetime | None, until: datetime | None, route: str | None,
+                         sentiment: str | None) -> Call:
+    params = _drop_none({"format": format, "since": since.isoformat() if since else None,
+                         "until": until.isoformat() if until else None, "route": route, "sentiment": sentiment})
+
+    def read(response: httpx.Response) -> t.ConversationExport:
+        return t.ConversationExport(format=format, count=int(response.headers.get("x-export-count", "0")),
+                                    text=response.text)
+
+    return Call("GET", "/v1/exports/conversations", params=params, reader=read)
 
 
 def kb_upload(paths: list[str | Path]) -> Call:

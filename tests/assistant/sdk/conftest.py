@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -21,6 +22,28 @@ from assistant.engine.understanding.templates import TemplateBook
 from assistant.server import ratelimit
 from assistant.server.app import create_app
 from tests.support import FakeClassifier, FakeHit, FakeRetriever, free_port
+
+
+class IndexingRetriever(FakeRetriever):
+    """FakeRetriever that also keeps what is added to it, per namespace, as the real index's documents and
+    snapshot show it: the templates API checks a template's source pages against the site's documents, and an
+    operator's answer to unanswered questions is an FAQ entry whose metadata says which replies it answers."""
+
+    def __init__(self, hits: list[FakeHit]) -> None:
+        super().__init__(hits)
+        self.added: dict[str, dict[str, Any]] = {}
+
+    def documents(self, namespace: str = "default") -> list[dict[str, Any]]:
+        return [{"id": doc_id, "title": doc.title} for doc_id, doc in self.added.get(namespace, {}).items()]
+
+    def add_documents(self, docs: list[Any], namespace: str = "default") -> SimpleNamespace:
+        for doc in docs:
+            self.added.setdefault(namespace, {})[doc.id] = doc
+        return SimpleNamespace(errors=[], added=len(docs))
+
+    def snapshot(self, namespace: str = "default") -> SimpleNamespace:
+        return SimpleNamespace(docs=dict(self.added.get(namespace, {})))
+
 
 HITS = [FakeHit("refund-timing", "Refund timing", "Refunds are paid within 5 business days.", 0.9,
                 url="https://help.example.com/refunds")]
@@ -45,7 +68,7 @@ def live(tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.Mon
     for site_id in ("acme", "other"):
         sites.create_site(store, site_id, site_id.title())
         keys[site_id] = sites.issue_key(store, site_id, "sdk")[1]
-    bot = Assistant(settings, backend=FakeBackend(settings, delay=0.005), retriever=FakeRetriever(list(HITS)),
+    bot = Assistant(settings, backend=FakeBackend(settings, delay=0.005), retriever=IndexingRetriever(list(HITS)),
                     understanding=FakeClassifier(), policy=AnswerPolicy(settings.understanding, TemplateBook.empty()),
                     store=store)
     port = free_port()

@@ -233,8 +233,9 @@ class Conversations:
 
         return assigned_message_ids(self._store)
 
-    def assign_intent(self, message_id: str, intent: str, examples_csv: Path) -> IntentAssignment:
-        """Label one customer message with `intent`; it becomes a training example in `examples_csv`."""
+    def assign_intent(self, message_id: str, intent: str, examples_csv: Path | None = None) -> IntentAssignment:
+        """Label one customer message with `intent`; it becomes a training example in `examples_csv` (None: it
+        leaves the review queue only; the console adds it to its site's examples, Assistant.intents)."""
         from assistant.engine.intent_examples import assign_intent
 
         return assign_intent(self._store, message_id, intent, examples_csv)

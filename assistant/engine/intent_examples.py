@@ -4,7 +4,8 @@
     report = assistant.retrain_intents()     # retrain_intents(settings, understanding): swaps the new model in
 
 An assignment is recorded in the store (so the message leaves the review queue) and appended to a
-CSV of operator examples in data_dir (text,intent). Retraining merges that CSV with the base
+CSV of operator examples in data_dir (text,intent); the console passes no CSV and adds the message to its
+own site's examples instead, as a version (intent_versions.py, which also retrains each site). Retraining merges that CSV with the base
 intent data (understanding.intent_data, or the bundled samples), refuses when any intent has fewer
 than MIN_EXAMPLES_PER_INTENT examples, trains with the understanding module's own trainer,
 saves the model where the server loads it from, and swaps it into the running Understanding.
@@ -55,8 +56,9 @@ def base_intents_path(settings: Any) -> Path:
     return Path(settings.understanding.intent_data or SAMPLE_INTENTS)
 
 
-def assign_intent(store: Store, message_id: str, intent: str, examples_csv: Path) -> IntentAssignment:
-    """Label one customer message with `intent` (new or existing); the message becomes a training example."""
+def assign_intent(store: Store, message_id: str, intent: str, examples_csv: Path | None) -> IntentAssignment:
+    """Label one customer message with `intent` (new or existing); the message becomes a training example in
+    `examples_csv`, or (None) leaves the queue only: the console adds it to its site's examples as a version."""
     intent = (intent or "").strip()
     if not INTENT_NAME.match(intent):
         raise ReviewError(f"intent name {intent!r} must be 2-64 characters: lower-case letters, digits and _, "
@@ -73,8 +75,9 @@ def assign_intent(store: Store, message_id: str, intent: str, examples_csv: Path
         assignment = IntentAssignment(message_id=message_id, intent=intent, text=message.content)
         s.add(assignment)
         s.flush()
-        # Written inside the transaction: if the file cannot be written, the assignment rolls back too.
-        _append_example(examples_csv, message.content, intent)
+        if examples_csv is not None:
+            # Written inside the transaction: if the file cannot be written, the assignment rolls back too.
+            _append_example(examples_csv, message.content, intent)
         return assignment
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from assistant.engine import analytics as an
+from assistant.engine.sites import SiteDirectory
 from assistant.engine.store import Store
 from tests.console_seed import (
     DEMO_ABSTENTION,
@@ -91,6 +92,14 @@ def _seed(data: Path, now: datetime) -> dict[str, str]:
         Turn(text, "neutral", None, 0.2, "I'm sorry, I couldn't find that.", "abstain", abstained=True, minutes=i)
         for i, text in enumerate(DEMO_OOS_TEXTS)
     ], site_id="outlet")
+    # the outlet's own intents, which its operators extend in the Intents tab (intent_versions.py)
+    intents = data / "outlet-intents.csv"
+    intents.write_text("text,intent\n" + "".join(f"{t},track_order\n" for t in (
+        "where is my order", "where is my parcel", "has my order shipped", "track my package",
+        "when will my order arrive")) + "".join(f"{t},refund_status\n" for t in (
+        "where is my refund", "when do I get my money back", "has my refund been processed",
+        "refund not received yet", "how long does a refund take")))
+    SiteDirectory(store).create("outlet", "Outlet", intents_path=str(intents))
     store.close()
     return ids
 
@@ -328,6 +337,8 @@ def test_assigned_oos_messages_retrain_the_intent_model(page, console: dict) -> 
     _choose(page, "filter-site", "outlet")  # where the gift-wrapping questions came in
     _tab(page, "Intents")
     expect(page.locator("#review-queue")).to_contain_text(DEMO_OOS_TEXTS[-1])
+    _choose(page, "intents-site", "outlet")  # the assigned messages become the outlet's examples
+    expect(page.locator("#site-intents")).to_contain_text("refund_status")
     before = _probe(page, DEMO_OOS_TEXTS[2])
     assert "gift_wrapping" not in before
     for text in DEMO_OOS_TEXTS[:2]:
@@ -339,9 +350,11 @@ def test_assigned_oos_messages_retrain_the_intent_model(page, console: dict) -> 
     _shot(page, "3-intents-retrain-refused")
     for text in DEMO_OOS_TEXTS[2:]:
         _assign(page, text, "gift_wrapping")
-    expect(page.locator("#operator-examples")).to_contain_text("gift_wrapping")
+    page.locator("#intents-refresh").click()
+    expect(page.locator("#site-intents")).to_contain_text("gift_wrapping")
+    expect(page.locator("#intent-history")).to_contain_text("add")
     page.locator("#retrain-button").click()
-    expect(status).to_contain_text("Retrained on", timeout=600_000)
+    expect(status).to_contain_text("Retrained outlet on", timeout=600_000)
     _probe(page, DEMO_OOS_TEXTS[2], expected="intent: gift_wrapping")
     _shot(page, "3-intents-retrained")
 

@@ -1,11 +1,10 @@
 """The console's Templates tab, driven through its handlers on a real Assistant (fake backend, real SQLite) behind
 the real app: add a template, see it answer the site's next turn (and not another site's), edit, retire and revert
 it from the version history, a bad edit refused with nothing stored, and every change in the audit log under
-the operator's name. Also: retraining intents reports its progress to a Gradio progress bar."""
+the operator's name. (Retraining intents with a progress bar: test_console_intents.py.)"""
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -14,7 +13,6 @@ import gradio as gr
 from tests.assistant.engine.test_template_versions import PagedRetriever
 from tests.assistant.server.sites_support import HITS, app_client, auth, new_site
 from ui.console.context import ConsoleContext
-from ui.console.tabs.intents import IntentsTab
 from ui.console.tabs.templates import TemplatesTab
 
 QUESTION = "How long does a refund take?"
@@ -87,7 +85,3 @@ def test_templates_tab_adds_edits_retires_and_reverts(tmp_path: Path) -> None:
                            ("operator", "template_retire", 3), ("operator", "template_revert", 4)]
         assert client.bot.audit.entries(site_id="acme", action="template_add") == []
 
-
-def test_retraining_intents_shows_a_progress_bar() -> None:
-    progress = inspect.signature(IntentsTab.on_retrain).parameters["progress"].default
-    assert isinstance(progress, gr.Progress) and progress.track_tqdm  # the trainer's tqdm bars drive it

@@ -175,3 +175,20 @@ def test_versions_are_immutable(bot: Assistant) -> None:
         s.flush()
     assert rows(bot, AuditEntry) >= 1 and bot.intents.examples("bikes", "lost_property") == [(HELMET[0],
                                                                                                "lost_property")]
+
+
+def test_the_default_sites_shared_model_is_retrained_in_place(tmp_path: Path, understanding: Understanding) -> None:
+    """The default site on the configured intent data: its examples are that file's, and a retrain swaps the shared
+    model (saved where the server loads it from), as the queue's retrain did."""
+    settings = Settings(data_dir=tmp_path, understanding={"intent_data": str(write_intents(tmp_path / "mine.csv"))})
+    bot = Assistant(settings, backend=FakeBackend(settings), retriever=FakeRetriever([]), understanding=understanding,
+                    policy=AnswerPolicy(settings.understanding, TemplateBook.empty()),
+                    store=Store(settings.resolved_database_url))
+    assert bot.profiles.get("default").shared_intents and len(bot.intents.examples("default")) == 12
+    for text in HELMET:
+        bot.intents.add("default", "lost_property", text, actor="maria")
+    report = bot.intents.retrain("default", actor="maria")
+    assert (report.examples, report.operator_examples) == (17, 5)
+    assert (tmp_path / "intent-model" / "meta.json").exists()
+    assert bot.profiles.get("default").classify(PROBE).intent == "lost_property"
+    assert [e.action for e in bot.audit.entries(site_id="default")][0] == "intent_retrain"

@@ -28,6 +28,7 @@ from assistant.engine.errors import ConversationNotFound, InvalidMessage
 from assistant.engine.privacy import redact
 from assistant.engine.settings import ServerConfig
 from assistant.engine.store import Conversation, Message, Store
+from assistant.engine.understanding.language import UNKNOWN, detect_language
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -157,6 +158,19 @@ class Conversations:
         """The conversation's messages in order, in the shape handoff callbacks get (ConversationNotFound
         unless it is `site_id`'s)."""
         return transcript(self._store.get_conversation(conversation_id, site_id).messages)
+
+    def customer_language(self, conversation_id: str | None, site_id: str | None = None, text: str | None = None
+                          ) -> str:
+        """The language a handoff asked for now is told in: `text`'s (the customer's note) when it can be told,
+        else the one the customer last wrote in (each message's, detected when stored; the widget's button sends
+        no note), else unknown."""
+        language = detect_language(text or "")
+        if language != UNKNOWN or conversation_id is None:
+            return language
+        for m in reversed(self._store.get_conversation(conversation_id, site_id).messages):
+            if m.role == "user" and m.language and m.language != UNKNOWN:
+                return m.language
+        return UNKNOWN
 
     def handoff(self, conversation_id: str, site_id: str | None = None) -> HandoffState:
         conv = self._store.get_conversation(conversation_id, site_id)

@@ -4,11 +4,14 @@
     hours.is_open(now)                       # now: an aware datetime (UTC is fine)
     hours.next_opening(now)                  # the next start, in the site's zone
     hours.after_hours_message(now)           # "Our team is back on Monday at 09:00 (Europe/Amsterdam). ..."
+    hours.after_hours_message(now, "fr")     # "... sera de retour lundi à 09:00 (Europe/Amsterdam). ..."
 
 Stored on the site (Site.opening_hours, JSON) as {"timezone": "Europe/Amsterdam", "weekly": {"mon": ["09:00-17:30"],
 ...}}: a day that is not listed is closed. Validated when it is set (an unknown IANA zone, a day that is not
 mon..sun, a time that is not HH:MM, an interval that ends before it starts or overlaps another): OpeningHoursError,
 and nothing is stored. Times are wall-clock times of the zone, so a daylight-saving change moves them with the clock.
+The after-hours text is said in the customer's language where the product has its other default texts in it
+(understanding.language.LOCALISED: fr, de, es, zh), its "today" / "tomorrow" / weekday words included; else English.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from assistant.engine.errors import SiteError
+from assistant.engine.understanding.language import localised
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -27,6 +31,45 @@ _INTERVAL = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-(([01]\d|2[0-3]):([0-5]\d)|2
 # What a customer is told outside opening hours: when a person answers, and that an address lets them write back.
 AFTER_HOURS = ("Our team is offline right now and back {when} ({zone}). Leave your e-mail address below and a "
                "person will write to you then.")
+CLOSED = "Our team is not answering chats at the moment. Leave your e-mail address below and a person will write to you."
+
+
+@dataclass(frozen=True)
+class When:
+    """How one language says when a person answers: 'today at 14:00', 'on Monday at 09:00', ... ({clock}: HH:MM;
+    {day}: a weekday name; {date}: a day and month, for an opening a week or more away)."""
+
+    today: str
+    tomorrow: str
+    weekday: str
+    dated: str
+    date: str  # {d}: day of the month, {month}: its name
+    days: tuple[str, ...]
+    months: tuple[str, ...]
+
+
+# Month names are spelled out here rather than taken from strftime("%B"), which follows the process locale.
+WHEN: dict[str, When] = {
+    "en": When("today at {clock}", "tomorrow at {clock}", "on {day} at {clock}", "on {day} {date} at {clock}",
+               "{d} {month}", DAY_NAMES,
+               ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+                "November", "December")),
+    "fr": When("aujourd'hui à {clock}", "demain à {clock}", "{day} à {clock}", "{day} {date} à {clock}",
+               "{d} {month}", ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"),
+               ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
+                "novembre", "décembre")),
+    "de": When("heute um {clock} Uhr", "morgen um {clock} Uhr", "am {day} um {clock} Uhr",
+               "am {day}, {date}, um {clock} Uhr", "{d}. {month}",
+               ("Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag"),
+               ("Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober",
+                "November", "Dezember")),
+    "es": When("hoy a las {clock}", "mañana a las {clock}", "el {day} a las {clock}", "el {day} {date} a las {clock}",
+               "{d} de {month}", ("lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo"),
+               ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre", "octubre",
+                "noviembre", "diciembre")),
+    "zh": When("今天{clock}", "明天{clock}", "{day}{clock}", "{date}（{day}）{clock}", "{month}{d}日",
+               ("周一", "周二", "周三", "周四", "周五", "周六", "周日"), tuple(f"{m}月" for m in range(1, 13))),
+}
 
 
 class OpeningHoursError(SiteError):
@@ -70,27 +113,36 @@ class OpeningHours:
                     return max(opens, local)
         return None
 
-    def after_hours_message(self, now: datetime) -> str | None:
-        """What the customer is told when a person is asked for outside opening hours; None while open."""
+    def after_hours_message(self, now: datetime, language: str = "en") -> str | None:
+        """What the customer is told when a person is asked for outside opening hours, in `language` (a detected
+        code) when the product speaks it, else in English; None while open."""
         if self.is_open(now):
             return None
+        # the sentence and its time words come as a pair, so a language lacking either is English throughout
+        template = localised(language, "after_hours") if language in WHEN else None
+        language = language if template else "en"
         opening = self.next_opening(now)
         if opening is None:
-            return ("Our team is not answering chats at the moment. Leave your e-mail address below and a person "
-                    "will write to you.")
-        return AFTER_HOURS.format(when=describe(opening, now.astimezone(self.zone)), zone=self.timezone)
+            return localised(language, "after_hours_closed") or CLOSED
+        when = describe(opening, now.astimezone(self.zone), language)
+        return (template or AFTER_HOURS).format(when=when, zone=self.timezone)
 
 
-def describe(opening: datetime, local_now: datetime) -> str:
-    """'today at 14:00', 'tomorrow at 09:00', 'on Monday at 09:00', or 'on Monday 14 December at 09:00' a week on."""
+def describe(opening: datetime, local_now: datetime, language: str = "en") -> str:
+    """'today at 14:00', 'tomorrow at 09:00', 'on Monday at 09:00', or 'on Monday 14 December at 09:00' a week on
+    (in French 'demain à 09:00', ...: WHEN)."""
+    words = WHEN.get(language, WHEN["en"])
     days = (opening.date() - local_now.date()).days
     clock = f"{opening:%H:%M}"
     if days == 0:
-        return f"today at {clock}"
+        return words.today.format(clock=clock)
     if days == 1:
-        return f"tomorrow at {clock}"
-    name = DAY_NAMES[opening.weekday()]
-    return f"on {name} at {clock}" if days < 7 else f"on {name} {opening.day} {opening:%B} at {clock}"
+        return words.tomorrow.format(clock=clock)
+    day = words.days[opening.weekday()]
+    if days < 7:
+        return words.weekday.format(day=day, clock=clock)
+    date_words = words.date.format(d=opening.day, month=words.months[opening.month - 1])
+    return words.dated.format(day=day, date=date_words, clock=clock)
 
 
 def _zone(name: Any) -> str:

@@ -107,12 +107,14 @@ class SiteProfile:
     shared_intents: bool = False  # the default site without its own file: the global model (retrains swap it)
     opening_hours: OpeningHours | None = None  # when its people answer a handoff; None: always
 
-    def handoff_notice(self, now: datetime | None = None) -> HandoffNotice:
+    def handoff_notice(self, now: datetime | None = None, language: str = "en") -> HandoffNotice:
         """What the customer is told when a person is asked for: the site's handoff message while it is open (or
-        has no opening hours), else when a person answers next, with an invitation to leave an e-mail address."""
+        has no opening hours), else when a person answers next, with an invitation to leave an e-mail address, in
+        the customer's `language` where the product has that text in it. The handoff message is returned as the
+        site wrote it (the turn localises it only while it is the default)."""
         if self.opening_hours is not None:
             now = now or datetime.now(UTC)
-            text = self.opening_hours.after_hours_message(now)
+            text = self.opening_hours.after_hours_message(now, language)
             if text:
                 return HandoffNotice(text, True, self.opening_hours.next_opening(now))
         return HandoffNotice(self.policy.config.handoff_message, False, None)

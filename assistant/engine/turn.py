@@ -329,7 +329,7 @@ class CustomerTurn:
     def after_hours(self) -> None:
         """Outside the site's opening hours a handoff says when a person answers and invites an e-mail address
         (the widget then shows a field for it); the conversation is handed off all the same."""
-        notice = self.site.handoff_notice()
+        notice = self.site.handoff_notice(language=self.classification.language)
         if notice.after_hours and self.reply.handoff is not None:
             self.reply.answer = notice.text
             self.reply.handoff = self.reply.handoff.model_copy(update={"after_hours": True,

@@ -35,7 +35,9 @@ _URL_OR_CODE = re.compile(r"https?://\S+|[A-Za-z0-9_#./-]*\d[A-Za-z0-9_#./-]*")
 # Replies in the customer's language. `abstain` and `handoff` stand in for understanding.abstain_message and
 # handoff_message while those are at their (English) defaults (while a person has the chat the assistant says
 # nothing); `other_language` is said when the knowledge base has no page in the customer's language: it offers
-# a person, which a second such message then gets.
+# a person, which a second such message then gets. `after_hours` ({when}: opening_hours.describe's phrase in the
+# same language, {zone}: the site's time zone) and `after_hours_closed` (no opening ahead) stand in for
+# opening_hours' English texts when a person is asked for outside the site's opening hours.
 LOCALISED: dict[str, dict[str, str]] = {
     "fr": {
         "abstain": "Désolé, je n'ai pas trouvé de réponse fiable à cette question dans notre centre d'aide. "
@@ -45,6 +47,10 @@ LOCALISED: dict[str, dict[str, str]] = {
         "other_language": "Désolé, je ne peux pas encore répondre en français à partir de notre centre d'aide. "
                           "Un membre de notre équipe peut vous aider : écrivez-moi à nouveau et je lui transmets "
                           "la conversation, ou posez votre question en anglais.",
+        "after_hours": "Notre équipe n'est pas disponible pour le moment et sera de retour {when} ({zone}). "
+                       "Laissez votre adresse e-mail ci-dessous et un conseiller vous écrira à ce moment-là.",
+        "after_hours_closed": "Notre équipe ne répond pas aux messages pour le moment. Laissez votre adresse "
+                              "e-mail ci-dessous et un conseiller vous écrira.",
     },
     "de": {
         "abstain": "Leider habe ich in unserem Hilfe-Center keine verlässliche Antwort darauf gefunden. Sie "
@@ -54,6 +60,10 @@ LOCALISED: dict[str, dict[str, str]] = {
         "other_language": "Leider kann ich aus unserem Hilfe-Center noch nicht auf Deutsch antworten. Ein "
                           "Mitarbeiter kann Ihnen helfen: Schreiben Sie mir noch einmal, dann leite ich das "
                           "Gespräch weiter, oder stellen Sie Ihre Frage auf Englisch.",
+        "after_hours": "Unser Team ist gerade nicht erreichbar und ist {when} wieder da ({zone}). Hinterlassen "
+                       "Sie unten Ihre E-Mail-Adresse, dann schreibt Ihnen ein Mitarbeiter.",
+        "after_hours_closed": "Unser Team beantwortet im Moment keine Chats. Hinterlassen Sie unten Ihre "
+                              "E-Mail-Adresse, dann schreibt Ihnen ein Mitarbeiter.",
     },
     "es": {
         "abstain": "Lo siento, no he encontrado una respuesta fiable a esa pregunta en nuestro centro de ayuda. "
@@ -63,12 +73,19 @@ LOCALISED: dict[str, dict[str, str]] = {
         "other_language": "Lo siento, todavía no puedo responder en español a partir de nuestro centro de ayuda. "
                           "Una persona de nuestro equipo puede ayudarle: escríbame de nuevo y le paso la "
                           "conversación, o haga su pregunta en inglés.",
+        "after_hours": "Nuestro equipo no está disponible ahora y vuelve {when} ({zone}). Deje su dirección de "
+                       "correo electrónico abajo y una persona del equipo le escribirá entonces.",
+        "after_hours_closed": "Nuestro equipo no está atendiendo chats en este momento. Deje su dirección de "
+                              "correo electrónico abajo y una persona del equipo le escribirá.",
     },
     "zh": {
         "abstain": "抱歉，我在帮助中心里没有找到这个问题的可靠答案。您可以换一种说法提问，或者让我为您转接人工客服。",
         "handoff": "我正在把这段对话转给我们的客服人员，他们会在工作时间内尽快在这里回复您。",
         "other_language": "抱歉，我目前还无法根据帮助中心用中文回答。我们的客服人员可以帮助您：请再给我发一条消息，"
                           "我会为您转接人工客服；您也可以用英文提问。",
+        "after_hours": "我们的客服人员现在不在线，将于{when}回来（{zone}）。请在下方留下您的电子邮箱地址，"
+                       "届时会有客服人员给您写信。",
+        "after_hours_closed": "我们的客服人员目前不接待在线咨询。请在下方留下您的电子邮箱地址，会有客服人员给您写信。",
     },
 }
 
@@ -113,7 +130,8 @@ def detect_language(text: str) -> str:
 
 
 def localised(language: str, key: str) -> str | None:
-    """The reply `key` (abstain, handoff, other_language) in `language`, or None when there is none."""
+    """The reply `key` (abstain, handoff, other_language, after_hours, after_hours_closed) in `language`, or None
+    when there is none."""
     return LOCALISED.get(language, {}).get(key)
 
 

@@ -49,13 +49,16 @@ async def request_person(body: HandoffRequest, caller: LimitedCallerDep, assista
     """Pause the assistant and ask for a person; starts a conversation when none is given. Idempotent."""
     conversations = assistant.conversations
     site_id = caller.site.id
-    # the site's own message, never another site's; outside its opening hours, when a person answers
-    notice = await asyncio.to_thread(assistant.handoff_notice, site_id)
-    answer = notice.text
     if body.conversation_id is not None:
         check_conversation(conversations, caller, body.conversation_id)
-        if conversations.get(body.conversation_id, site_id).status == "handoff":
-            return _out(conversations, body.conversation_id, site_id, answer, notice)
+    # the site's own message, never another site's; outside its opening hours, when a person answers, in the
+    # customer's language: their note's, else (the widget's button sends none) the one they last wrote in
+    language = await asyncio.to_thread(conversations.customer_language, body.conversation_id, site_id, body.message)
+    # through the site's profile (as the widget's page reads it), which takes the language; a store read
+    notice = await asyncio.to_thread(lambda: assistant.profiles.get(site_id).handoff_notice(language=language))
+    answer = notice.text
+    if body.conversation_id is not None and conversations.get(body.conversation_id, site_id).status == "handoff":
+        return _out(conversations, body.conversation_id, site_id, answer, notice)
     note = (body.message or "").strip() or REQUEST_NOTE
     conv_id, message_id = await asyncio.to_thread(conversations.request_person, body.conversation_id, site_id,
                                                   note, answer)

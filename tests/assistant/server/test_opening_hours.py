@@ -2,7 +2,8 @@
 a real server (subprocess on a free port, real SQLite, real intent model, retriever and store; fake LLM backend).
 
 - Out of hours a handoff (typed, or the widget's button) tells when a person answers, in the site's zone, and the
-  conversation is handed off all the same; in hours the site's own handoff message is said.
+  conversation is handed off all the same (to a French customer in French); in hours the site's own handoff
+  message is said.
 - Bad hours are a 400 (admin API) or exit 2 (CLI), and nothing is stored.
 - The e-mail address: 400 when malformed, 404 for another site or widget session; agents see it on the
   conversation; it never appears in the conversation exports (API JSONL/CSV, CLI) nor in the review export.
@@ -22,7 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from assistant.engine.opening_hours import DAY_NAMES, DAYS
+from assistant.engine.opening_hours import DAY_NAMES, DAYS, WHEN
 from tests.load.servers import ADMIN, server_env, site_with_key
 from tests.support import ROOT, running_server
 
@@ -144,6 +145,22 @@ def test_out_of_hours_the_customer_is_told_when_a_person_answers_and_leaves_an_a
     assert cid in review.read_text()
     for text in (*exported, cli.stdout, review.read_text()):
         assert EMAIL not in text and "jo.rider" not in text
+
+
+def test_out_of_hours_a_french_customer_is_told_in_french(server: dict) -> None:
+    base, key = server["base"], server["night_key"]
+    day = (datetime.now(UTC).date() + timedelta(days=3)).weekday()
+    told = f"sera de retour {WHEN['fr'].days[day]} à 09:00 (UTC)"
+    reply = httpx.post(f"{base}/v1/chat", headers=_h(key), timeout=120,
+                       json={"message": "Je voudrais parler à un conseiller, s'il vous plaît."}).json()
+    assert reply["route"] == "handoff" and reply["handoff"]["after_hours"] is True, reply
+    assert told in reply["answer"] and "Laissez votre adresse e-mail" in reply["answer"], reply
+    # the widget's button sends no text: the language the customer last wrote in
+    first = httpx.post(f"{base}/v1/chat", headers=_h(key), timeout=120,
+                       json={"message": "Combien de temps faut-il pour un remboursement ?"}).json()
+    handed = httpx.post(f"{base}/v1/handoff", json={"conversation_id": first["conversation_id"]},
+                        headers=_h(key)).json()
+    assert handed["after_hours"] is True and told in handed["message"], handed
 
 
 def test_in_hours_the_sites_own_handoff_message_is_said(server: dict) -> None:

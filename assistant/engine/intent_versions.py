@@ -168,12 +168,13 @@ class SiteIntents:
 
     def overview(self, site_id: str) -> IntentOverview:
         base, history = self._base(site_id), self._history(site_id)
-        now = _counts(replay(base, history))
-        before = _counts(base)
+        current = replay(base, history)
+        now, before = _counts(current), _counts(base)
+        changed = {i for _, i in set(current) ^ set(base)}  # intents with an example added or removed
         summaries = []
         for name in sorted(set(now) | set(before) | {v.intent for v in history if v.intent}):
             status = ("retired" if name not in now else "added" if name not in before
-                      else "base" if now[name] == before[name] else "edited")
+                      else "edited" if name in changed else "base")
             summaries.append(IntentSummary(name, now.get(name, 0), before.get(name, 0), status))
         trained = next((v.version for v in reversed(history) if v.action == RETRAIN), None)
         return IntentOverview(site_id, summaries, history, history[-1].version if history else 0, trained)

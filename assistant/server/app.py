@@ -27,6 +27,7 @@ from assistant.server.routes import (
     feedback,
     handoff,
     health,
+    intents,
     kb,
     messages,
     metrics,
@@ -89,6 +90,6 @@ def create_app(settings: Settings | None = None, *, assistant: Any = None,
     app.add_middleware(HTTPMetrics)
     install_request_logging(app)  # outermost: every line of a request carries its id
     for module in (health, chat, openai, conversations, feedback, handoff, messages, queue, kb, sites, templates, widget,
-                   admin, exports, metrics, unanswered):
+                   admin, exports, metrics, unanswered, intents):
         app.include_router(module.router)
     return app

@@ -19,11 +19,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Integer, String, event, select
-from sqlalchemy.orm import Mapped, ORMExecuteState, Session, mapped_column
+from sqlalchemy import JSON, DateTime, Integer, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from assistant.engine.sites import ApiKey, Site, SiteDirectory
-from assistant.engine.store import Base, Store, utcnow
+from assistant.engine.store import Base, Store, append_only, utcnow
 
 ACTIONS = ("claim", "reply", "note", "close", "hand_back", "key_issue", "key_revoke", "site_create",
            "site_update", "site_delete", "export",
@@ -51,22 +51,7 @@ class AuditEntry(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
-@event.listens_for(AuditEntry, "before_update")
-def _no_update(*_: Any) -> None:
-    raise AuditImmutable("audit entries cannot be changed")
-
-
-@event.listens_for(AuditEntry, "before_delete")
-def _no_delete(*_: Any) -> None:
-    raise AuditImmutable("audit entries cannot be deleted")
-
-
-@event.listens_for(Session, "do_orm_execute")
-def _no_bulk_change(state: ORMExecuteState) -> None:
-    # update(AuditEntry)/delete(AuditEntry) statements skip the mapper events above; refuse them here.
-    if (state.is_update or state.is_delete) and any(
-            m.class_ is AuditEntry for m in state.all_mappers):
-        raise AuditImmutable("audit entries cannot be changed or deleted")
+append_only(AuditEntry, AuditImmutable, "audit entries cannot be changed", "audit entries cannot be deleted")
 
 
 @dataclass(frozen=True)

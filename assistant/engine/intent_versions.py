@@ -32,7 +32,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Integer, String, Text, UniqueConstraint, event, func, select
+from sqlalchemy import DateTime, Integer, String, Text, UniqueConstraint, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -50,7 +50,7 @@ from assistant.engine.intent_examples import (
     retrain_lock,
 )
 from assistant.engine.site_profile import DEFAULT_SITE
-from assistant.engine.store import Base, Store, utcnow
+from assistant.engine.store import Base, Store, append_only, utcnow
 from assistant.engine.understanding.dataset import LabelledData, load_labelled_csv
 
 ADD, REMOVE, RETIRE, REVERT, RETRAIN = "add", "remove", "retire", "revert", "retrain"
@@ -76,14 +76,8 @@ class IntentVersion(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-@event.listens_for(IntentVersion, "before_update")
-def _no_update(*_: Any) -> None:
-    raise RuntimeError("intent versions cannot be changed; make a new version")
-
-
-@event.listens_for(IntentVersion, "before_delete")
-def _no_delete(*_: Any) -> None:
-    raise RuntimeError("intent versions cannot be deleted; revert to an earlier version instead")
+append_only(IntentVersion, RuntimeError, "intent versions cannot be changed; make a new version",
+            "intent versions cannot be deleted; revert to an earlier version instead")
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    ORMExecuteState,
+    Session,
+    mapped_column,
+    relationship,
+    sessionmaker,
+)
 
 from assistant.engine.errors import ConversationNotFound, NotHandedOff
 
@@ -89,6 +97,26 @@ class Message(Base):
     timings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     model: Mapped[str | None] = mapped_column(String(128), nullable=True)
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
+
+
+def append_only(model: type[Base], error: type[Exception], changed: str, deleted: str) -> None:
+    """Rows of `model` are written once (audit entries, template and intent versions): changing or deleting one through
+    the ORM, or an update()/delete() statement on its table, raises `error` with the `changed` or `deleted` text."""
+
+    def refuse_change(*_: Any) -> None:
+        raise error(changed)
+
+    def refuse_delete(*_: Any) -> None:
+        raise error(deleted)
+
+    def refuse_statement(state: ORMExecuteState) -> None:
+        # update(model)/delete(model) statements skip the mapper events above
+        if (state.is_update or state.is_delete) and any(m.class_ is model for m in state.all_mappers):
+            raise error(changed if state.is_update else deleted)
+
+    event.listen(model, "before_update", refuse_change)
+    event.listen(model, "before_delete", refuse_delete)
+    event.listen(Session, "do_orm_execute", refuse_statement)
 
 
 # How long a SQLite connection waits for another's lock. A replica starting while another migrates waits

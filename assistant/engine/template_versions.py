@@ -27,14 +27,14 @@ from datetime import datetime
 from typing import Any
 
 import yaml
-from sqlalchemy import JSON, DateTime, Float, Integer, String, Text, UniqueConstraint, event, func, select
+from sqlalchemy import JSON, DateTime, Float, Integer, String, Text, UniqueConstraint, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from assistant.engine.audit import record as audit_record
 from assistant.engine.errors import TemplateError
 from assistant.engine.site_profile import DEFAULT_SITE
-from assistant.engine.store import Base, Store, utcnow
+from assistant.engine.store import Base, Store, append_only, utcnow
 from assistant.engine.understanding.templates import Template, TemplateBook
 
 ACTIONS = ("add", "edit", "retire", "revert")
@@ -67,14 +67,8 @@ class TemplateVersion(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-@event.listens_for(TemplateVersion, "before_update")
-def _no_update(*_: Any) -> None:
-    raise RuntimeError("template versions cannot be changed; save a new version")
-
-
-@event.listens_for(TemplateVersion, "before_delete")
-def _no_delete(*_: Any) -> None:
-    raise RuntimeError("template versions cannot be deleted; retire the template instead")
+append_only(TemplateVersion, RuntimeError, "template versions cannot be changed; save a new version",
+            "template versions cannot be deleted; retire the template instead")
 
 
 @dataclass(frozen=True)

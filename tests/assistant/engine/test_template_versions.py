@@ -11,7 +11,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 
 from assistant.engine.backends.fake import FakeBackend
 from assistant.engine.errors import SiteNotFound, TemplateError
@@ -165,6 +165,11 @@ def test_versions_cannot_be_changed_or_deleted(sites: Assistant) -> None:
     with pytest.raises(RuntimeError, match="cannot be deleted"), bot.store.session() as s:
         s.delete(s.scalar(select(TemplateVersion)))
         s.flush()
+    # statements skip the per-row events: refused as well
+    with pytest.raises(RuntimeError, match="cannot be changed"), bot.store.session() as s:
+        s.execute(update(TemplateVersion).values(text="bulk change"))
+    with pytest.raises(RuntimeError, match="cannot be deleted"), bot.store.session() as s:
+        s.execute(delete(TemplateVersion))
     assert bot.templates.get("bikes", "bike.opening_hours").text == "Open {hours}."
 
 

@@ -54,7 +54,7 @@ _BOUNDARY = re.compile(r"(?<=[.!?])((?:\s*\[\d+\])*)(?=\s)|\n+")
 
 
 def _units(text: str) -> list[str]:
-    """Paragraphs with their hard line wraps joined; list items alone; a table row as one sentence that names
+    """Paragraphs and list items with their hard line wraps joined; a table row as one sentence that names
     its columns ("USA and Canada – Standard: €14.95 – Express: €29.95."), the header row itself dropped."""
     units: list[str] = []
     paragraph: list[str] = []
@@ -78,8 +78,8 @@ def _units(text: str) -> list[str]:
                 continue
             named = [cells[0], *(f"{h}: {c}" if h else c for h, c in zip(header[1:], cells[1:], strict=False) if c)]
             units.append(_TABLE_ROW.join(c for c in named if c).rstrip(".") + ".")
-        elif item:
-            units.append(_MARKER.sub("", line))
+        elif item:  # its hard-wrapped continuation lines join it below
+            paragraph = [_MARKER.sub("", line)]
         elif line:
             paragraph.append(line)
     return units
@@ -159,9 +159,30 @@ def _whole(sentence: str) -> bool:
     return bool(_WHOLE.match(sentence.strip()))
 
 
+# A table row the question names by its label outranks every sentence it competes with
+ROW_ASKED_FOR = 1.0
+
+
+def row_asked_for(sentence: str, question: str) -> bool:
+    """The sentence is a table row whose label (its first cell) has a name the question also has: "How much is express
+    to the UK?" asks for the row "UK, Switzerland, Norway, Iceland", however alike the encoder finds "UK" and "USA".
+    Names only (capitalised past the label's first word, or all capitals, or PayPal's inner capital): "how long does a
+    refund take to reach my card?" does not ask for the row "Northwind gift card"."""
+    from retrieval.tokenizer import tokenize
+
+    label, _, rest = sentence.partition(_TABLE_ROW)
+    words = _WORD.findall(label)
+    names = [w for i, w in enumerate(words) if (i and w[0].isupper()) or (len(w) > 1 and w.isupper())
+             or any(c.isupper() for c in w[1:])]
+    return bool(rest) and bool(set(tokenize(" ".join(names))) & set(tokenize(question)))
+
+
+_WORD = re.compile(r"[^\W\d_][\w'’-]*")
+
+
 def extractive_answer(question: str, passages: Sequence[Passage], encode: Encoder | None, *,
                       max_passages: int = 2, max_chars: int = EXTRACT_MAX_CHARS, min_chars: int = 25,
-                      said: frozenset[str] = frozenset()) -> str:
+                      said: frozenset[str] = frozenset(), asked: str | None = None) -> str:
     """Whole sentences of the top passages closest to the question, in order, each passage's followed by [n].
 
     The top passage's best sentence always leads (retrieval's ranking is the better evidence of the right
@@ -169,14 +190,23 @@ def extractive_answer(question: str, passages: Sequence[Passage], encode: Encode
     one is closer to the question than the top passage's. Sentences shorter than `min_chars` or equal to the
     title say nothing on their own, and one that leans on the sentence before it ("It cannot be combined...")
     may follow the best sentence but never stands in for it. Whole sentences only: a long one is kept whole rather
-    than cut. Sentences in `said` (already given in this chat, normalised by `said_key`) are not given again. A top
-    passage whose every sentence answers a situation the question does not mention (`off_condition`) gives the lead
-    to the next passage that has another.
+    than cut. A table row whose label names a word of `asked` (the customer's own message; default the question)
+    outranks the rest, also from a further passage of the top passage's page. Sentences in `said` (already given in
+    this chat, normalised by `said_key`) are not given again. A top passage whose every sentence answers a situation
+    the question does not mention (`off_condition`) gives the lead to the next passage that has another.
     """
     items: list[tuple[int, int, str]] = []  # (passage number, sentence index, sentence)
-    for number, passage in enumerate(passages[:max_passages], start=1):
+    page = getattr(passages[0], "doc_id", None) if passages else None
+    for number, passage in enumerate(passages, start=1):
+        # past the top passages, only a table row the question names, on the top passage's own page: "how long does
+        # delivery to the USA take?" ranks the page's notes above its table
+        further = number > max_passages
+        if further and (page is None or getattr(passage, "doc_id", None) != page):
+            continue
         title = " ".join(passage.title.lower().split()).strip(" .")
         for i, sentence in enumerate(sentences(passage.text)):
+            if further and not row_asked_for(sentence, asked or question):
+                continue
             if (len(sentence) >= min_chars and " ".join(sentence.lower().split()).strip(" .") != title
                     and _whole(sentence) and not _ANNOUNCES.search(sentence) and not addresses_assistant(sentence)
                     and said_key(sentence) not in said):
@@ -186,7 +216,7 @@ def extractive_answer(question: str, passages: Sequence[Passage], encode: Encode
     scores = np.zeros(len(items))
     if encode is not None:
         vectors = encode([question] + [s for _, _, s in items])
-        scores = vectors[1:] @ vectors[0]
+        scores = vectors[1:] @ vectors[0] + [ROW_ASKED_FOR * row_asked_for(s, asked or question) for _, _, s in items]
     lead_number = items[0][0]
     # a top passage that only answers a situation the customer did not mention ("If you cancel before dispatch, the
     # refund appears within 1-3 days" to "how long does a refund take?") gives the lead to the next passage

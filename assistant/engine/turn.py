@@ -295,8 +295,10 @@ class CustomerTurn:
         encode = self.assistant.context.encode
         said = frozenset(said_key(s) for m in self.history if m.role == "assistant" for s in sentences(m.content))
         try:  # the selector's encoder: it has just embedded these sentences with this question
-            return (extractive_answer(query, hits, encode, said=said) or extractive_answer(query, hits, encode)
-                    or extractive_answer(query, hits, encode, min_chars=1))
+            # a table row counts as asked for when the customer's own words name it, not the follow-up's carried topic
+            return (extractive_answer(query, hits, encode, said=said, asked=self.text)
+                    or extractive_answer(query, hits, encode, asked=self.text)
+                    or extractive_answer(query, hits, encode, min_chars=1, asked=self.text))
         except Exception:  # an encoder failure must not lose the turn: the top passage's opening sentence then
             log.exception("extractive answer failed; using the top passage's opening")
             return extractive_answer(query, hits, None, min_chars=1)

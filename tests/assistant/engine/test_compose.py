@@ -13,7 +13,9 @@ from assistant.engine.compose import (
     faq_answer,
     is_faq,
     off_condition,
+    row_asked_for,
     said_key,
+    sentences,
     split_complete,
     template_fits,
 )
@@ -110,6 +112,41 @@ def test_extractive_answer_adds_a_later_passage_only_when_it_answers_better() ->
     answer = extractive_answer("what does standard shipping within the EU cost", [RETURNS, SHIPPING], bag_encoder)
     assert "Standard shipping within the EU costs €4.95. [2]" in answer
     assert "[1]" in answer  # the top passage still leads
+
+
+def test_a_table_row_the_question_names_is_the_answer_however_alike_the_encoder_finds_the_rows() -> None:
+    prices = Hit("Shipping costs", "Express delivery is never free.\n\n| Destination | Standard | Express |\n|---|---|---|\n"
+                 "| USA and Canada | €14.95 | €29.95 |\n| UK, Switzerland, Norway | €9.95 | €19.95 |")
+
+    def alike(texts: list[str]) -> np.ndarray:  # every text the same vector: the cosines tie
+        return np.full((len(texts), 4), 0.5)
+
+    assert extractive_answer("how much is express delivery to the UK", [prices], alike) == (
+        "UK, Switzerland, Norway – Standard: €9.95 – Express: €19.95. [1]")
+    assert row_asked_for("USA and Canada – Standard: €14.95.", "Do you ship to Canada?")
+    assert not row_asked_for("USA and Canada – Standard: €14.95.", "How much is express to the UK?")
+    assert not row_asked_for("Canada is far away.", "Do you ship to Canada?")  # not a table row
+    assert row_asked_for("PayPal – Time: 1–2 business days.", "and if I paid by paypal?")
+    assert not row_asked_for("Northwind gift card – Time: straight away.", "How long until a refund reaches my card?")
+
+
+def test_a_row_the_question_names_further_down_the_same_page_joins_the_answer() -> None:
+    page = [Hit("Shipping times", "Customs checks for destinations outside the EU can add a few days."),
+            Hit("Shipping times", "Orders placed before 14:00 leave our warehouse the same day."),
+            Hit("Returns", "| Region | Label |\n|---|---|\n| USA | You pay the return postage yourself |"),
+            Hit("Shipping times", "| Destination | Standard |\n|---|---|\n| USA and Canada | 5–8 business days |")]
+    for hit in page:
+        hit.doc_id = hit.title  # type: ignore[attr-defined]
+    answer = extractive_answer("how long does delivery to the USA take", page, bag_encoder)
+    assert answer == ("Customs checks for destinations outside the EU can add a few days. [1] "
+                      "USA and Canada – Standard: 5–8 business days. [4]")  # not the other page's row
+
+
+def test_a_list_item_wrapped_over_two_lines_is_one_sentence() -> None:
+    assert sentences("- Camping gas can only travel by ground within the EU, so an order\n  that contains it "
+                     "always ships standard.\n- Remote areas take longer.") == [
+        "Camping gas can only travel by ground within the EU, so an order that contains it always ships standard.",
+        "Remote areas take longer."]
 
 
 def test_a_sentence_leaning_on_the_one_before_does_not_stand_in_for_the_answer() -> None:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"
-SETS = ("data-engineering", "mlops", "store", "store-drafted", "store-oos", "follow-ups store", "follow-ups data-engineering",
+SETS = ("data-engineering", "mlops", "store", "store-drafted", "store-oos", "store-amounts", "follow-ups store", "follow-ups data-engineering",
         "follow-ups mlops", "injection")
 DATA = ROOT / "bench" / "data"
 STORE_KB = DATA / "store_kb.jsonl"
@@ -55,6 +55,8 @@ def inputs(name: str, tmp: Path, seed: int) -> tuple[Path, Path]:
 
     if name == "store-oos":  # the store against CLINC150 val's out-of-scope questions, as each course is
         return STORE_KB, written("store-oos.jsonl", unanswerable())
+    if name == "store-amounts":  # questions that ask for an amount: how long, how much, when
+        return STORE_KB, DATA / "store_amount_queries.jsonl"
     if name.startswith("store"):
         return STORE_KB, DATA / "store_eval_queries.jsonl"
     if name.startswith("follow-ups"):  # two-turn exchanges: the first question asked for real, then the follow-up

@@ -59,11 +59,12 @@ def _units(text: str) -> list[str]:
     units: list[str] = []
     paragraph: list[str] = []
     header: list[str] | None = None
+    listed = False  # the paragraph is a list item
     for raw in [*text.splitlines(), ""]:
         line = raw.strip()
         item = _MARKER.match(line) is not None or line.startswith(("|", "#"))
         if (not line or item) and paragraph:
-            units.append(" ".join(paragraph))
+            units.append(_closed(" ".join(paragraph)) if listed else " ".join(paragraph))
             paragraph = []
         if not line.startswith("|"):
             header = None
@@ -79,10 +80,24 @@ def _units(text: str) -> list[str]:
             named = [cells[0], *(f"{h}: {c}" if h else c for h, c in zip(header[1:], cells[1:], strict=False) if c)]
             units.append(_TABLE_ROW.join(c for c in named if c).rstrip(".") + ".")
         elif item:  # its hard-wrapped continuation lines join it below
-            paragraph = [_MARKER.sub("", line)]
+            paragraph, listed = [_MARKER.sub("", line)], True
         elif line:
+            listed = listed and bool(paragraph)
             paragraph.append(line)
     return units
+
+
+# how a list item that goes on in the next one ends: "import duties,", "Items must be:", "unworn and"
+_OPEN_END = re.compile(r"(?:[^\w%€$£)]|\b(?:and|or|but|nor|of|to|the|a|an|with|for|in|on|by))$", re.I)
+
+
+def _closed(item: str) -> str:
+    """A list item that states a whole thing without a full stop ("Saturday and Sunday: 09:00 to 18:00") gets one; an
+    item that continues a lead-in ("import duties,") or goes on in the next item is left as it is."""
+    bare = _EMPHASIS.sub("", item).rstrip()
+    if not bare[:1].isupper() and not bare[:1].isdigit() or _OPEN_END.search(bare):
+        return item
+    return item.rstrip() + "."
 
 
 def sentences(text: str) -> list[str]:
@@ -192,8 +207,9 @@ def extractive_answer(question: str, passages: Sequence[Passage], encode: Encode
     may follow the best sentence but never stands in for it. Whole sentences only: a long one is kept whole rather
     than cut. A table row whose label names a word of `asked` (the customer's own message; default the question)
     outranks the rest, also from a further passage of the top passage's page. Sentences in `said` (already given in
-    this chat, normalised by `said_key`) are not given again. A top passage whose every sentence answers a situation
-    the question does not mention (`off_condition`) gives the lead to the next passage that has another.
+    this chat, normalised by `said_key`) are not given again, nor one whose condition is the opposite of the
+    customer's (`contradicts`). A top passage whose every sentence answers a situation the question does not mention
+    (`off_condition`) gives the lead to the next passage that has another.
     """
     items: list[tuple[int, int, str]] = []  # (passage number, sentence index, sentence)
     page = getattr(passages[0], "doc_id", None) if passages else None
@@ -209,7 +225,7 @@ def extractive_answer(question: str, passages: Sequence[Passage], encode: Encode
                 continue
             if (len(sentence) >= min_chars and " ".join(sentence.lower().split()).strip(" .") != title
                     and _whole(sentence) and not _ANNOUNCES.search(sentence) and not addresses_assistant(sentence)
-                    and said_key(sentence) not in said):
+                    and said_key(sentence) not in said and not contradicts(sentence, question)):
                 items.append((number, i, sentence))
     if not items:
         return ""
@@ -279,6 +295,31 @@ def off_condition(sentence: str, question: str) -> bool:
 
     match = _CONDITION.match(sentence.strip())
     return match is not None and not set(tokenize(match.group(1))) & set(tokenize(question))
+
+
+_NEGATION = re.compile(r"\b(?:not|no|never|without)\b|n['’]t\b", re.I)
+
+
+def _negated(text: str) -> set[str]:
+    """The words a "not", "no", "never", "without" or "-n't" denies: the word right after it, as retrieval tokenizes
+    it ("was not locked": lock; "don't have my parcel": nothing, "have" being a stopword)."""
+    from retrieval.tokenizer import tokenize
+
+    return {word for match in _NEGATION.finditer(text) for word in tokenize(" ".join(text[match.end():].split()[:1]))}
+
+
+def contradicts(sentence: str, question: str) -> bool:
+    """The sentence opens with a condition that is the opposite of the customer's situation: it negates a word the
+    question states, or states one the question negates ("If it was not locked, ..." to "it was stolen but I had
+    locked it"). True, and an answer for the other customer: never part of this one."""
+    from retrieval.tokenizer import tokenize
+
+    match = _CONDITION.match(sentence.strip())
+    if match is None:
+        return False
+    condition = match.group(1)
+    shared = set(tokenize(condition)) & set(tokenize(question))
+    return any((word in _negated(condition)) != (word in _negated(question)) for word in shared)
 
 
 def said_key(sentence: str) -> str:

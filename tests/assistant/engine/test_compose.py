@@ -9,6 +9,7 @@ import numpy as np
 
 from assistant.engine.compose import (
     SentenceGate,
+    contradicts,
     extractive_answer,
     faq_answer,
     is_faq,
@@ -147,6 +148,27 @@ def test_a_list_item_wrapped_over_two_lines_is_one_sentence() -> None:
                      "always ships standard.\n- Remote areas take longer.") == [
         "Camping gas can only travel by ground within the EU, so an order that contains it always ships standard.",
         "Remote areas take longer."]
+
+
+def test_a_sentence_for_the_opposite_situation_is_never_the_answer() -> None:
+    theft = Hit("Theft", "Report the theft to the police within 24 hours. If the bike was locked with our lock, you pay "
+                "a fixed €150. If it was not locked, you pay the full value of the bike.")
+    answer = extractive_answer("my bike was stolen but I had locked it", [theft], bag_encoder)
+    assert "not locked" not in answer and answer
+    assert contradicts("If it was not locked, you pay the full value.", "my bike was stolen but I had locked it")
+    assert contradicts("If the bike was locked with our lock, you pay €150.", "I didn't lock the bike, what now?")
+    assert not contradicts("If it was not locked, you pay the full value.", "I forgot to lock it, it wasn't locked")
+    # a negation about something else in the question is no contradiction
+    assert not contradicts("If you cancel before dispatch, the refund is quick.", "can I cancel, I haven't got the mail")
+    assert not contradicts("If the parcel is not found, we resend it.", "my neighbours don't have my parcel either")
+
+
+def test_a_list_item_without_a_full_stop_is_a_sentence_unless_it_goes_on() -> None:
+    hours = "- Monday to Friday: 08:00 to 19:00\n- Saturday and **Sunday**: 09:00 to 18:00\n- Closed on 1 January."
+    assert sentences(hours) == ["Monday to Friday: 08:00 to 19:00.", "Saturday and Sunday: 09:00 to 18:00.",
+                                "Closed on 1 January."]
+    charges = "The customs office may charge:\n\n- import duties,\n- Import VAT or sales tax and\n- a handling fee."
+    assert sentences(charges)[1:3] == ["import duties,", "Import VAT or sales tax and"]
 
 
 def test_a_sentence_leaning_on_the_one_before_does_not_stand_in_for_the_answer() -> None:

@@ -162,9 +162,11 @@ def faq_answer(hit: Any, *, max_chars: int = FAQ_MAX_CHARS) -> str:
 
 
 _ENDS_SENTENCE = re.compile(r"[.!?][\"'”’)\]*]*$")
-# a sentence opening on a pronoun that points back ("It cannot be combined with..."); "It takes 3 days" does not
+# a sentence opening on a pronoun or a connective that points back ("It cannot be combined with...", "After that you
+# can verify again"); "It takes 3 days" does not
 _LEANS_BACK = re.compile(r"^(?:it(?!(?:\s+(?:usually|normally|can|may|only))?\s+takes?\b)|its|they|their|them|this|that"
-                         r"|these|those)\b", re.I)
+                         r"|these|those|after that|before that|until then|by then|then|also|otherwise|instead|however"
+                         r"|in that case|if so|if not)\b", re.I)
 _WHOLE = re.compile(r"^[\"'“(]?[A-Z0-9€$£].*[.!?][\"'”)]*$", re.S)
 
 

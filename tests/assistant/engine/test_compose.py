@@ -179,6 +179,9 @@ def test_a_sentence_leaning_on_the_one_before_does_not_stand_in_for_the_answer()
     dummy = Hit("Repairs", "Repairs are done in Utrecht by our own workshop team. It takes 3 weeks to repair a jacket.")
     assert extractive_answer("how long does it take to repair a jacket", [dummy], bag_encoder) == (
         "It takes 3 weeks to repair a jacket. [1]")  # "It takes" points back at nothing
+    renew = Hit("Student discount", "The code gives 10% off full-price items. After that you can verify again if you "
+                "are still a student.")
+    assert extractive_answer("can I verify again as a student", [renew], bag_encoder).startswith("The code gives")
 
 
 def test_split_complete_keeps_citations_with_their_sentence() -> None:

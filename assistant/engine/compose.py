@@ -208,19 +208,16 @@ def extractive_answer(question: str, passages: Sequence[Passage], encode: Encode
     title say nothing on their own, and one that leans on the sentence before it ("It cannot be combined...")
     may follow the best sentence but never stands in for it. Whole sentences only: a long one is kept whole rather
     than cut. A table row whose label names a word of `asked` (the customer's own message; default the question)
-    outranks the rest, also from a further passage of the top passage's page. Sentences in `said` (already given in
+    leads instead, also from a further passage. Sentences in `said` (already given in
     this chat, normalised by `said_key`) are not given again, nor one whose condition is the opposite of the
     customer's (`contradicts`). A top passage whose every sentence answers a situation the question does not mention
     (`off_condition`) gives the lead to the next passage that has another.
     """
     items: list[tuple[int, int, str]] = []  # (passage number, sentence index, sentence)
-    page = getattr(passages[0], "doc_id", None) if passages else None
     for number, passage in enumerate(passages, start=1):
-        # past the top passages, only a table row the question names, on the top passage's own page: "how long does
-        # delivery to the USA take?" ranks the page's notes above its table
+        # past the top passages, only a table row the customer names: "how long does delivery to the USA take?" ranks
+        # the page's notes above its table, "do you ship to Canada?" the customs page above the price table
         further = number > max_passages
-        if further and (page is None or getattr(passage, "doc_id", None) != page):
-            continue
         title = " ".join(passage.title.lower().split()).strip(" .")
         for i, sentence in enumerate(sentences(passage.text)):
             if further and not row_asked_for(sentence, asked or question):
@@ -241,6 +238,9 @@ def extractive_answer(question: str, passages: Sequence[Passage], encode: Encode
     if all(off_condition(s, question) for n, _, s in items if n == lead_number) and any(
             n != lead_number and not off_condition(s, question) for n, _, s in items):
         lead_number = next(n for n, _, s in items if n != lead_number and not off_condition(s, question))
+    named = [k for k, (_, _, s) in enumerate(items) if row_asked_for(s, asked or question)]
+    if named:  # the row the customer names, the closest one when several are, answers before any passage's prose
+        lead_number = items[max(named, key=lambda k: scores[k])][0]
     own = [k for k, item in enumerate(items) if item[0] == lead_number]
     # a sentence that leans on the one before it may follow the best sentence, not stand in for it
     standalone = [k for k in own if not _LEANS_BACK.match(items[k][2])] or own

@@ -1,7 +1,9 @@
 """The answer text on real help centres: each zoomcamp course FAQ as its own knowledge base, its questions
 (data-engineering: 300 drawn with seed 0; mlops: all 674) plus CLINC150 val's 100 out-of-scope questions as the
-unanswerable ones, the sample store set (also with every answer drafted by the model), the follow-up exchanges
-and the injection suite, through `assistant eval answers` (whole pipeline, default engine).
+unanswerable ones, the sample store set (also with every answer drafted by the model), its questions that ask for an
+amount (how long, how much, when), a small bike-rental help centre written for this bench (a company the product was
+not built on), the follow-up exchanges and the injection suite, through `assistant eval answers` (whole pipeline,
+default engine).
 
     python bench/answers_text.py                      # every set, default engine; writes bench/results/answers-text.md
     python bench/answers_text.py --sets mlops --limit 50 --no-generate     # a quick look, nothing written
@@ -26,7 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"
-SETS = ("data-engineering", "mlops", "store", "store-drafted", "store-oos", "store-amounts", "follow-ups store", "follow-ups data-engineering",
+SETS = ("data-engineering", "mlops", "store", "store-drafted", "store-oos", "store-amounts", "bike-rental", "follow-ups store", "follow-ups data-engineering",
         "follow-ups mlops", "injection")
 DATA = ROOT / "bench" / "data"
 STORE_KB = DATA / "store_kb.jsonl"
@@ -55,6 +57,8 @@ def inputs(name: str, tmp: Path, seed: int) -> tuple[Path, Path]:
 
     if name == "store-oos":  # the store against CLINC150 val's out-of-scope questions, as each course is
         return STORE_KB, written("store-oos.jsonl", unanswerable())
+    if name == "bike-rental":  # a second, smaller company's help centre (5 pages written for this bench), no templates
+        return DATA / "bike_rental_kb.jsonl", DATA / "bike_rental_queries.jsonl"
     if name == "store-amounts":  # questions that ask for an amount: how long, how much, when
         return STORE_KB, DATA / "store_amount_queries.jsonl"
     if name.startswith("store"):
@@ -77,7 +81,7 @@ def inputs(name: str, tmp: Path, seed: int) -> tuple[Path, Path]:
 def run(name: str, kb: Path, queries: Path, out: Path, args: argparse.Namespace) -> dict:
     cmd = [str(Path(sys.executable).parent / "assistant"), "eval", "answers", "--kb", str(kb), "--queries",
            str(queries), "--json", "--details", str(out / f"{name}.jsonl"), "--plot", str(out / f"{name}.png"),
-           "--templates", "none" if "data-engineering" in name or "mlops" in name else "auto"]
+           "--templates", "none" if "data-engineering" in name or "mlops" in name or name == "bike-rental" else "auto"]
     if not args.generate:
         cmd.append("--no-generate")
     if args.limit:

@@ -29,7 +29,7 @@ from assistant.engine.answer_checks import (
 )
 from assistant.engine.sentences import CITATION, strip_citations
 
-_MARKER = re.compile(r"^\s*(?:\[\d+\]|\(\d+\)|\d+[.)]|[-*•>])\s*")
+_MARKER = re.compile(r"^\s*(?:\[\d+\]\s*|\(\d+\)\s*|(?:\d+[.)]|[-*•>])\s+)")  # "**Bold** at a line start" is no bullet
 _EMPHASIS = re.compile(r"[*#`]")  # markdown that means nothing in a plain sentence; ">" inside a menu path stays
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\"“])")
 _TABLE_ROW = " – "  # how _units joins a table row's cells

@@ -168,6 +168,12 @@ def test_a_list_item_without_a_full_stop_is_a_sentence_unless_it_goes_on() -> No
     assert sentences(charges)[1:3] == ["import duties,", "Import VAT or sales tax and"]
 
 
+def test_bold_text_at_the_start_of_a_line_is_not_a_list_item() -> None:
+    text = "Choose **Edit address**. Guests use the\n**Manage your order** link in the e-mail.\n- A real item."
+    assert sentences(text) == ["Choose Edit address.", "Guests use the Manage your order link in the e-mail.",
+                               "A real item."]
+
+
 def test_a_sentence_leaning_on_the_one_before_does_not_stand_in_for_the_answer() -> None:
     codes = Hit("Student discount", "The code is personal and works on full-price items. It cannot be combined "
                 "with another discount code, but you can add a voucher.")

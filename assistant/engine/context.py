@@ -7,7 +7,7 @@ longer than `budget_chars`, only their sentences most similar to the question (M
 own encoder), each passage keeping at least its best one, in the passage's own order. The numbering
 is unchanged, so `[n]` still names the n-th source of the reply.
 
-Sentence splitting is the answer composer's (compose.sentences): paragraphs with hard wraps joined, list
+Sentence splitting is passage.sentences (the answer composer's too): paragraphs with hard wraps joined, list
 items and table rows alone, headings dropped.
 """
 
@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from assistant.engine.compose import Passage, sentences
+from assistant.engine.passage import Passage, sentences
 
 log = logging.getLogger(__name__)
 

@@ -9,17 +9,14 @@ import numpy as np
 
 from assistant.engine.compose import (
     SentenceGate,
-    contradicts,
     extractive_answer,
     faq_answer,
     is_faq,
-    off_condition,
-    row_asked_for,
     said_key,
-    sentences,
     split_complete,
     template_fits,
 )
+from assistant.engine.passage import contradicts, off_condition, row_asked_for, sentences
 
 
 @dataclass

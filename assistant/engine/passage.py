@@ -86,15 +86,18 @@ _WORD = re.compile(r"[^\W\d_][\w'’-]*")
 def row_asked_for(sentence: str, question: str) -> bool:
     """The sentence is a table row whose label (its first cell) has a name the question also has: "How much is express
     to the UK?" asks for the row "UK, Switzerland, Norway, Iceland", however alike the encoder finds "UK" and "USA".
-    Names only (capitalised past the label's first word, or all capitals, or PayPal's inner capital): "how long does a
-    refund take to reach my card?" does not ask for the row "Northwind gift card"."""
+    A name is written in capitals (UK) or with an inner capital (PayPal), or is capitalised in both the label and the
+    question past their first word ("Canada"): "Can I pay with Klarna?" does not ask for the row "Apple Pay, Google
+    Pay", nor "my card" for "Northwind gift card"."""
     from retrieval.tokenizer import tokenize
 
     label, _, rest = sentence.partition(TABLE_ROW)
-    words = _WORD.findall(label)
-    names = [w for i, w in enumerate(words) if (i and w[0].isupper()) or (len(w) > 1 and w.isupper())
-             or any(c.isupper() for c in w[1:])]
-    return bool(rest) and bool(set(tokenize(" ".join(names))) & set(tokenize(question)))
+    if not rest:
+        return False
+    theirs = {w for w in _WORD.findall(question)[1:] if w[0].isupper()}
+    names = [w for i, w in enumerate(_WORD.findall(label)) if (len(w) > 1 and w.isupper())
+             or any(c.isupper() for c in w[1:]) or (i and w in theirs)]
+    return bool(set(tokenize(" ".join(names))) & set(tokenize(question)))
 
 
 # "If you refuse to pay the import charges, the parcel comes back to us": true, and an answer for a customer in that

@@ -126,6 +126,7 @@ def test_a_table_row_the_question_names_is_the_answer_however_alike_the_encoder_
     assert not row_asked_for("Canada is far away.", "Do you ship to Canada?")  # not a table row
     assert row_asked_for("PayPal – Time: 1–2 business days.", "and if I paid by paypal?")
     assert not row_asked_for("Northwind gift card – Time: straight away.", "How long until a refund reaches my card?")
+    assert not row_asked_for("Cards, Apple Pay, Google Pay – Charged: when it ships.", "Can I pay with Klarna?")
 
 
 def test_a_row_the_question_names_further_down_the_results_is_the_answer() -> None:

@@ -138,31 +138,34 @@ def extractive_answer(question: str, passages: Sequence[Passage], encode: Encode
     (`off_condition`) gives the lead to the next passage that has another.
     """
     items: list[tuple[int, int, str]] = []  # (passage number, sentence index, sentence)
+    named: list[int] = []  # the items that are a table row the customer names
     for number, passage in enumerate(passages, start=1):
         # past the top passages, only a table row the customer names: "how long does delivery to the USA take?" ranks
         # the page's notes above its table, "do you ship to Canada?" the customs page above the price table
         further = number > max_passages
         title = " ".join(passage.title.lower().split()).strip(" .")
         for i, sentence in enumerate(sentences(passage.text)):
-            if further and not row_asked_for(sentence, asked or question):
+            row = row_asked_for(sentence, asked or question)
+            if further and not row:
                 continue
             if (len(sentence) >= min_chars and " ".join(sentence.lower().split()).strip(" .") != title
                     and _whole(sentence) and not _ANNOUNCES.search(sentence) and not addresses_assistant(sentence)
                     and said_key(sentence) not in said and not contradicts(sentence, question)):
+                named += [len(items)] if row else []
                 items.append((number, i, sentence))
     if not items:
         return ""
     scores = np.zeros(len(items))
     if encode is not None:
         vectors = encode([question] + [s for _, _, s in items])
-        scores = vectors[1:] @ vectors[0] + [ROW_ASKED_FOR * row_asked_for(s, asked or question) for _, _, s in items]
+        scores = vectors[1:] @ vectors[0]
+    scores[named] += ROW_ASKED_FOR
     lead_number = items[0][0]
     # a top passage that only answers a situation the customer did not mention ("If you cancel before dispatch, the
     # refund appears within 1-3 days" to "how long does a refund take?") gives the lead to the next passage
     if all(off_condition(s, question) for n, _, s in items if n == lead_number) and any(
             n != lead_number and not off_condition(s, question) for n, _, s in items):
         lead_number = next(n for n, _, s in items if n != lead_number and not off_condition(s, question))
-    named = [k for k, (_, _, s) in enumerate(items) if row_asked_for(s, asked or question)]
     if named:  # the row the customer names, the closest one when several are, answers before any passage's prose
         lead_number = items[max(named, key=lambda k: scores[k])][0]
     own = [k for k, item in enumerate(items) if item[0] == lead_number]
